@@ -1,0 +1,218 @@
+"""Shared numerics: truncated symmetric eigensolvers, the sign convention and
+pseudo-inverse square roots.
+
+Every decomposition in propmap goes through :func:`truncated_eigh`, so the solver
+policy, the sign convention and the treatment of tiny eigenvalues are written once.
+
+Conventions
+-----------
+- Eigenvalues are returned in decreasing order.
+- Eigenvector signs follow scikit-learn's ``svd_flip``: the largest-magnitude entry
+  of each vector is positive (the first one on a tie).
+- Eigenvalues at or below ``tol`` have their (inverse) square root replaced by 0,
+  which silently drops that direction instead of dividing by ~0.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+from typing import Literal
+
+import numpy as np
+import scipy.linalg
+from scipy.sparse.linalg import eigsh
+from sklearn.utils import check_random_state
+from sklearn.utils.extmath import randomized_svd
+
+Solver = Literal["full", "arpack", "randomized"]
+
+__all__ = [
+    "PsdRoots",
+    "flip_signs",
+    "inverse_sqrt_or_zero",
+    "resolve_solver",
+    "sqrt_or_zero",
+    "symmetric_eigh",
+    "truncated_eigh",
+]
+
+
+def flip_signs(vectors: np.ndarray) -> np.ndarray:
+    """Make the largest-magnitude entry of every column positive, in place.
+
+    This is the convention of scikit-learn's ``svd_flip`` for left singular
+    vectors, so eigenvectors match those of PCA and of scikit-matter.
+    """
+    if vectors.size == 0:
+        return vectors
+    rows = np.argmax(np.abs(vectors), axis=0)
+    signs = np.sign(vectors[rows, np.arange(vectors.shape[1])])
+    signs[signs == 0] = 1.0
+    vectors *= signs
+    return vectors
+
+
+def resolve_solver(
+    solver: str, shape: tuple[int, int], n_components: int | float | None
+) -> Solver:
+    """Turn ``"auto"`` into a concrete solver, with the same policy as PCA.
+
+    Small problems (largest dimension <= 500) and fractional ``n_components`` use the
+    exact solver; otherwise, if fewer than 80% of the components are wanted, the
+    randomized one.
+    """
+    if solver != "auto":
+        return solver  # type: ignore[return-value]
+    smallest = min(shape)
+    if max(shape) <= 500 or n_components is None:
+        return "full"
+    if isinstance(n_components, Integral) and 1 <= n_components < 0.8 * smallest:
+        return "randomized"
+    return "full"
+
+
+def symmetric_eigh(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All eigenpairs of a symmetric matrix, largest first, signs fixed."""
+    eigenvalues, eigenvectors = scipy.linalg.eigh(
+        matrix, overwrite_a=False, check_finite=False
+    )
+    eigenvalues = eigenvalues[::-1].copy()
+    eigenvectors = np.ascontiguousarray(eigenvectors[:, ::-1])
+    return eigenvalues, flip_signs(eigenvectors)
+
+
+def truncated_eigh(
+    matrix: np.ndarray,
+    n_components: int,
+    *,
+    solver: Solver = "full",
+    tol: float = 0.0,
+    random_state: int | np.random.RandomState | None = None,
+    iterated_power: int | str = "auto",
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n_components`` largest eigenpairs of a symmetric matrix.
+
+    Parameters
+    ----------
+    matrix : ndarray of shape (n, n)
+        Symmetric matrix; only its values are used, it is never modified.
+    n_components : int
+        Number of eigenpairs, ``1 <= n_components <= n`` (``< n`` for arpack).
+    solver : {"full", "arpack", "randomized"}, default="full"
+        ``"full"`` is LAPACK's ``syevr`` restricted to the wanted index range;
+        ``"arpack"`` is Lanczos iteration (:func:`scipy.sparse.linalg.eigsh`);
+        ``"randomized"`` is the randomized range finder of Halko et al.
+    tol : float, default=0.0
+        Convergence tolerance for arpack.
+    random_state : int, RandomState instance or None, default=None
+        Seeds arpack's starting vector and the randomized range finder.
+    iterated_power : int or "auto", default="auto"
+        Power iterations for the randomized solver.
+
+    Returns
+    -------
+    eigenvalues : ndarray of shape (n_components,)
+        Decreasing.
+    eigenvectors : ndarray of shape (n, n_components)
+        Orthonormal columns with the :func:`flip_signs` convention.
+    """
+    size = matrix.shape[0]
+    if solver == "full":
+        if n_components >= size:
+            return symmetric_eigh(matrix)
+        eigenvalues, eigenvectors = scipy.linalg.eigh(
+            matrix,
+            subset_by_index=(size - n_components, size - 1),
+            check_finite=False,
+        )
+    elif solver == "arpack":
+        start = check_random_state(random_state).uniform(-1, 1, size)
+        eigenvalues, eigenvectors = eigsh(
+            matrix, k=n_components, which="LA", tol=tol, v0=start
+        )
+    elif solver == "randomized":
+        eigenvectors, eigenvalues, _ = randomized_svd(
+            matrix,
+            n_components=n_components,
+            n_iter=iterated_power,
+            flip_sign=False,
+            random_state=check_random_state(random_state),
+        )
+        # randomized_svd returns the largest first already
+        return eigenvalues, flip_signs(np.array(eigenvectors))
+    else:
+        raise ValueError(
+            f"solver={solver!r} is not supported; use 'full', 'arpack' or 'randomized'."
+        )
+    order = np.argsort(eigenvalues)[::-1]
+    return eigenvalues[order], flip_signs(np.array(eigenvectors[:, order]))
+
+
+def sqrt_or_zero(values: np.ndarray, tol: float) -> np.ndarray:
+    """``sqrt(v)`` where ``v > tol``, else 0."""
+    values = np.asarray(values)
+    kept = values > tol
+    out = np.zeros_like(values)
+    out[kept] = np.sqrt(values[kept])
+    return out
+
+
+def inverse_sqrt_or_zero(values: np.ndarray, tol: float) -> np.ndarray:
+    """``1 / sqrt(v)`` where ``v > tol``, else 0 (the pseudo-inverse square root)."""
+    values = np.asarray(values)
+    kept = values > tol
+    out = np.zeros_like(values)
+    out[kept] = 1.0 / np.sqrt(values[kept])
+    return out
+
+
+class PsdRoots:
+    """Square root and pseudo-inverse square root of a symmetric PSD matrix, kept in
+    factored form ``V diag(f(λ)) Vᵀ`` over the eigenvalues above ``tol``.
+
+    Keeping the factors instead of the d x d products lets callers apply
+    ``A^{±1/2}`` to a thin matrix in O(d k p) instead of forming it in O(d³).
+
+    Parameters
+    ----------
+    eigenvalues : ndarray of shape (k,)
+        Eigenvalues of the matrix (any order).
+    eigenvectors : ndarray of shape (d, k)
+        The matching orthonormal eigenvectors.
+    tol : float
+        Eigenvalues at or below ``tol`` are treated as zero.
+
+    See Also
+    --------
+    PsdRoots.of : build from the matrix itself.
+    """
+
+    def __init__(
+        self, eigenvalues: np.ndarray, eigenvectors: np.ndarray, tol: float
+    ) -> None:
+        kept = eigenvalues > tol
+        self.eigenvalues = eigenvalues[kept]
+        self.eigenvectors = eigenvectors[:, kept]
+        self.sqrt_values = np.sqrt(self.eigenvalues)
+        self.rank = int(kept.sum())
+
+    @classmethod
+    def of(cls, matrix: np.ndarray, tol: float) -> PsdRoots:
+        """Roots of a symmetric PSD matrix such as ``XᵀX``, from all its eigenpairs."""
+        return cls(*symmetric_eigh(matrix), tol)
+
+    def inverse_sqrt_dot(self, other: np.ndarray) -> np.ndarray:
+        """``A^{-1/2} @ other``."""
+        return self.eigenvectors @ (
+            (self.eigenvectors.T @ other) / self.sqrt_values[:, None]
+        )
+
+    def sqrt_dot(self, other: np.ndarray) -> np.ndarray:
+        """``A^{1/2} @ other``."""
+        return self.eigenvectors @ (
+            (self.eigenvectors.T @ other) * self.sqrt_values[:, None]
+        )
+
+    def inverse_sqrt(self) -> np.ndarray:
+        """``A^{-1/2}`` as a dense matrix."""
+        return (self.eigenvectors / self.sqrt_values) @ self.eigenvectors.T

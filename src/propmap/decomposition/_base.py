@@ -1,0 +1,252 @@
+"""Machinery shared by the principal-covariates decompositions.
+
+A PCov method needs an approximation Ŷ of its targets (a regression for PCovR, a
+classifier's decision function for PCovC) and then solves one of two equivalent
+eigenproblems. Both solvers live here, written once:
+
+- feature space, from ``C = XᵀX`` and ``XᵀŶ`` only (cheaper when n > d);
+- sample space, from ``K = XXᵀ`` and ``Ŷ`` (cheaper when n <= d).
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
+from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from propmap._compat import Interval, RealNotInt, StrOptions
+from propmap._linalg import (
+    PsdRoots,
+    inverse_sqrt_or_zero,
+    resolve_solver,
+    sqrt_or_zero,
+    truncated_eigh,
+)
+from propmap._validation import (
+    FLOAT_DTYPES,
+    check_n_components,
+    column_means,
+    warn_if_uncentered,
+)
+from propmap.utils._pcovr_utils import modified_covariance_from_gram, modified_kernel
+
+__all__ = ["BasePCov"]
+
+
+class BasePCov(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Base class of the linear principal-covariates decompositions.
+
+    A subclass provides ``fit``: it validates X, calls :meth:`_start_fit`, computes
+    its approximate targets Ŷ and hands them to :meth:`_fit_feature_space` or
+    :meth:`_fit_sample_space`, which set ``pxt_``, ``ptx_``, ``pty_`` and the
+    spectrum. ``transform`` and ``inverse_transform`` come from here.
+
+    X is used as given: the projectors are fitted on the uncentred X, so
+    ``transform``, ``predict`` and ``inverse_transform`` all apply them to the data as
+    given as well. ``mean_`` is recorded only to warn when X was not centred.
+    """
+
+    _parameter_constraints: dict = {
+        "mixing": [Interval(Real, 0, 1, closed="both")],
+        "n_components": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(RealNotInt, 0, 1, closed="neither"),
+            None,
+        ],
+        "svd_solver": [StrOptions({"auto", "full", "arpack", "randomized"})],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "space": [StrOptions({"auto", "feature", "sample"}), None],
+        "iterated_power": [
+            Interval(Integral, 0, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
+        "random_state": ["random_state"],
+        "whiten": ["boolean"],
+    }
+
+    def _start_fit(self, X) -> None:
+        """Record the shape and mean, choose the space and the solver."""
+        n_samples, n_features = X.shape
+        self.n_samples_in_ = n_samples
+        self.mean_ = column_means(X)
+        warn_if_uncentered(self.mean_, self.tol)
+        space = self.space if self.space not in (None, "auto") else None
+        self.space_ = space or ("feature" if n_samples > n_features else "sample")
+        self.fit_svd_solver_ = resolve_solver(
+            self.svd_solver, X.shape, self.n_components
+        )
+        self.n_components_ = check_n_components(
+            self.n_components, n_samples, n_features, self.fit_svd_solver_
+        )
+
+    def _top_eigenpairs(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Top eigenpairs of the modified matrix; sets the spectrum attributes."""
+        total = float(np.trace(matrix))
+        wanted = self.n_components_
+        count = matrix.shape[0] if isinstance(wanted, float) else wanted
+        eigenvalues, eigenvectors = truncated_eigh(
+            matrix,
+            min(count, matrix.shape[0]),
+            solver=self.fit_svd_solver_,
+            tol=self.tol,
+            random_state=self.random_state,
+            iterated_power=self.iterated_power,
+        )
+        if isinstance(wanted, float):
+            ratios = np.cumsum(eigenvalues) / total
+            self.n_components_ = int(np.searchsorted(ratios, wanted, side="right") + 1)
+            self.n_components_ = min(self.n_components_, eigenvalues.size)
+            eigenvalues = eigenvalues[: self.n_components_]
+            eigenvectors = eigenvectors[:, : self.n_components_]
+        self.singular_values_ = np.sqrt(np.clip(eigenvalues, 0.0, None))
+        self.explained_variance_ = eigenvalues / (self.n_samples_in_ - 1)
+        self.explained_variance_ratio_ = (
+            eigenvalues / total if total > 0 else eigenvalues
+        )
+        return eigenvalues, eigenvectors
+
+    def _fit_feature_space(
+        self,
+        gram: np.ndarray,
+        xt_targets: np.ndarray,
+        xt_targets_hat: np.ndarray,
+    ) -> None:
+        r"""Projectors from ``C = XᵀX``, ``XᵀY`` and ``XᵀŶ`` alone.
+
+        .. math::
+
+            \tilde{C} = \alpha C + (1 - \alpha) C^{-1/2} X^T\hat{Y}\hat{Y}^T X
+            C^{-1/2} = U \Lambda U^T
+
+            P_{XT} = C^{-1/2} U \Lambda^{1/2}, \quad
+            P_{TX} = \Lambda^{-1/2} U^T C^{1/2}, \quad
+            P_{TY} = \Lambda^{-1/2} U^T C^{-1/2} X^T Y
+        """
+        roots = PsdRoots.of(gram, self.tol)
+        modified = modified_covariance_from_gram(
+            gram, roots, xt_targets_hat, self.mixing
+        )
+        eigenvalues, eigenvectors = self._top_eigenpairs(modified)
+        whitened_vectors = roots.inverse_sqrt_dot(eigenvectors)  # C^{-1/2} U
+        inverse_sqrt = inverse_sqrt_or_zero(eigenvalues, self.tol)
+        self.pxt_ = whitened_vectors * sqrt_or_zero(eigenvalues, self.tol)
+        self.ptx_ = inverse_sqrt[:, None] * roots.sqrt_dot(eigenvectors).T
+        self.pty_ = inverse_sqrt[:, None] * (whitened_vectors.T @ xt_targets)
+
+    def _fit_sample_space(
+        self,
+        X,
+        kernel: np.ndarray,
+        targets: np.ndarray,
+        targets_hat: np.ndarray,
+        weights: np.ndarray,
+    ) -> None:
+        r"""Projectors from ``K = XXᵀ`` and Ŷ.
+
+        .. math::
+
+            \tilde{K} = \alpha K + (1 - \alpha) \hat{Y}\hat{Y}^T = U \Lambda U^T
+
+            P_{XT} = (\alpha X^T + (1 - \alpha) W \hat{Y}^T) U \Lambda^{-1/2}, \quad
+            P_{TX} = \Lambda^{-1/2} U^T X, \quad
+            P_{TY} = \Lambda^{-1/2} U^T Y
+        """
+        modified = modified_kernel(kernel, targets_hat, self.mixing)
+        eigenvalues, eigenvectors = self._top_eigenpairs(modified)
+        del modified
+        scaled_vectors = eigenvectors * inverse_sqrt_or_zero(eigenvalues, self.tol)
+        xt_scaled = np.asarray(safe_sparse_dot(X.T, scaled_vectors), dtype=np.float64)
+        self.pxt_ = self.mixing * xt_scaled
+        self.pxt_ += (1.0 - self.mixing) * (weights @ (targets_hat.T @ scaled_vectors))
+        self.ptx_ = xt_scaled.T
+        self.pty_ = scaled_vectors.T @ targets
+
+    def _cast_projectors(self, dtype, names=("pxt_", "ptx_", "pty_")) -> None:
+        """Store the projectors in the input's float dtype (float32 stays float32)."""
+        for name in names:
+            setattr(self, name, np.asarray(getattr(self, name), dtype=dtype))
+
+    def _latent(self, X) -> np.ndarray:
+        """Unwhitened latent coordinates ``X P_XT``."""
+        return np.asarray(safe_sparse_dot(X, self.pxt_))
+
+    def _validate_new(self, X):
+        return validate_data(
+            self, X, accept_sparse="csr", dtype=list(FLOAT_DTYPES), reset=False
+        )
+
+    def transform(self, X):
+        """Project X into the latent space, ``T = X P_XT``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data in the space of the training features.
+
+        Returns
+        -------
+        T : ndarray of shape (n_samples, n_components_)
+            Latent coordinates, divided by ``sqrt(explained_variance_)`` when
+            ``whiten=True``.
+        """
+        check_is_fitted(self, ["pxt_", "mean_"])
+        X = self._validate_new(X)
+        latent = self._latent(X)
+        if self.whiten:
+            latent /= np.sqrt(self.explained_variance_).astype(latent.dtype)
+        return latent
+
+    def inverse_transform(self, X):
+        """Map latent coordinates back to the feature space, ``X̂ = T P_TX``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components_)
+            Latent coordinates as returned by :meth:`transform`.
+
+        Returns
+        -------
+        X_reconstructed : ndarray of shape (n_samples, n_features_in_)
+        """
+        latent = self._check_latent(X)
+        return latent @ self.ptx_
+
+    def _check_latent(self, T) -> np.ndarray:
+        """Validate latent coordinates and undo whitening."""
+        check_is_fitted(self, ["ptx_", "pty_"])
+        T = check_array(T, dtype=list(FLOAT_DTYPES), input_name="T")
+        if T.shape[1] != self.n_components_:
+            raise ValueError(
+                f"T has {T.shape[1]} columns, but this model has n_components_="
+                f"{self.n_components_}."
+            )
+        dtype = self.pxt_.dtype
+        T = T.astype(dtype, copy=True)
+        if self.whiten:
+            T *= np.sqrt(self.explained_variance_).astype(dtype)
+        return T
+
+    @property
+    def _n_features_out(self) -> int:
+        return self.n_components_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+
+def sparse_safe_squared_norm(matrix) -> float:
+    """Squared Frobenius norm of a dense or sparse matrix."""
+    if sp.issparse(matrix):
+        return float(matrix.multiply(matrix).sum())
+    return float(np.vdot(matrix, matrix).real)

@@ -1,0 +1,447 @@
+"""Principal Covariates Regression."""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+from sklearn.base import MultiOutputMixin, RegressorMixin, clone
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import Ridge
+from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from propmap._compat import HasMethods, StrOptions, _fit_context
+from propmap._validation import FLOAT_DTYPES, validate_features_targets
+from propmap.decomposition._base import BasePCov, sparse_safe_squared_norm
+from propmap.utils._pcovr_utils import gram_matrix
+
+__all__ = ["PCovR"]
+
+
+def default_regressor() -> Ridge:
+    """The regressor PCovR uses when none is given: a nearly unregularised ridge."""
+    return Ridge(alpha=1e-6, fit_intercept=False, tol=1e-12)
+
+
+@dataclass
+class _LinearFit:
+    """A linear regression ``Ŷ = X W + b`` in the form the PCov solvers need."""
+
+    weights: np.ndarray | None  # (n_features, n_targets); None until needed
+    intercept: np.ndarray  # (n_targets,)
+    regressor: object | None
+    dual: np.ndarray | None = None  # kernel-form coefficients: W = Xᵀ dual
+
+
+def _solvable_from_gram(regressor) -> bool:
+    """True for an unfitted ridge whose solution needs only ``XᵀX`` (or ``XXᵀ``)
+    and ``XᵀY``: no intercept, a direct solver, one penalty for every target."""
+    if type(regressor) is not Ridge:
+        return False
+    try:
+        check_is_fitted(regressor)
+        return False
+    except NotFittedError:
+        pass
+    return (
+        not regressor.fit_intercept
+        and regressor.solver in ("auto", "cholesky")
+        and not regressor.positive
+        and np.ndim(regressor.alpha) == 0
+    )
+
+
+def _solve_penalised(matrix: np.ndarray, rhs: np.ndarray, alpha: float):
+    """Solve ``(matrix + alpha I) z = rhs`` for symmetric PSD ``matrix``."""
+    system = matrix.copy()
+    system.flat[:: system.shape[0] + 1] += alpha
+    try:
+        return scipy.linalg.solve(system, rhs, assume_a="pos", check_finite=False)
+    except (scipy.linalg.LinAlgError, ValueError):
+        return scipy.linalg.lstsq(system, rhs, check_finite=False)[0]
+
+
+def _ridge_with_coefficients(template: Ridge, weights: np.ndarray, targets_1d: bool):
+    """A fitted copy of ``template`` holding coefficients computed by PCovR, so that
+    ``regressor_`` behaves as if ``template.fit(X, Y)`` had been called."""
+    fitted = clone(template)
+    n_features, n_targets = weights.shape
+    fitted.coef_ = weights[:, 0].copy() if targets_1d else weights.T.copy()
+    fitted.intercept_ = 0.0 if targets_1d else np.zeros(n_targets)
+    fitted.n_features_in_ = n_features
+    fitted.n_iter_ = None
+    fitted.solver_ = "cholesky"
+    return fitted
+
+
+class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
+    r"""Principal Covariates Regression (PCovR).
+
+    A linear latent projection ``T = X P_XT`` that balances reconstructing X (as PCA
+    does) against predicting Y (as a linear regression does), minimising
+
+    .. math::
+
+        \alpha \lVert X - X P_{XT} P_{TX} \rVert^2 +
+        (1 - \alpha) \lVert Y - X P_{XT} P_{TY} \rVert^2
+
+    where α is ``mixing``. It is the eigendecomposition of the modified Gram matrix
+    :math:`\tilde{K} = \alpha XX^T + (1-\alpha)\hat{Y}\hat{Y}^T` (sample space) or,
+    equivalently, of the modified covariance
+    :math:`\tilde{C} = \alpha C + (1-\alpha) C^{-1/2}X^T\hat{Y}\hat{Y}^TXC^{-1/2}`
+    with :math:`C = X^TX` (feature space), where Ŷ is the regressor's in-sample
+    prediction.
+
+    X and Y are used as given, not centred: centre and scale them first, e.g. with
+    :class:`~propmap.preprocessing.StandardFlexibleScaler`. A
+    :class:`~propmap.exceptions.UncenteredDataWarning` is raised when the column
+    means of X exceed ``tol``. Unlike scikit-matter, ``transform``, ``predict`` and
+    ``inverse_transform`` all apply the fitted projectors to the data as given, so
+    ``predict(X) == transform(X) @ pty_`` holds for uncentred data too.
+
+    The feature-space fit reads X once: it forms ``XᵀX`` and ``XᵀY``, solves the
+    default ridge regression from them, and uses ``XᵀŶ = XᵀX W``. It accepts
+    scipy.sparse X, and float32 X gives float32 projectors and outputs.
+
+    Parameters
+    ----------
+    mixing : float, default=0.5
+        The mixing parameter α in [0, 1]: 1 is PCA, 0 is a reduced-rank regression.
+    n_components : int, float or None, default=None
+        Number of components to keep. ``None`` keeps ``min(n_samples, n_features)``
+        (one fewer with ``svd_solver="arpack"``); a float in (0, 1) keeps the
+        fewest components whose share of the trace of the modified matrix exceeds it.
+    svd_solver : {"auto", "full", "arpack", "randomized"}, default="auto"
+        Eigensolver for the modified matrix. ``"auto"`` uses ``"full"`` when X has
+        at most 500 rows and columns or most components are kept, else
+        ``"randomized"``.
+    tol : float, default=1e-12
+        Eigenvalues at or below ``tol`` are treated as zero (their directions are
+        dropped); also arpack's tolerance and the threshold of the centring warning.
+    space : {"auto", "feature", "sample"}, default="auto"
+        Solve in feature space (d x d problem) or sample space (n x n problem).
+        ``"auto"`` chooses feature space when n_samples > n_features.
+    regressor : estimator, "precomputed" or None, default=None
+        Linear regressor giving Ŷ and its weights W: any estimator with ``fit`` that
+        exposes ``coef_`` (and optionally ``intercept_``) once fitted, such as
+        :class:`~sklearn.linear_model.Ridge`, ``RidgeCV``, ``LinearRegression`` or
+        ``Lasso``. A fitted regressor is used as it is (a copy is stored). With
+        ``"precomputed"`` the Y given to :meth:`fit` is taken as Ŷ. ``None`` means
+        ``Ridge(alpha=1e-6, fit_intercept=False, tol=1e-12)``.
+    iterated_power : int or "auto", default="auto"
+        Power iterations of the randomized solver.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the arpack and randomized solvers.
+    whiten : bool, default=False
+        Divide the output of :meth:`transform` by ``sqrt(explained_variance_)``.
+
+    Attributes
+    ----------
+    pxt_ : ndarray of shape (n_features, n_components_)
+        Projector from X to the latent space.
+    ptx_ : ndarray of shape (n_components_, n_features)
+        Projector from the latent space back to X.
+    pty_ : ndarray of shape (n_components_, n_targets) or (n_components_,)
+        Projector from the latent space to Y.
+    pxy_ : ndarray of shape (n_features, n_targets) or (n_features,)
+        ``pxt_ @ pty_``, the regression weights of the fitted model.
+    components_ : ndarray of shape (n_components_, n_features)
+        ``pxt_.T``.
+    explained_variance_ : ndarray of shape (n_components_,)
+        Eigenvalues of the modified matrix divided by ``n_samples - 1``.
+    explained_variance_ratio_ : ndarray of shape (n_components_,)
+        Eigenvalues over the trace of the modified matrix (all components sum to 1).
+    singular_values_ : ndarray of shape (n_components_,)
+        Square roots of the eigenvalues of the modified matrix.
+    n_components_ : int
+        Number of components kept.
+    mean_ : ndarray of shape (n_features,)
+        Column means of the training X (recorded for the centring check only).
+    regressor_ : estimator
+        The fitted regressor (absent with ``regressor="precomputed"``).
+    space_ : {"feature", "sample"}
+        The space the fit was solved in.
+    fit_svd_solver_ : str
+        The eigensolver used.
+    n_features_in_ : int
+        Number of features seen during fit.
+    n_samples_in_ : int
+        Number of samples seen during fit.
+
+    See Also
+    --------
+    sklearn.decomposition.PCA : the α = 1 limit.
+    propmap.utils.pcovr_covariance : the modified covariance.
+    propmap.utils.pcovr_kernel : the modified Gram matrix.
+
+    References
+    ----------
+    .. [1] S. de Jong, H. A. L. Kiers, "Principal covariates regression: Part I.
+       Theory", Chemometrics and Intelligent Laboratory Systems 14, 155-164 (1992).
+       https://doi.org/10.1016/0169-7439(92)80100-I
+    .. [2] B. A. Helfrecht, R. K. Cersonsky, G. Fraux, M. Ceriotti, "Structure-property
+       maps with Kernel principal covariates regression", Machine Learning: Science
+       and Technology 1, 045021 (2020). https://doi.org/10.1088/2632-2153/aba9ef
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from propmap.decomposition import PCovR
+    >>> X = np.array([[-1.0, 1, -3, 1], [1, -2, 1, 2], [-2, 0, -2, -2], [1, 0, 2, -1]])
+    >>> Y = np.array([[0.0, -5], [-1, 1], [1, -5], [-3, 2]])
+    >>> X -= X.mean(axis=0)
+    >>> pcovr = PCovR(mixing=0.1, n_components=2).fit(X, Y)
+    >>> pcovr.transform(X).round(3)
+    array([[ 3.116,  0.178],
+           [-2.867, -0.266],
+           [ 3.343, -0.705],
+           [-3.592,  0.793]])
+    >>> pcovr.predict(X).round(3)
+    array([[ 0.109, -3.843],
+           [-1.047,  2.079],
+           [ 1.064, -3.888],
+           [-0.127,  5.651]])
+    """
+
+    _parameter_constraints: dict = {
+        **BasePCov._parameter_constraints,
+        "regressor": [HasMethods(["fit"]), StrOptions({"precomputed"}), None],
+    }
+
+    def __init__(
+        self,
+        mixing: float = 0.5,
+        n_components: int | float | None = None,
+        svd_solver: str = "auto",
+        tol: float = 1e-12,
+        space: str | None = "auto",
+        regressor=None,
+        iterated_power: int | str = "auto",
+        random_state: int | np.random.RandomState | None = None,
+        whiten: bool = False,
+    ) -> None:
+        self.mixing = mixing
+        self.n_components = n_components
+        self.svd_solver = svd_solver
+        self.tol = tol
+        self.space = space
+        self.regressor = regressor
+        self.iterated_power = iterated_power
+        self.random_state = random_state
+        self.whiten = whiten
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, Y, W=None):
+        """Fit the projectors to X and Y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Features, ideally centred and scaled.
+        Y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets, ideally centred and scaled. With ``regressor="precomputed"``,
+            the regression's approximation Ŷ.
+        W : array-like of shape (n_features, n_targets), default=None
+            Regression weights, only with ``regressor="precomputed"``; by default
+            the least-squares ``W = X⁺Ŷ``.
+
+        Returns
+        -------
+        self : PCovR
+            The fitted estimator.
+        """
+        X, targets, targets_1d = validate_features_targets(self, X, Y)
+        if W is not None and self.regressor != "precomputed":
+            raise ValueError(
+                "W can only be given with regressor='precomputed'; got regressor="
+                f"{self.regressor!r}."
+            )
+        self._start_fit(X)
+        targets64 = targets.astype(np.float64, copy=False)
+        if self.space_ == "feature":
+            gram = gram_matrix(X)
+            _check_finite_product(gram)
+            xt_targets = np.asarray(safe_sparse_dot(X.T, targets), dtype=np.float64)
+            fit = self._regress_feature_space(X, Y, gram, xt_targets, targets_1d)
+            if fit is None:  # precomputed: Y is Ŷ already
+                xt_targets_hat = xt_targets
+            else:
+                xt_targets_hat = gram @ fit.weights
+                xt_targets_hat += np.outer(self.mean_ * X.shape[0], fit.intercept)
+            self._fit_feature_space(gram, xt_targets, xt_targets_hat)
+        else:
+            kernel = np.asarray(safe_sparse_dot(X, X.T, dense_output=True), np.float64)
+            _check_finite_product(kernel)
+            targets_hat, weights = self._regress_sample_space(
+                X, Y, targets64, kernel, W, targets_1d
+            )
+            self._fit_sample_space(X, kernel, targets64, targets_hat, weights)
+        self._cast_projectors(X.dtype)
+        self.pxy_ = self.pxt_ @ self.pty_
+        if targets_1d:
+            self.pxy_ = self.pxy_[:, 0]
+            self.pty_ = self.pty_[:, 0]
+        self.components_ = self.pxt_.T
+        return self
+
+    def _regressor_template(self):
+        return default_regressor() if self.regressor is None else self.regressor
+
+    def _fit_general_regressor(self, X, Y, n_targets: int) -> _LinearFit:
+        """Fit (or take, if fitted) a user-given linear regressor."""
+        template = self._regressor_template()
+        try:
+            check_is_fitted(template)
+            regressor = deepcopy(template)
+            fitted_width = getattr(regressor, "n_features_in_", X.shape[1])
+            if fitted_width != X.shape[1]:
+                raise ValueError(
+                    f"The fitted regressor expects {fitted_width} features but X has "
+                    f"{X.shape[1]}."
+                )
+        except NotFittedError:
+            regressor = clone(template).fit(X, Y)
+        if not hasattr(regressor, "coef_"):
+            raise ValueError(
+                "regressor must be a linear model that exposes coef_ once fitted "
+                f"(e.g. Ridge, RidgeCV, LinearRegression, Lasso); got "
+                f"{type(regressor).__name__}."
+            )
+        coefficients = np.asarray(regressor.coef_, dtype=np.float64)
+        if coefficients.size != X.shape[1] * n_targets:
+            raise ValueError(
+                f"The regressor's coef_ has shape {coefficients.shape}, which does not "
+                f"match {X.shape[1]} features and {n_targets} targets."
+            )
+        weights = coefficients.reshape(n_targets, X.shape[1]).T
+        intercept = np.broadcast_to(
+            np.asarray(getattr(regressor, "intercept_", 0.0), dtype=np.float64),
+            (n_targets,),
+        ).copy()
+        return _LinearFit(weights, intercept, regressor)
+
+    def _regress_feature_space(self, X, Y, gram, xt_targets, targets_1d):
+        if self.regressor == "precomputed":
+            return None
+        template = self._regressor_template()
+        if _solvable_from_gram(template):
+            weights = _solve_penalised(gram, xt_targets, float(template.alpha))
+            self.regressor_ = _ridge_with_coefficients(template, weights, targets_1d)
+            return _LinearFit(weights, np.zeros(weights.shape[1]), self.regressor_)
+        fit = self._fit_general_regressor(X, Y, xt_targets.shape[1])
+        self.regressor_ = fit.regressor
+        return fit
+
+    def _regress_sample_space(self, X, Y, targets, kernel, W, targets_1d):
+        """Ŷ and W for the sample-space solver."""
+        if self.regressor == "precomputed":
+            targets_hat = targets
+            if W is not None:
+                weights = np.asarray(W, dtype=np.float64).reshape(X.shape[1], -1)
+            elif sp.issparse(X):
+                dual = scipy.linalg.lstsq(kernel, targets, cond=self.tol)[0]
+                weights = np.asarray(safe_sparse_dot(X.T, dual), dtype=np.float64)
+            else:
+                weights = np.linalg.lstsq(X, targets, rcond=self.tol)[0]
+            return targets_hat, np.asarray(weights, dtype=np.float64)
+        template = self._regressor_template()
+        if _solvable_from_gram(template):
+            dual = _solve_penalised(kernel, targets, float(template.alpha))
+            weights = np.asarray(safe_sparse_dot(X.T, dual), dtype=np.float64)
+            self.regressor_ = _ridge_with_coefficients(template, weights, targets_1d)
+            return kernel @ dual, weights
+        fit = self._fit_general_regressor(X, Y, targets.shape[1])
+        self.regressor_ = fit.regressor
+        targets_hat = np.asarray(safe_sparse_dot(X, fit.weights), dtype=np.float64)
+        return targets_hat + fit.intercept, fit.weights
+
+    def predict(self, X=None, T=None):
+        """Predict targets from features (``X P_XT P_TY``) or from latent coordinates
+        (``T P_TY``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features), default=None
+            Features.
+        T : array-like of shape (n_samples, n_components_), default=None
+            Latent coordinates as returned by :meth:`transform`; used when X is None.
+
+        Returns
+        -------
+        Y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        """
+        check_is_fitted(self, ["pxy_", "pty_"])
+        if X is None and T is None:
+            raise ValueError("Either X or T must be given.")
+        if X is not None:
+            X = self._validate_new(X)
+            return np.asarray(safe_sparse_dot(X, self.pxy_))
+        return self._check_latent(T) @ self.pty_
+
+    def score(self, X, y, T=None):
+        r"""Negative sum of the relative reconstruction and prediction losses.
+
+        .. math::
+
+            -\left(\frac{\lVert X - T P_{TX}\rVert^2}{\lVert X\rVert^2} +
+            \frac{\lVert Y - T P_{TY}\rVert^2}{\lVert Y\rVert^2}\right)
+
+        Larger is better, as scikit-learn's model selection expects.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Features.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets.
+        T : array-like of shape (n_samples, n_components_), default=None
+            Latent coordinates of X, if already computed.
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self, ["pxy_", "pty_"])
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse="csr",
+            dtype=list(FLOAT_DTYPES),
+            multi_output=True,
+            y_numeric=True,
+            reset=False,
+        )
+        latent = self._latent(X) if T is None else self._check_latent(T)
+        reconstruction = latent @ self.ptx_
+        if sp.issparse(X):
+            residual_x = (
+                sparse_safe_squared_norm(X)
+                - 2.0 * float(X.multiply(reconstruction).sum())
+                + sparse_safe_squared_norm(reconstruction)
+            )
+        else:
+            residual_x = sparse_safe_squared_norm(X - reconstruction)
+        prediction = latent @ self.pty_
+        y = np.asarray(y, dtype=prediction.dtype).reshape(prediction.shape)
+        loss_x = residual_x / sparse_safe_squared_norm(X)
+        loss_y = sparse_safe_squared_norm(y - prediction) / sparse_safe_squared_norm(y)
+        return -float(loss_x + loss_y)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.regressor_tags.poor_score = True
+        return tags
+
+
+def _check_finite_product(product: np.ndarray) -> None:
+    """NaN or infinity anywhere in X shows on the diagonal of XᵀX (or XXᵀ)."""
+    if not np.all(np.isfinite(np.diagonal(product))):
+        raise ValueError(
+            "X contains values too large for its dtype: XᵀX overflowed. "
+            "Scale X before fitting."
+        )

@@ -1,0 +1,9 @@
+"""Scalers and kernel normalisers."""
+
+from propmap.preprocessing._data import (
+    KernelNormalizer,
+    SparseKernelCenterer,
+    StandardFlexibleScaler,
+)
+
+__all__ = ["KernelNormalizer", "SparseKernelCenterer", "StandardFlexibleScaler"]

@@ -1,0 +1,42 @@
+"""scikit-learn's estimator contract, run over every public estimator."""
+
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from propmap.decomposition import PCovR
+from propmap.preprocessing import (
+    KernelNormalizer,
+    SparseKernelCenterer,
+    StandardFlexibleScaler,
+)
+
+ESTIMATORS = [
+    PCovR(),
+    PCovR(space="sample"),
+    PCovR(regressor="precomputed"),
+    StandardFlexibleScaler(),
+    StandardFlexibleScaler(column_wise=True),
+    KernelNormalizer(),
+]
+
+
+def expected_failures(estimator):
+    return {}
+
+
+# The checks feed random, uncentred data: the centring warning is expected there.
+@pytest.mark.filterwarnings("ignore::propmap.exceptions.UncenteredDataWarning")
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failures)
+def test_estimator_contract(estimator, check):
+    check(estimator)
+
+
+def test_sparse_kernel_centerer_is_outside_the_contract():
+    """SparseKernelCenterer.fit takes two kernels (Knm, Kmm), so the fit(X, y)
+    contract cannot apply; its behaviour is tested in test_preprocessing.py."""
+    import inspect
+
+    assert list(inspect.signature(SparseKernelCenterer.fit).parameters)[1:3] == [
+        "Knm",
+        "Kmm",
+    ]
