@@ -131,15 +131,16 @@ def truncated_eigh(
             matrix, k=n_components, which="LA", tol=tol, v0=start
         )
     elif solver == "randomized":
-        eigenvectors, eigenvalues, _ = randomized_svd(
+        _, eigenvalues, right_vectors = randomized_svd(
             matrix,
             n_components=n_components,
             n_iter=iterated_power,
             flip_sign=False,
             random_state=check_random_state(random_state),
         )
-        # randomized_svd returns the largest first already
-        return eigenvalues, flip_signs(np.array(eigenvectors))
+        # The right vectors have had one more multiplication by the matrix than
+        # the left ones, so they are the more accurate eigenvectors. Largest first.
+        return eigenvalues, flip_signs(np.array(right_vectors.T))
     else:
         raise ValueError(
             f"solver={solver!r} is not supported; use 'full', 'arpack' or 'randomized'."

@@ -65,13 +65,13 @@ def _solve_penalised(matrix: np.ndarray, rhs: np.ndarray, alpha: float):
         return scipy.linalg.lstsq(system, rhs, check_finite=False)[0]
 
 
-def _ridge_with_coefficients(template: Ridge, weights: np.ndarray, targets_1d: bool):
-    """A fitted copy of ``template`` holding coefficients computed by PCovR, so that
-    ``regressor_`` behaves as if ``template.fit(X, Y)`` had been called."""
+def _ridge_with_coefficients(template: Ridge, weights: np.ndarray) -> Ridge:
+    """A fitted copy of ``template`` holding coefficients computed by PCovR, shaped
+    as ``template.fit(X, Y)`` would leave them (one target gives a 1-D ``coef_``)."""
     fitted = clone(template)
     n_features, n_targets = weights.shape
-    fitted.coef_ = weights[:, 0].copy() if targets_1d else weights.T.copy()
-    fitted.intercept_ = 0.0 if targets_1d else np.zeros(n_targets)
+    fitted.coef_ = weights[:, 0].copy() if n_targets == 1 else weights.T.copy()
+    fitted.intercept_ = 0.0
     fitted.n_features_in_ = n_features
     fitted.n_iter_ = None
     fitted.solver_ = "cholesky"
@@ -196,15 +196,15 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
     >>> X -= X.mean(axis=0)
     >>> pcovr = PCovR(mixing=0.1, n_components=2).fit(X, Y)
     >>> pcovr.transform(X).round(3)
-    array([[ 3.116,  0.178],
-           [-2.867, -0.266],
-           [ 3.343, -0.705],
-           [-3.592,  0.793]])
+    array([[-3.224, -0.368],
+           [ 2.619,  1.026],
+           [-3.57 ,  0.146],
+           [ 4.174, -0.804]])
     >>> pcovr.predict(X).round(3)
-    array([[ 0.109, -3.843],
-           [-1.047,  2.079],
-           [ 1.064, -3.888],
-           [-0.127,  5.651]])
+    array([[ 0.968, -3.16 ],
+           [-0.187,  2.776],
+           [ 1.529, -3.341],
+           [-2.31 ,  3.725]])
     """
 
     _parameter_constraints: dict = {
@@ -266,7 +266,7 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
             gram = gram_matrix(X)
             _check_finite_product(gram)
             xt_targets = np.asarray(safe_sparse_dot(X.T, targets), dtype=np.float64)
-            fit = self._regress_feature_space(X, Y, gram, xt_targets, targets_1d)
+            fit = self._regress_feature_space(X, Y, gram, xt_targets)
             if fit is None:  # precomputed: Y is Ŷ already
                 xt_targets_hat = xt_targets
             else:
@@ -277,7 +277,7 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
             kernel = np.asarray(safe_sparse_dot(X, X.T, dense_output=True), np.float64)
             _check_finite_product(kernel)
             targets_hat, weights = self._regress_sample_space(
-                X, Y, targets64, kernel, W, targets_1d
+                X, Y, targets64, kernel, W
             )
             self._fit_sample_space(X, kernel, targets64, targets_hat, weights)
         self._cast_projectors(X.dtype)
@@ -324,19 +324,19 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
         ).copy()
         return _LinearFit(weights, intercept, regressor)
 
-    def _regress_feature_space(self, X, Y, gram, xt_targets, targets_1d):
+    def _regress_feature_space(self, X, Y, gram, xt_targets):
         if self.regressor == "precomputed":
             return None
         template = self._regressor_template()
         if _solvable_from_gram(template):
             weights = _solve_penalised(gram, xt_targets, float(template.alpha))
-            self.regressor_ = _ridge_with_coefficients(template, weights, targets_1d)
+            self.regressor_ = _ridge_with_coefficients(template, weights)
             return _LinearFit(weights, np.zeros(weights.shape[1]), self.regressor_)
         fit = self._fit_general_regressor(X, Y, xt_targets.shape[1])
         self.regressor_ = fit.regressor
         return fit
 
-    def _regress_sample_space(self, X, Y, targets, kernel, W, targets_1d):
+    def _regress_sample_space(self, X, Y, targets, kernel, W):
         """Ŷ and W for the sample-space solver."""
         if self.regressor == "precomputed":
             targets_hat = targets
@@ -352,7 +352,7 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
         if _solvable_from_gram(template):
             dual = _solve_penalised(kernel, targets, float(template.alpha))
             weights = np.asarray(safe_sparse_dot(X.T, dual), dtype=np.float64)
-            self.regressor_ = _ridge_with_coefficients(template, weights, targets_1d)
+            self.regressor_ = _ridge_with_coefficients(template, weights)
             return kernel @ dual, weights
         fit = self._fit_general_regressor(X, Y, targets.shape[1])
         self.regressor_ = fit.regressor

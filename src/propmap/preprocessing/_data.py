@@ -71,10 +71,10 @@ class StandardFlexibleScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimat
     >>> X = np.array([[1.0, 2.0], [3.0, 2.0], [5.0, 8.0]])
     >>> scaled = StandardFlexibleScaler().fit_transform(X)
     >>> scaled.round(3)
-    array([[-0.5  , -0.5  ],
-           [ 0.   , -0.5  ],
-           [ 0.5  ,  1.   ]])
-    >>> float((scaled**2).sum())
+    array([[-0.612, -0.612],
+           [ 0.   , -0.612],
+           [ 0.612,  1.225]])
+    >>> round(float((scaled**2).sum()), 6)  # ‖X‖² = n_samples
     3.0
     """
 

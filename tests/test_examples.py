@@ -1,0 +1,38 @@
+"""The example scripts run end to end (``make demo`` runs the first one)."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).parents[1] / "examples"
+
+
+def load_example(name):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_pcovr_diabetes_writes_figure_and_numbers(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    example = load_example("pcovr_diabetes")
+    assert example.main(["--out", str(tmp_path / "out"), "--mixing", "0.5"]) == 0
+    figure = tmp_path / "out" / "pcovr_diabetes.png"
+    assert figure.read_bytes().startswith(b"\x89PNG")
+    summary = json.loads((tmp_path / "out" / "pcovr_diabetes.json").read_text())
+    # PCovR sits between the PCA limit and the full regression
+    assert summary["r2_test_pca"] < summary["r2_test_pcovr"] <= summary["r2_test_ridge"]
+    assert summary["n_train"] + summary["n_test"] == 442
+    assert not list((tmp_path / "out").glob("*.tmp"))
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_pcovr_diabetes_rejects_bad_mixing(tmp_path):
+    example = load_example("pcovr_diabetes")
+    with pytest.raises(SystemExit) as error:
+        example.main(["--out", str(tmp_path), "--mixing", "1.5"])
+    assert error.value.code == 2
+    assert not list(tmp_path.iterdir())
