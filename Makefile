@@ -19,8 +19,8 @@ demo: $(VENV)/.installed
 test: lint test-reference test-latest
 
 lint: $(VENV_REFERENCE)/.installed
-	$(VENV_REFERENCE)/bin/ruff check src tests benchmarks examples
-	$(VENV_REFERENCE)/bin/ruff format --check src tests benchmarks examples
+	$(VENV_REFERENCE)/bin/ruff check .
+	$(VENV_REFERENCE)/bin/ruff format --check .
 
 test-reference: $(VENV_REFERENCE)/.installed
 	PROPMAP_REQUIRE_REFERENCE=1 $(VENV_REFERENCE)/bin/python -m pytest $(PYTEST_ARGS)

@@ -36,3 +36,13 @@ def test_pcovr_diabetes_rejects_bad_mixing(tmp_path):
         example.main(["--out", str(tmp_path), "--mixing", "1.5"])
     assert error.value.code == 2
     assert not list(tmp_path.iterdir())
+
+
+def test_readme_example_runs():
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    blocks = readme.split("```python\n")[1:]
+    assert blocks, "README has no python example"
+    for block in blocks:
+        namespace = {}
+        exec(block.split("```")[0], namespace)
+        assert namespace["T"].shape == (442, 2)
