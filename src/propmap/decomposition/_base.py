@@ -24,8 +24,8 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from propmap._compat import Interval, RealNotInt, StrOptions
 from propmap._linalg import (
-    PsdRoots,
     inverse_sqrt_or_zero,
+    largest_entry_signs,
     resolve_solver,
     sqrt_or_zero,
     truncated_eigh,
@@ -33,10 +33,9 @@ from propmap._linalg import (
 from propmap._validation import (
     FLOAT_DTYPES,
     check_n_components,
-    column_means,
     warn_if_uncentered,
 )
-from propmap.utils._pcovr_utils import modified_covariance_from_gram, modified_kernel
+from propmap.utils._pcovr_utils import modified_kernel
 
 __all__ = ["BasePCov"]
 
@@ -73,11 +72,9 @@ class BasePCov(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
     }
 
     def _start_fit(self, X) -> None:
-        """Record the shape and mean, choose the space and the solver."""
+        """Record the shape, choose the space and the solver, check n_components."""
         n_samples, n_features = X.shape
         self.n_samples_in_ = n_samples
-        self.mean_ = column_means(X)
-        warn_if_uncentered(self.mean_, self.tol)
         space = self.space if self.space not in (None, "auto") else None
         self.space_ = space or ("feature" if n_samples > n_features else "sample")
         self.fit_svd_solver_ = resolve_solver(
@@ -86,6 +83,11 @@ class BasePCov(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         self.n_components_ = check_n_components(
             self.n_components, n_samples, n_features, self.fit_svd_solver_
         )
+
+    def _record_mean(self, means: np.ndarray) -> None:
+        """Store the column means of X and warn if X is not centred."""
+        self.mean_ = means
+        warn_if_uncentered(self.mean_, self.tol)
 
     def _top_eigenpairs(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Top eigenpairs of the modified matrix; sets the spectrum attributes."""
@@ -115,11 +117,12 @@ class BasePCov(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
 
     def _fit_feature_space(
         self,
-        gram: np.ndarray,
-        xt_targets: np.ndarray,
-        xt_targets_hat: np.ndarray,
+        gram_values: np.ndarray,
+        gram_vectors: np.ndarray,
+        projected_targets: np.ndarray,
+        projected_targets_hat: np.ndarray,
     ) -> None:
-        r"""Projectors from ``C = XᵀX``, ``XᵀY`` and ``XᵀŶ`` alone.
+        r"""Projectors from the eigendecomposition ``C = XᵀX = V D Vᵀ`` alone.
 
         .. math::
 
@@ -129,17 +132,47 @@ class BasePCov(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             P_{XT} = C^{-1/2} U \Lambda^{1/2}, \quad
             P_{TX} = \Lambda^{-1/2} U^T C^{1/2}, \quad
             P_{TY} = \Lambda^{-1/2} U^T C^{-1/2} X^T Y
+
+        Everything is computed in the eigenbasis V of C, where
+        :math:`\tilde{C}` is ``α D + (1 − α) h hᵀ`` with
+        :math:`h = D^{-1/2} V^T X^T \hat{Y}` and :math:`U = V Q`; so C is decomposed
+        once, and only two d x d x c products map the result back.
+
+        Parameters
+        ----------
+        gram_values, gram_vectors : ndarray
+            All eigenpairs of C, largest first.
+        projected_targets : ndarray of shape (n_features, n_targets)
+            ``Vᵀ XᵀY``.
+        projected_targets_hat : ndarray of shape (n_features, n_targets)
+            ``Vᵀ XᵀŶ``.
         """
-        roots = PsdRoots.of(gram, self.tol)
-        modified = modified_covariance_from_gram(
-            gram, roots, xt_targets_hat, self.mixing
-        )
-        eigenvalues, eigenvectors = self._top_eigenpairs(modified)
-        whitened_vectors = roots.inverse_sqrt_dot(eigenvectors)  # C^{-1/2} U
+        kept = gram_values > self.tol
+        roots = np.sqrt(gram_values[kept])
+        whitened = np.zeros_like(projected_targets_hat)
+        whitened[kept] = projected_targets_hat[kept] / roots[:, None]
+        modified = (1.0 - self.mixing) * (whitened @ whitened.T)
+        modified.flat[:: modified.shape[0] + 1] += self.mixing * gram_values
+        if self.fit_svd_solver_ == "full":
+            eigenvalues, rotation = self._top_eigenpairs(modified)
+            # signs follow the eigenvectors U = V Q of C~ itself
+            rotation *= largest_entry_signs(gram_vectors @ rotation)
+        else:
+            # iterative solvers are not basis-independent: run them on C~ itself,
+            # as the reference does, so that their approximations agree
+            modified = gram_vectors @ modified @ gram_vectors.T
+            eigenvalues, eigenvectors = self._top_eigenpairs(modified)
+            rotation = gram_vectors.T @ eigenvectors
+        del modified
+        rotation = rotation[kept]
+        basis = gram_vectors[:, kept]
         inverse_sqrt = inverse_sqrt_or_zero(eigenvalues, self.tol)
-        self.pxt_ = whitened_vectors * sqrt_or_zero(eigenvalues, self.tol)
-        self.ptx_ = inverse_sqrt[:, None] * roots.sqrt_dot(eigenvectors).T
-        self.pty_ = inverse_sqrt[:, None] * (whitened_vectors.T @ xt_targets)
+        whitened_rotation = rotation / roots[:, None]  # D^{-1/2} Q
+        self.pxt_ = basis @ (whitened_rotation * sqrt_or_zero(eigenvalues, self.tol))
+        self.ptx_ = (inverse_sqrt[:, None] * (rotation * roots[:, None]).T) @ basis.T
+        self.pty_ = inverse_sqrt[:, None] * (
+            whitened_rotation.T @ projected_targets[kept]
+        )
 
     def _fit_sample_space(
         self,

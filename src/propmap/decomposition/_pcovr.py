@@ -15,9 +15,10 @@ from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from propmap._compat import HasMethods, StrOptions, _fit_context
-from propmap._validation import FLOAT_DTYPES, validate_features_targets
+from propmap._linalg import symmetric_eigh
+from propmap._validation import FLOAT_DTYPES, column_means, validate_features_targets
 from propmap.decomposition._base import BasePCov, sparse_safe_squared_norm
-from propmap.utils._pcovr_utils import gram_matrix
+from propmap.utils._pcovr_utils import cross_products, gram_matrix
 
 __all__ = ["PCovR"]
 
@@ -265,15 +266,19 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
         if self.space_ == "feature":
             gram = gram_matrix(X)
             _check_finite_product(gram)
-            xt_targets = np.asarray(safe_sparse_dot(X.T, targets), dtype=np.float64)
-            fit = self._regress_feature_space(X, Y, gram, xt_targets)
-            if fit is None:  # precomputed: Y is Ŷ already
-                xt_targets_hat = xt_targets
-            else:
-                xt_targets_hat = gram @ fit.weights
-                xt_targets_hat += np.outer(self.mean_ * X.shape[0], fit.intercept)
-            self._fit_feature_space(gram, xt_targets, xt_targets_hat)
+            xt_targets, column_sums = cross_products(X, targets)
+            self._record_mean(column_sums / X.shape[0])
+            gram_values, gram_vectors = symmetric_eigh(gram)
+            del gram
+            projected_targets = gram_vectors.T @ xt_targets
+            projected_targets_hat = self._regress_feature_space(
+                X, Y, gram_values, gram_vectors, projected_targets, column_sums
+            )
+            self._fit_feature_space(
+                gram_values, gram_vectors, projected_targets, projected_targets_hat
+            )
         else:
+            self._record_mean(column_means(X))
             kernel = np.asarray(safe_sparse_dot(X, X.T, dense_output=True), np.float64)
             _check_finite_product(kernel)
             targets_hat, weights = self._regress_sample_space(
@@ -324,17 +329,30 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
         ).copy()
         return _LinearFit(weights, intercept, regressor)
 
-    def _regress_feature_space(self, X, Y, gram, xt_targets):
-        if self.regressor == "precomputed":
-            return None
+    def _regress_feature_space(
+        self, X, Y, gram_values, gram_vectors, projected_targets, column_sums
+    ) -> np.ndarray:
+        """``Vᵀ XᵀŶ`` in the eigenbasis ``C = V D Vᵀ``, with ``XᵀŶ = C W + (Σ x) bᵀ``.
+
+        The default ridge is solved from the same eigendecomposition,
+        ``W = V (D + λ)⁻¹ Vᵀ XᵀY``, so it costs no pass over X.
+        """
+        if self.regressor == "precomputed":  # Y is Ŷ already
+            return projected_targets
         template = self._regressor_template()
         if _solvable_from_gram(template):
-            weights = _solve_penalised(gram, xt_targets, float(template.alpha))
+            denominators = gram_values + float(template.alpha)
+            inverse = np.zeros_like(denominators)
+            solvable = denominators > self.tol
+            inverse[solvable] = 1.0 / denominators[solvable]
+            weights = gram_vectors @ (projected_targets * inverse[:, None])
             self.regressor_ = _ridge_with_coefficients(template, weights)
-            return _LinearFit(weights, np.zeros(weights.shape[1]), self.regressor_)
-        fit = self._fit_general_regressor(X, Y, xt_targets.shape[1])
+            return projected_targets * (gram_values * inverse)[:, None]
+        fit = self._fit_general_regressor(X, Y, projected_targets.shape[1])
         self.regressor_ = fit.regressor
-        return fit
+        projected = gram_values[:, None] * (gram_vectors.T @ fit.weights)
+        projected += np.outer(gram_vectors.T @ column_sums, fit.intercept)
+        return projected
 
     def _regress_sample_space(self, X, Y, targets, kernel, W):
         """Ŷ and W for the sample-space solver."""

@@ -22,6 +22,16 @@ def gram_matrix(X) -> np.ndarray:
     return np.asarray(X.T @ X, dtype=np.float64)
 
 
+def cross_products(X, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``XᵀY`` and the column sums of X from one pass over X (as ``Xᵀ[Y | 1]``)."""
+    n_samples, n_targets = targets.shape
+    extended = np.empty((n_samples, n_targets + 1), dtype=X.dtype)
+    extended[:, :n_targets] = targets
+    extended[:, n_targets] = 1.0
+    product = np.asarray(safe_sparse_dot(X.T, extended), dtype=np.float64)
+    return product[:, :n_targets], product[:, n_targets]
+
+
 def modified_covariance_from_gram(
     gram: np.ndarray,
     roots: PsdRoots,

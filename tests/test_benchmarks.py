@@ -1,0 +1,25 @@
+"""The benchmark scripts keep working (timings are read from their output, never
+asserted here)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
+
+
+@pytest.mark.slow
+@pytest.mark.parity
+def test_pcovr_benchmark_quick_run(skmatter):
+    completed = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_pcovr.py"), "--quick", "--no-save"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "feature n=10000 d=1000" in completed.stdout
+    assert "ERROR" not in completed.stdout
