@@ -3,6 +3,7 @@
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from propmap import feature_selection, sample_selection
 from propmap.decomposition import PCovR
 from propmap.preprocessing import (
     KernelNormalizer,
@@ -17,6 +18,11 @@ ESTIMATORS = [
     StandardFlexibleScaler(),
     StandardFlexibleScaler(column_wise=True),
     KernelNormalizer(),
+    *(
+        getattr(module, name)(n_to_select=2)
+        for module in (feature_selection, sample_selection)
+        for name in module.__all__
+    ),
 ]
 
 

@@ -10,7 +10,15 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("decomposition", "exceptions", "preprocessing", "utils")
+_SUBMODULES = (
+    "decomposition",
+    "exceptions",
+    "feature_selection",
+    "preprocessing",
+    "sample_selection",
+    "selection",
+    "utils",
+)
 
 __all__ = ["__version__", *_SUBMODULES]
 

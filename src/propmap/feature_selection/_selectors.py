@@ -1,0 +1,146 @@
+"""Feature selectors: the selection engine on the columns of X."""
+
+from sklearn.feature_selection import SelectorMixin
+
+from propmap.selection._base import GreedySelector
+from propmap.selection._methods import (
+    CURMethod,
+    FPSMethod,
+    PCovCURMethod,
+    PCovFPSMethod,
+    fill_doc,
+)
+
+__all__ = ["CUR", "FPS", "PCovCUR", "PCovFPS"]
+
+
+class _FeatureSelector(SelectorMixin):
+    """Columns as candidates; transform keeps the selected columns."""
+
+    _axis = 1
+
+    def _get_support_mask(self):
+        return GreedySelector._get_support_mask(self)
+
+
+@fill_doc
+class FPS(_FeatureSelector, FPSMethod):
+    """Select features by farthest point sampling.
+
+    Each pick is the column farthest (in squared Euclidean distance over the
+    samples) from the columns picked so far.
+
+    Parameters
+    ----------
+    {initialize}
+    {engine}
+
+    Attributes
+    ----------
+    {attributes}
+    hausdorff_ : ndarray of shape (n_features,)
+        Squared distance of every column to its nearest selected column.
+    hausdorff_at_select_ : ndarray of shape (n_features,)
+        For picked columns, that distance when they were picked (inf elsewhere).
+
+    See Also
+    --------
+    propmap.sample_selection.FPS : the same on samples.
+
+    References
+    ----------
+    .. [1] G. Imbalzano et al., "Automatic selection of atomic fingerprints and
+       reference configurations for machine-learning potentials", J. Chem. Phys.
+       148, 241730 (2018). https://doi.org/10.1063/1.5024611
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from propmap.feature_selection import FPS
+    >>> X = np.array([[0.12, 0.21, 0.02], [-0.09, 0.32, -0.10], [-0.03, -0.53, 0.08]])
+    >>> selector = FPS(n_to_select=2).fit(X)
+    >>> selector.selected_idx_
+    array([0, 1])
+    >>> selector.transform(X).shape
+    (3, 2)
+    """
+
+
+@fill_doc
+class PCovFPS(_FeatureSelector, PCovFPSMethod):
+    """Select features by farthest point sampling in the PCovR metric.
+
+    Distances between columns i and j come from the PCovR modified covariance,
+    ``C~_ii + C~_jj − 2 C~_ij`` with
+    ``C~ = α XᵀX + (1 − α) (XᵀX)^{{-1/2}} XᵀY YᵀX (XᵀX)^{{-1/2}}``.
+
+    Parameters
+    ----------
+    {mixing}
+    {initialize}
+    {engine}
+
+    Attributes
+    ----------
+    {attributes}
+    hausdorff_ : ndarray of shape (n_features,)
+        PCov distance of every column to its nearest selected column.
+    hausdorff_at_select_ : ndarray of shape (n_features,)
+        For picked columns, that distance when they were picked (inf elsewhere).
+
+    References
+    ----------
+    .. [1] R. K. Cersonsky et al., "Improving sample and feature selection with
+       principal covariates regression", Machine Learning: Science and Technology
+       2, 035038 (2021). https://doi.org/10.1088/2632-2153/abfe7c
+    """
+
+
+@fill_doc
+class CUR(_FeatureSelector, CURMethod):
+    """Select features by deterministic CUR decomposition with orthogonalisation.
+
+    Column j scores ``Σ_{{l ≤ k}} V_jl²`` over the top right singular vectors of the
+    residual X'; after each pick its direction is projected out of X'. Computed on
+    the d x d Gram matrix with rank-one down-dates.
+
+    Parameters
+    ----------
+    {cur}
+    {engine}
+
+    Attributes
+    ----------
+    {attributes}
+
+    References
+    ----------
+    .. [1] M. W. Mahoney, P. Drineas, "CUR matrix decompositions for improved data
+       analysis", PNAS 106, 697-702 (2009). https://doi.org/10.1073/pnas.0803205106
+    """
+
+
+@fill_doc
+class PCovCUR(_FeatureSelector, PCovCURMethod):
+    """Select features by CUR on the PCovR modified covariance.
+
+    Column j scores ``Σ_{{l ≤ k}} U_jl²`` over the top eigenvectors of
+    ``C~' = α C' + (1 − α) C'^{{-1/2}} X'ᵀY' Y'ᵀX' C'^{{-1/2}}``, where X' and Y' are
+    what the columns picked so far leave unexplained.
+
+    Parameters
+    ----------
+    {mixing}
+    {cur}
+    {engine}
+
+    Attributes
+    ----------
+    {attributes}
+
+    References
+    ----------
+    .. [1] R. K. Cersonsky et al., "Improving sample and feature selection with
+       principal covariates regression", Machine Learning: Science and Technology
+       2, 035038 (2021). https://doi.org/10.1088/2632-2153/abfe7c
+    """
