@@ -1,6 +1,16 @@
 """Sample selection: pick representative rows of X (training sets, active points,
 landmarks)."""
 
+from propmap.sample_selection._convex_hull import DirectionalConvexHull
 from propmap.sample_selection._selectors import CUR, FPS, PCovCUR, PCovFPS
+from propmap.sample_selection._voronoi import VoronoiFPS, voronoi_weights
 
-__all__ = ["CUR", "FPS", "PCovCUR", "PCovFPS"]
+__all__ = [
+    "CUR",
+    "FPS",
+    "DirectionalConvexHull",
+    "PCovCUR",
+    "PCovFPS",
+    "VoronoiFPS",
+    "voronoi_weights",
+]
