@@ -13,7 +13,6 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -142,12 +141,8 @@ class GreedySelector(BaseEstimator):
         return X, np.asarray(y, dtype=np.float64).reshape(X.shape[0], -1)
 
     def _points(self, X):
-        """Candidates as rows: X itself for samples, a row-major Xᵀ for features."""
-        if self._axis == 0:
-            return X
-        if sp.issparse(X):
-            return X.T.tocsr()
-        return np.ascontiguousarray(X.T)
+        """Candidates as rows: X itself for samples, the view Xᵀ for features."""
+        return X if self._axis == 0 else X.T
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):

@@ -27,9 +27,39 @@ def _dense(matrix) -> np.ndarray:
     return matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)
 
 
+# rows per block when a whole matrix is swept, to bound temporaries (~32 MB)
+_BLOCK_BYTES = 32 * 2**20
+
+
+def _row_squared_norms(points) -> np.ndarray:
+    """``(P**2).sum(axis=1)`` computed in row blocks, so no copy of P is made."""
+    if sp.issparse(points):
+        return np.asarray(points.multiply(points).sum(axis=1)).ravel()
+    if points.flags.f_contiguous and not points.flags.c_contiguous:
+        # P = Xᵀ of a row-major X: sum X's columns, block by block
+        source = points.T
+        step = max(1, _BLOCK_BYTES // (8 * source.shape[0]))
+        return np.concatenate(
+            [
+                (source[:, start : start + step] ** 2).sum(axis=0)
+                for start in range(0, source.shape[1], step)
+            ]
+        )
+    step = max(1, _BLOCK_BYTES // (8 * max(points.shape[1], 1)))
+    return np.concatenate(
+        [
+            (points[start : start + step] ** 2).sum(axis=1)
+            for start in range(0, points.shape[0], step)
+        ]
+    )
+
+
 class RowInnerProducts:
     """Inner products between rows of one or more weighted blocks,
     ``Σ_b w_b P_b[i] · P_b[j]`` (PCov-FPS on samples weighs X by α and Y by 1 − α).
+
+    ``P_b`` may be a transposed view (features are the columns of X): nothing is
+    copied beyond the rows asked for.
     """
 
     def __init__(self, blocks: list[tuple[float, object]]) -> None:
@@ -37,18 +67,16 @@ class RowInnerProducts:
         self.size = blocks[0][1].shape[0]
         self.norms = np.zeros(self.size)
         for weight, block in self.blocks:
-            if sp.issparse(block):
-                squares = np.asarray(block.multiply(block).sum(axis=1)).ravel()
-            else:
-                squares = (block**2).sum(axis=1)
-            self.norms += weight * squares
+            self.norms += weight * _row_squared_norms(block)
 
-    def block(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-        """Inner products of the ``rows`` items with the ``columns`` items."""
-        result = np.zeros((len(rows), len(columns)))
+    def block(self, rows: np.ndarray | None, columns: np.ndarray) -> np.ndarray:
+        """Inner products of the ``rows`` items (None: all) with the ``columns``."""
+        count = self.size if rows is None else len(rows)
+        result = np.zeros((count, len(columns)))
         for weight, block in self.blocks:
-            product = _dense(block[rows] @ block[columns].T)
-            result += weight * product
+            picked = block[columns]
+            chosen = block if rows is None else block[rows]
+            result += weight * _dense(chosen @ picked.T)
         return result
 
 
@@ -60,7 +88,9 @@ class GramInnerProducts:
         self.size = gram.shape[0]
         self.norms = np.diag(gram).copy()
 
-    def block(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    def block(self, rows: np.ndarray | None, columns: np.ndarray) -> np.ndarray:
+        if rows is None:
+            return self.gram[:, columns]
         return self.gram[np.ix_(rows, columns)]
 
 
@@ -90,7 +120,7 @@ class FPSStrategy(SelectionStrategy):
         self.fresh = np.zeros(size, dtype=np.int64)
         self.picks: list[int] = []
         self.at_select = np.full(size, np.inf)
-        self.batch = 64
+        self.batch = 32
 
     def initial_picks(self) -> list[int]:
         start = self.initialize_with
@@ -98,13 +128,14 @@ class FPSStrategy(SelectionStrategy):
             return [int(self.random_state.randint(self.products.size))]
         return [int(index) for index in np.atleast_1d(start)]
 
-    def _distances(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-        products = self.products
-        return (
-            products.norms[rows, None]
-            + products.norms[None, columns]
-            - 2.0 * products.block(rows, columns)
-        )
+    def _distances(self, rows: np.ndarray | None, columns: np.ndarray) -> np.ndarray:
+        norms = self.products.norms
+        row_norms = norms if rows is None else norms[rows]
+        distances = self.products.block(rows, columns)
+        distances *= -2.0
+        distances += norms[columns]
+        distances += row_norms[:, None]
+        return distances
 
     def _refresh(self, rows: np.ndarray) -> None:
         """Bring the bounds of ``rows`` up to date with every pick."""
@@ -114,8 +145,17 @@ class FPSStrategy(SelectionStrategy):
             return
         since = int(self.fresh[stale].min())
         columns = np.asarray(self.picks[since:])
-        distances = self._distances(stale, columns).min(axis=1)
-        self.bounds[stale] = np.minimum(self.bounds[stale], distances)
+        everything = stale.size == self.products.size
+        # bound the (rows x columns) temporaries by sweeping the rows in blocks
+        step = max(1, _BLOCK_BYTES // (8 * len(columns)))
+        if everything and step >= stale.size:
+            nearest = self._distances(None, columns).min(axis=1)
+            np.minimum(self.bounds, nearest, out=self.bounds)
+        else:
+            for start in range(0, stale.size, step):
+                block = stale[start : start + step]
+                nearest = self._distances(block, columns).min(axis=1)
+                self.bounds[block] = np.minimum(self.bounds[block], nearest)
         self.fresh[stale] = count
 
     def update_after_pick(self, index: int) -> None:
@@ -146,7 +186,7 @@ class FPSStrategy(SelectionStrategy):
             if best > outside_max:
                 break
             batch *= 2
-        self.batch = max(32, batch // 2)
+        self.batch = max(16, batch // 2)
         ties = top[values == best]
         return int(ties.min()), best
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
@@ -122,6 +123,9 @@ class FPSMethod(GreedySelector):
         self.warm_start = warm_start
 
     def _inner_products(self, points, targets):
+        if self._axis == 1 and not sp.issparse(points):
+            # lazy FPS gathers a few candidates per step: make them contiguous rows
+            points = np.ascontiguousarray(points)
         return RowInnerProducts([(1.0, points)])
 
     def _make_strategy(self):
