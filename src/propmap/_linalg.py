@@ -15,8 +15,6 @@ Conventions
 
 from __future__ import annotations
 
-import functools
-from contextlib import AbstractContextManager
 from numbers import Integral
 from typing import Literal
 
@@ -34,7 +32,6 @@ __all__ = [
     "inverse_sqrt_or_zero",
     "largest_entry_signs",
     "resolve_solver",
-    "single_threaded_lapack",
     "sqrt_or_zero",
     "symmetric_eigh",
     "truncated_eigh",
@@ -81,29 +78,10 @@ def resolve_solver(
     return "full"
 
 
-@functools.cache
-def _blas_controller():
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
-
-def single_threaded_lapack() -> AbstractContextManager:
-    """Run LAPACK's symmetric eigensolvers on one BLAS thread.
-
-    Their Householder tridiagonalisation is memory-bound level-2 BLAS, where
-    OpenBLAS threads mostly wait on each other: on a 2-core machine a 2,000 x 2,000
-    ``eigh`` took 1.2 s on one thread and between 0.7 s and 19.6 s on two, run to
-    run. One thread is predictable and never much slower.
-    """
-    return _blas_controller().limit(limits=1, user_api="blas")
-
-
 def symmetric_eigh(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """All eigenpairs of a symmetric matrix, largest first, signs fixed."""
     # numpy's eigh is LAPACK's divide-and-conquer syevd: the fastest for all pairs
-    with single_threaded_lapack():
-        eigenvalues, eigenvectors = np.linalg.eigh(matrix)
+    eigenvalues, eigenvectors = np.linalg.eigh(matrix)
     eigenvalues = eigenvalues[::-1].copy()
     eigenvectors = np.ascontiguousarray(eigenvectors[:, ::-1])
     return eigenvalues, flip_signs(eigenvectors)
@@ -148,12 +126,11 @@ def truncated_eigh(
     if solver == "full":
         if n_components >= size:
             return symmetric_eigh(matrix)
-        with single_threaded_lapack():
-            eigenvalues, eigenvectors = scipy.linalg.eigh(
-                matrix,
-                subset_by_index=(size - n_components, size - 1),
-                check_finite=False,
-            )
+        eigenvalues, eigenvectors = scipy.linalg.eigh(
+            matrix,
+            subset_by_index=(size - n_components, size - 1),
+            check_finite=False,
+        )
     elif solver == "arpack":
         start = check_random_state(random_state).uniform(-1, 1, size)
         eigenvalues, eigenvectors = eigsh(

@@ -26,7 +26,7 @@ import scipy.linalg
 from scipy.sparse.linalg import LinearOperator, eigsh
 from sklearn.utils.extmath import safe_sparse_dot
 
-from propmap._linalg import PsdRoots, single_threaded_lapack, symmetric_eigh
+from propmap._linalg import PsdRoots, symmetric_eigh
 from propmap.selection._base import SelectionStrategy
 from propmap.utils._pcovr_utils import gram_matrix, modified_covariance_from_gram
 
@@ -42,10 +42,9 @@ def top_eigenvectors(matrix, k: int, start=None) -> tuple:
     first."""
     size = matrix.shape[0]
     if isinstance(matrix, np.ndarray) and (size <= _DENSE_LIMIT or k >= size - 1):
-        with single_threaded_lapack():
-            values, vectors = scipy.linalg.eigh(
-                matrix, subset_by_index=(size - k, size - 1), check_finite=False
-            )
+        values, vectors = scipy.linalg.eigh(
+            matrix, subset_by_index=(size - k, size - 1), check_finite=False
+        )
     else:
         values, vectors = eigsh(matrix, k=k, which="LA", tol=0.0, v0=start)
     order = np.argsort(values)[::-1]
