@@ -23,3 +23,27 @@ def test_pcovr_benchmark_quick_run(skmatter):
     assert completed.returncode == 0, completed.stderr
     assert "feature n=10000 d=1000" in completed.stdout
     assert "ERROR" not in completed.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parity
+def test_selection_benchmark_quick_run(skmatter):
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "bench_selection.py"),
+            "--quick",
+            "--no-save",
+            "--case",
+            "sample-fps",
+            "--case",
+            "sample-pcovcur",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "ERROR" not in completed.stdout
+    assert "same" in completed.stdout

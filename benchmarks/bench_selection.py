@@ -1,0 +1,545 @@
+"""Benchmark propmap's FPS, CUR and PCovCUR selectors against scikit-matter's.
+
+Usage::
+
+    python benchmarks/bench_selection.py [--quick] [--case NAME] [--data KIND]
+        [--threads N] [--repeat N] [--timeout S] [--skip-reference] [--no-save]
+
+Each case selects features (columns) or samples (rows) of a centred X with
+default settings apart from ``n_to_select`` (and ``mixing=0.5`` for PCovCUR).
+X is structured by default: a rank-50 latent model with a decaying spectrum plus a
+little noise, like real descriptors; ``--data gaussian`` uses standard normal X,
+the worst case for iterative eigensolvers. Two runners are timed, each in its own
+process: ``reference`` (scikit-matter) and ``propmap``; the sample FPS case adds
+``floor``, 1,000 matrix-vector products ``X @ v``, the memory-bandwidth floor of
+1,000 FPS picks. Both selectors save ``selected_idx_``, and the table reports
+whether propmap picked exactly the same indices in the same order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import importlib
+import math
+import sys
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from _harness import Case, Runner, run_case, save_results
+
+SEED = 0
+MIXING = 0.5
+LATENT_RANK = 50
+SPECTRUM_DECAY = 10.0  # row i of the mixing matrix is scaled by exp(-i / 10)
+NOISE_LEVEL = 0.01
+TARGET_NOISE = 0.1  # noise of y relative to the standard deviation of X @ w
+DATA_KINDS = ("structured", "gaussian")
+QUICK_FACTOR = 5  # --quick divides both dimensions of X by this
+DEFAULT_TIMEOUT_S = 1800.0
+N_FLOOR_PRODUCTS = 1_000
+
+# key: (space, method, n_samples, n_features, n_to_select)
+CASE_SPECS: dict[str, tuple[str, str, int, int, int]] = {
+    "feature-cur": ("feature", "CUR", 2_000, 2_000, 100),
+    "feature-pcovcur": ("feature", "PCovCUR", 2_000, 2_000, 100),
+    "sample-cur": ("sample", "CUR", 5_000, 2_000, 100),
+    "sample-pcovcur": ("sample", "PCovCUR", 5_000, 2_000, 100),
+    "feature-fps": ("feature", "FPS", 2_000, 2_000, 100),
+    "sample-fps": ("sample", "FPS", 100_000, 1_000, 1_000),
+}
+
+# The issue's goals, per case: the least speed-up over the reference, and for the
+# sample-space CUR cases the largest peak-memory increase in units of the size of X.
+MIN_SPEEDUP = {
+    "feature-cur": 30.0,
+    "feature-pcovcur": 30.0,
+    "sample-cur": 20.0,
+    "sample-pcovcur": 20.0,
+    "feature-fps": 5.0,
+    "sample-fps": 5.0,
+}
+MAX_PEAK_INCREASE_IN_X = {"sample-cur": 3.0, "sample-pcovcur": 3.0}
+FLOOR_CASE = "sample-fps"
+MAX_FLOOR_RATIO = 2.0  # propmap time / floor time
+
+
+def make_data(
+    n_samples: int, n_features: int, kind: str = "structured", seed: int = SEED
+) -> tuple[np.ndarray, np.ndarray]:
+    """Centred X and a noisy linear, centred y with one column.
+
+    Parameters
+    ----------
+    n_samples, n_features : int
+        Shape of X.
+    kind : {"structured", "gaussian"}, default="structured"
+        ``"structured"``: ``X = Z A + 0.01 E`` with Z (n_samples, 50) and E standard
+        normal, and A (50, n_features) standard normal with row i scaled by
+        ``exp(-i / 10)``: a rapidly decaying spectrum, like real descriptors.
+        ``"gaussian"``: X standard normal, the worst case for iterative
+        eigensolvers.
+    seed : int, default=SEED
+        Seed of ``numpy.random.default_rng``; the same seed gives the same data.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples, 1)
+    """
+    if kind not in DATA_KINDS:
+        raise ValueError(f"kind must be one of {DATA_KINDS}, got {kind!r}.")
+    rng = np.random.default_rng(seed)
+    X = np.empty((n_samples, n_features))
+    if kind == "gaussian":
+        rng.standard_normal(out=X)
+    else:
+        rank = min(LATENT_RANK, n_features)
+        latent = rng.standard_normal((n_samples, rank))
+        spectrum = np.exp(-np.arange(rank) / SPECTRUM_DECAY)
+        mixing = spectrum[:, None] * rng.standard_normal((rank, n_features))
+        np.matmul(latent, mixing, out=X)
+        del latent
+        # The noise in blocks of rows: a full-size temporary would double the peak.
+        block = max(1, 2**22 // n_features)
+        for start in range(0, n_samples, block):
+            rows = X[start : start + block]
+            rows += NOISE_LEVEL * rng.standard_normal(rows.shape)
+    X -= X.mean(axis=0)  # in place: a centred copy would raise the baseline peak
+    weights = rng.standard_normal(n_features)
+    y = X @ weights
+    y += TARGET_NOISE * y.std() * rng.standard_normal(n_samples)
+    y -= y.mean()
+    return X, y[:, None]
+
+
+def prepare_selector(
+    data: tuple[np.ndarray, np.ndarray],
+    module: str,
+    space: str,
+    method: str,
+    n_to_select: int,
+) -> Callable[[], Any]:
+    """Import the selector class (untimed) and return the timed fit.
+
+    Parameters
+    ----------
+    data : tuple of ndarray
+        ``(X, y)`` from :func:`make_data`.
+    module : {"skmatter", "propmap"}
+        The package whose ``<space>_selection.<method>`` is timed.
+    space : {"feature", "sample"}
+        What is selected.
+    method : {"FPS", "CUR", "PCovCUR"}
+        The selector.
+    n_to_select : int
+        How many to pick.
+
+    Returns
+    -------
+    fit : callable
+        Fits a fresh selector (``mixing=MIXING`` for PCovCUR, ``y`` only for the
+        PCov methods) and returns it.
+    """
+    selector_class = getattr(
+        importlib.import_module(f"{module}.{space}_selection"), method
+    )
+    X, y = data
+    uses_targets = method.startswith("PCov")
+    parameters: dict[str, Any] = {"n_to_select": n_to_select}
+    if uses_targets:
+        parameters["mixing"] = MIXING
+
+    def fit() -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            selector = selector_class(**parameters)
+            return selector.fit(X, y) if uses_targets else selector.fit(X)
+
+    return fit
+
+
+def prepare_floor(
+    data: tuple[np.ndarray, np.ndarray], n_products: int = N_FLOOR_PRODUCTS
+) -> Callable[[], None]:
+    """Return the timed ``n_products`` matrix-vector products ``X @ v``.
+
+    Every greedy FPS pick needs the distances of all points to the new pick, one
+    pass over X; so ``n_products`` products with a different v each time are the
+    memory-bandwidth floor of that many picks. The vectors are drawn untimed.
+
+    Parameters
+    ----------
+    data : tuple of ndarray
+        ``(X, y)`` from :func:`make_data`.
+    n_products : int, default=N_FLOOR_PRODUCTS
+        Number of products.
+
+    Returns
+    -------
+    products : callable
+    """
+    X = data[0]
+    vectors = np.random.default_rng(SEED + 1).standard_normal((n_products, X.shape[1]))
+
+    def products() -> None:
+        for vector in vectors:
+            X @ vector
+
+    return products
+
+
+def selection_outputs(
+    data: tuple[np.ndarray, np.ndarray], selector: Any
+) -> dict[str, np.ndarray]:
+    """The selected indices, in the order they were picked."""
+    return {"selected_idx": np.asarray(selector.selected_idx_)}
+
+
+def picks_agreement(
+    reference: Mapping[str, np.ndarray], other: Mapping[str, np.ndarray]
+) -> dict[str, float]:
+    """Compare two ordered lists of picks.
+
+    Parameters
+    ----------
+    reference, other : mapping of str to ndarray
+        Outputs of :func:`selection_outputs`.
+
+    Returns
+    -------
+    comparison : dict of str to float
+        ``"first_difference"``: the first (0-based) position where the picks
+        differ, counting a missing pick as a difference, or -1 if they are
+        identical; ``"n_shared"``: how many picks both made, in any order;
+        ``"n_reference"`` and ``"n_other"``: how many each made.
+    """
+    expected = np.asarray(reference["selected_idx"]).ravel()
+    actual = np.asarray(other["selected_idx"]).ravel()
+    common = min(expected.size, actual.size)
+    differing = np.flatnonzero(expected[:common] != actual[:common])
+    if differing.size:
+        first = int(differing[0])
+    elif expected.size != actual.size:
+        first = common
+    else:
+        first = -1
+    return {
+        "first_difference": float(first),
+        "n_shared": float(np.intersect1d(expected, actual).size),
+        "n_reference": float(expected.size),
+        "n_other": float(actual.size),
+    }
+
+
+def build_case(
+    key: str,
+    quick: bool = False,
+    kind: str = "structured",
+    skip_reference: bool = False,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> Case:
+    """The benchmark case ``key`` (a key of ``CASE_SPECS``).
+
+    Parameters
+    ----------
+    key : str
+        Which case.
+    quick : bool, default=False
+        Divide both dimensions of X by ``QUICK_FACTOR``, for a fast smoke run.
+    kind : {"structured", "gaussian"}, default="structured"
+        The data, see :func:`make_data`.
+    skip_reference : bool, default=False
+        Leave out the reference runner (propmap is then the reference of the
+        comparisons, which are therefore empty).
+    timeout_s : float, default=DEFAULT_TIMEOUT_S
+        Time limit of each runner's process.
+
+    Returns
+    -------
+    case : Case
+    """
+    space, method, n_samples, n_features, n_to_select = CASE_SPECS[key]
+    if quick:
+        n_samples //= QUICK_FACTOR
+        n_features //= QUICK_FACTOR
+    selector = functools.partial(
+        prepare_selector, space=space, method=method, n_to_select=n_to_select
+    )
+    runners = {}
+    if not skip_reference:
+        runners["reference"] = Runner(
+            functools.partial(selector, module="skmatter"), outputs=selection_outputs
+        )
+    runners["propmap"] = Runner(
+        functools.partial(selector, module="propmap"), outputs=selection_outputs
+    )
+    if key == FLOOR_CASE:
+        runners["floor"] = Runner(prepare_floor)
+    return Case(
+        name=f"{space} {method} {n_to_select} of {n_samples}x{n_features}",
+        setup=functools.partial(make_data, n_samples, n_features, kind, SEED),
+        runners=runners,
+        reference="propmap" if skip_reference else "reference",
+        baseline="floor" if key == FLOOR_CASE else None,
+        agreement=picks_agreement,
+        timeout_s=timeout_s,
+        params={
+            "key": key,
+            "space": space,
+            "method": method,
+            "n_samples": n_samples,
+            "n_features": n_features,
+            "n_to_select": n_to_select,
+            "mixing": MIXING if method.startswith("PCov") else None,
+            "data": kind,
+            "seed": SEED,
+            "quick": quick,
+            "reference_run": not skip_reference,
+            "x_mb": n_samples * n_features * 8 / 2**20,
+        },
+    )
+
+
+def summarize_picks(results: list[dict[str, Any]]) -> None:
+    """Replace the harness's ``max_rel_diff`` (meaningless for indices) by
+    ``first_difference`` (int, -1 if identical, None if not compared) and
+    ``n_shared_picks``, in place."""
+    for result in results:
+        agreement = result.get("agreement") or {}
+        result["max_rel_diff"] = None
+        result["first_difference"] = None
+        result["n_shared_picks"] = None
+        if agreement:
+            result["first_difference"] = int(agreement["first_difference"])
+            result["n_shared_picks"] = int(agreement["n_shared"])
+
+
+def _number(value: float | None, spec: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return format(value, spec)
+
+
+def _picks_cell(result: Mapping[str, Any]) -> str:
+    first = result.get("first_difference")
+    if first is None:
+        return "-"
+    return "same" if first < 0 else str(first)
+
+
+def format_table(results: Sequence[Mapping[str, Any]]) -> str:
+    """Format results as a fixed-width text table.
+
+    Columns: case; runner; best wall time in seconds; reference time / runner time;
+    runner time / floor time (sample FPS only); peak RSS in MB; increase of the peak
+    over the baseline once the data existed, in MB and in units of the size of X;
+    and ``same`` if the picks equal the reference's, or else the first (0-based)
+    position where they differ.
+    """
+    headers = [
+        "case",
+        "runner",
+        "time s",
+        "ref/time",
+        "time/floor",
+        "peak MB",
+        "+peak MB",
+        "+peak/X",
+        "picks",
+    ]
+    rows: list[list[str]] = []
+    for r in results:
+        if r.get("error"):
+            rows.append(
+                [r["case"], r["runner"], "ERROR: " + r["error"].splitlines()[-1]]
+            )
+            continue
+        compared = r["params"]["reference_run"]
+        increase = r.get("peak_increase_mb")
+        rows.append(
+            [
+                r["case"],
+                r["runner"],
+                _number(r.get("time_s"), ".3f"),
+                _number(r.get("ratio_vs_reference") if compared else None, ".2f"),
+                _number(r.get("ratio_vs_baseline"), ".2f"),
+                _number(r.get("peak_mb"), ".0f"),
+                _number(increase, ".0f"),
+                _number(
+                    None if increase is None else increase / r["params"]["x_mb"],
+                    ".2f",
+                ),
+                _picks_cell(r),
+            ]
+        )
+    widths = [len(header) for header in headers]
+    for row in rows:
+        measured = row if len(row) == len(headers) else row[:2]
+        for i, cell in enumerate(measured):
+            widths[i] = max(widths[i], len(cell))
+
+    def format_row(cells: Sequence[str]) -> str:
+        padded = [
+            cell.ljust(widths[i]) if i < 2 else cell.rjust(widths[i])
+            for i, cell in enumerate(cells)
+        ]
+        return "  ".join(padded).rstrip()
+
+    lines = [format_row(headers), "  ".join("-" * width for width in widths)]
+    lines += [
+        format_row(row)
+        if len(row) == len(headers)
+        else "  ".join([row[0].ljust(widths[0]), row[1].ljust(widths[1]), row[2]])
+        for row in rows
+    ]
+    return "\n".join(lines)
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "NOT met"
+
+
+def format_details(results: Sequence[Mapping[str, Any]]) -> str:
+    """Differing picks and the issue's goals, as text lines."""
+    lines = []
+    for r in results:
+        first = r.get("first_difference")
+        if first is not None and first >= 0:
+            agreement = r["agreement"]
+            lines.append(
+                f"{r['case']} / {r['runner']}: picks differ from position {first} "
+                f"(0-based) on; {r['n_shared_picks']} picks in common "
+                f"({int(agreement['n_other'])} made, "
+                f"{int(agreement['n_reference'])} by the reference)"
+            )
+    for r in results:
+        if r["runner"] != "propmap" or r.get("error"):
+            continue
+        key = r["params"]["key"]
+        goals = []
+        speedup = r.get("ratio_vs_reference")
+        if r["params"]["reference_run"] and speedup is not None:
+            target = MIN_SPEEDUP[key]
+            goals.append(
+                f"reference / propmap = {speedup:.1f} "
+                f"(goal >= {target:g}: {_verdict(speedup >= target)})"
+            )
+        if key in MAX_PEAK_INCREASE_IN_X and r.get("peak_increase_mb") is not None:
+            in_x = r["peak_increase_mb"] / r["params"]["x_mb"]
+            target = MAX_PEAK_INCREASE_IN_X[key]
+            goals.append(
+                f"+peak = {in_x:.2f} x size of X "
+                f"(goal < {target:g}: {_verdict(in_x < target)})"
+            )
+        floor_ratio = r.get("ratio_vs_baseline")
+        if key == FLOOR_CASE and floor_ratio is not None:
+            goals.append(
+                f"propmap / floor = {floor_ratio:.2f} "
+                f"(goal <= {MAX_FLOOR_RATIO:g}: "
+                f"{_verdict(floor_ratio <= MAX_FLOOR_RATIO)})"
+            )
+        if goals:
+            quick_note = " (quick run: sizes differ from the goals')"
+            lines.append(
+                f"{r['case']}: "
+                + "; ".join(goals)
+                + (quick_note if r["params"]["quick"] else "")
+            )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark from the command line; returns the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"{QUICK_FACTOR}x fewer samples and features, for a smoke run",
+    )
+    parser.add_argument(
+        "--case",
+        action="append",
+        metavar="NAME",
+        help=(
+            f"run only this case (repeatable): one of {', '.join(CASE_SPECS)}, "
+            "or a case's full name as printed"
+        ),
+    )
+    parser.add_argument(
+        "--data",
+        choices=DATA_KINDS,
+        default="structured",
+        help="structured X (default) or standard normal X (the worst case)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, help="number of timed calls per runner (default 1)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="limit the BLAS thread pool of every runner (default: leave as is)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="S",
+        help=f"kill a runner after S seconds (default {DEFAULT_TIMEOUT_S:g})",
+    )
+    parser.add_argument(
+        "--skip-reference",
+        action="store_true",
+        help="run only propmap (and the floor), when the reference is too slow",
+    )
+    parser.add_argument(
+        "--no-save", action="store_true", help="do not write benchmarks/results/"
+    )
+    args = parser.parse_args(argv)
+
+    cases = [
+        build_case(
+            key,
+            quick=args.quick,
+            kind=args.data,
+            skip_reference=args.skip_reference,
+            timeout_s=args.timeout,
+        )
+        for key in CASE_SPECS
+    ]
+    if args.case:
+        known = {name for case in cases for name in (case.params["key"], case.name)}
+        unknown = [name for name in args.case if name not in known]
+        if unknown:
+            parser.error(f"unknown case(s) {unknown}; choose from {sorted(known)}")
+        cases = [
+            case
+            for case in cases
+            if case.params["key"] in args.case or case.name in args.case
+        ]
+
+    results: list[dict[str, Any]] = []
+    for number, case in enumerate(cases, start=1):
+        print(f"[{number}/{len(cases)}] {case.name}", file=sys.stderr)
+        results += run_case(case, repeat=args.repeat, threads=args.threads)
+    summarize_picks(results)
+    print(f"data: {args.data}, seed {SEED}")
+    print(format_table(results))
+    details = format_details(results)
+    if details:
+        print()
+        print(details)
+    if not args.no_save:
+        name = "selection" + ("-quick" if args.quick else "")
+        if args.data != "structured":
+            name += f"-{args.data}"
+        path = save_results(results, name, metadata={"argv": sys.argv[1:]})
+        print(f"\nResults saved to {path}")
+    return 1 if any(r.get("error") for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
