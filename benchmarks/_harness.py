@@ -50,7 +50,9 @@ __all__ = [
     "THREAD_VARIABLES",
     "Case",
     "Runner",
+    "format_number",
     "format_table",
+    "layout_table",
     "run_case",
     "run_cases",
     "save_results",
@@ -384,10 +386,40 @@ def _add_comparisons(
                 result["max_rel_diff"] = float(discrepancy)
 
 
-def _format_number(value: float | None, spec: str) -> str:
+def format_number(value: float | None, spec: str) -> str:
+    """A table cell: the number formatted, or "-" where there is none."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     return format(value, spec)
+
+
+def layout_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Fixed-width text table: the first two columns (case, runner) aligned left,
+    numbers right; a row of three cells is an error message that runs over the
+    numeric columns."""
+    widths = [len(header) for header in headers]
+    for row in rows:
+        # An error message runs over the numeric columns and sets no width.
+        measured = row if len(row) == len(headers) else row[:2]
+        for i, cell in enumerate(measured):
+            widths[i] = max(widths[i], len(cell))
+
+    def format_row(cells: Sequence[str]) -> str:
+        # Case and runner align left, numbers right.
+        padded = [
+            cell.ljust(widths[i]) if i < 2 else cell.rjust(widths[i])
+            for i, cell in enumerate(cells)
+        ]
+        return "  ".join(padded).rstrip()
+
+    lines = [format_row(headers), "  ".join("-" * width for width in widths)]
+    lines += [
+        format_row(row)
+        if len(row) == len(headers)
+        else "  ".join([row[0].ljust(widths[0]), row[1].ljust(widths[1]), row[2]])
+        for row in rows
+    ]
+    return "\n".join(lines)
 
 
 def format_table(results: Sequence[Mapping[str, Any]]) -> str:
@@ -434,37 +466,15 @@ def format_table(results: Sequence[Mapping[str, Any]]) -> str:
             [
                 r["case"],
                 r["runner"],
-                _format_number(r.get("time_s"), ".3f"),
-                _format_number(r.get("ratio_vs_reference"), ".2f"),
-                _format_number(r.get("ratio_vs_baseline"), ".2f"),
-                _format_number(r.get("peak_mb"), ".0f"),
-                _format_number(r.get("peak_increase_mb"), ".0f"),
-                _format_number(r.get("max_rel_diff"), ".1e"),
+                format_number(r.get("time_s"), ".3f"),
+                format_number(r.get("ratio_vs_reference"), ".2f"),
+                format_number(r.get("ratio_vs_baseline"), ".2f"),
+                format_number(r.get("peak_mb"), ".0f"),
+                format_number(r.get("peak_increase_mb"), ".0f"),
+                format_number(r.get("max_rel_diff"), ".1e"),
             ]
         )
-    widths = [len(header) for header in headers]
-    for row in rows:
-        # An error message runs over the numeric columns and sets no width.
-        measured = row if len(row) == len(headers) else row[:2]
-        for i, cell in enumerate(measured):
-            widths[i] = max(widths[i], len(cell))
-
-    def format_row(cells: Sequence[str]) -> str:
-        # Case and runner align left, numbers right.
-        padded = [
-            cell.ljust(widths[i]) if i < 2 else cell.rjust(widths[i])
-            for i, cell in enumerate(cells)
-        ]
-        return "  ".join(padded).rstrip()
-
-    lines = [format_row(headers), "  ".join("-" * width for width in widths)]
-    lines += [
-        format_row(row)
-        if len(row) == len(headers)
-        else "  ".join([row[0].ljust(widths[0]), row[1].ljust(widths[1]), row[2]])
-        for row in rows
-    ]
-    return "\n".join(lines)
+    return layout_table(headers, rows)
 
 
 def _environment() -> dict[str, Any]:

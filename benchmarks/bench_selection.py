@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib
-import math
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -29,7 +28,14 @@ from typing import Any
 
 import numpy as np
 
-from _harness import Case, Runner, run_case, save_results
+from _harness import (
+    Case,
+    Runner,
+    format_number,
+    layout_table,
+    run_case,
+    save_results,
+)
 
 SEED = 0
 MIXING = 0.5
@@ -318,12 +324,6 @@ def summarize_picks(results: list[dict[str, Any]]) -> None:
             result["n_shared_picks"] = int(agreement["n_shared"])
 
 
-def _number(value: float | None, spec: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return format(value, spec)
-
-
 def _picks_cell(result: Mapping[str, Any]) -> str:
     first = result.get("first_difference")
     if first is None:
@@ -364,39 +364,19 @@ def format_table(results: Sequence[Mapping[str, Any]]) -> str:
             [
                 r["case"],
                 r["runner"],
-                _number(r.get("time_s"), ".3f"),
-                _number(r.get("ratio_vs_reference") if compared else None, ".2f"),
-                _number(r.get("ratio_vs_baseline"), ".2f"),
-                _number(r.get("peak_mb"), ".0f"),
-                _number(increase, ".0f"),
-                _number(
+                format_number(r.get("time_s"), ".3f"),
+                format_number(r.get("ratio_vs_reference") if compared else None, ".2f"),
+                format_number(r.get("ratio_vs_baseline"), ".2f"),
+                format_number(r.get("peak_mb"), ".0f"),
+                format_number(increase, ".0f"),
+                format_number(
                     None if increase is None else increase / r["params"]["x_mb"],
                     ".2f",
                 ),
                 _picks_cell(r),
             ]
         )
-    widths = [len(header) for header in headers]
-    for row in rows:
-        measured = row if len(row) == len(headers) else row[:2]
-        for i, cell in enumerate(measured):
-            widths[i] = max(widths[i], len(cell))
-
-    def format_row(cells: Sequence[str]) -> str:
-        padded = [
-            cell.ljust(widths[i]) if i < 2 else cell.rjust(widths[i])
-            for i, cell in enumerate(cells)
-        ]
-        return "  ".join(padded).rstrip()
-
-    lines = [format_row(headers), "  ".join("-" * width for width in widths)]
-    lines += [
-        format_row(row)
-        if len(row) == len(headers)
-        else "  ".join([row[0].ljust(widths[0]), row[1].ljust(widths[1]), row[2]])
-        for row in rows
-    ]
-    return "\n".join(lines)
+    return layout_table(headers, rows)
 
 
 def _verdict(met: bool) -> str:

@@ -33,7 +33,7 @@ from propmap.utils._pcovr_utils import gram_matrix, modified_covariance_from_gra
 __all__ = ["CURStrategy", "PCovCURStrategy"]
 
 # below this size a dense solver is cheaper than Lanczos iterations
-_DENSE_LIMIT = 400
+_DENSE_LIMIT = 64
 
 
 def top_eigenvectors(matrix, k: int, start=None) -> tuple:
