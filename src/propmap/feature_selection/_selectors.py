@@ -38,10 +38,7 @@ class FPS(_FeatureSelector, FPSMethod):
     Attributes
     ----------
     {attributes}
-    hausdorff_ : ndarray of shape (n_features,)
-        Squared distance of every column to its nearest selected column.
-    hausdorff_at_select_ : ndarray of shape (n_features,)
-        For picked columns, that distance when they were picked (inf elsewhere).
+    {distances}
 
     See Also
     --------
@@ -83,10 +80,7 @@ class PCovFPS(_FeatureSelector, PCovFPSMethod):
     Attributes
     ----------
     {attributes}
-    hausdorff_ : ndarray of shape (n_features,)
-        PCov distance of every column to its nearest selected column.
-    hausdorff_at_select_ : ndarray of shape (n_features,)
-        For picked columns, that distance when they were picked (inf elsewhere).
+    {distances}
 
     References
     ----------

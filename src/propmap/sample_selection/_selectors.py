@@ -35,12 +35,8 @@ class FPS(_SampleSelector, FPSMethod):
     Attributes
     ----------
     {attributes}
-    y_selected_ : ndarray of shape (n_selected_, n_targets)
-        The targets of the selected samples (when y was given).
-    hausdorff_ : ndarray of shape (n_samples,)
-        Squared distance of every sample to its nearest selected sample.
-    hausdorff_at_select_ : ndarray of shape (n_samples,)
-        For picked samples, that distance when they were picked (inf elsewhere).
+    {targets}
+    {distances}
 
     See Also
     --------
@@ -71,12 +67,8 @@ class PCovFPS(_SampleSelector, PCovFPSMethod):
     Attributes
     ----------
     {attributes}
-    y_selected_ : ndarray of shape (n_selected_, n_targets)
-        The targets of the selected samples.
-    hausdorff_ : ndarray of shape (n_samples,)
-        PCov distance of every sample to its nearest selected sample.
-    hausdorff_at_select_ : ndarray of shape (n_samples,)
-        For picked samples, that distance when they were picked (inf elsewhere).
+    {targets}
+    {distances}
     """
 
 
@@ -97,8 +89,7 @@ class CUR(_SampleSelector, CURMethod):
     Attributes
     ----------
     {attributes}
-    y_selected_ : ndarray of shape (n_selected_, n_targets)
-        The targets of the selected samples (when y was given).
+    {targets}
     """
 
 
@@ -118,6 +109,5 @@ class PCovCUR(_SampleSelector, PCovCURMethod):
     Attributes
     ----------
     {attributes}
-    y_selected_ : ndarray of shape (n_selected_, n_targets)
-        The targets of the selected samples.
+    {targets}
     """

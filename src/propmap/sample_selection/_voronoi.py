@@ -130,10 +130,7 @@ class VoronoiFPS(_SampleSelector, FPSMethod):
     Attributes
     ----------
     {attributes}
-    hausdorff_ : ndarray of shape (n_samples,)
-        Squared distance of every sample to its nearest selected sample.
-    hausdorff_at_select_ : ndarray of shape (n_samples,)
-        For picked samples, that distance when they were picked (inf elsewhere).
+    {distances}
     voronoi_location_ : ndarray of shape (n_samples,)
         For every sample, the position in ``selected_idx_`` of its nearest pick.
     full_fraction_ : float

@@ -54,6 +54,13 @@ DOCS = {
         Score of the first greedy pick (set when a threshold is used).
     n_features_in_ : int
         Number of features seen during fit.""",
+    "distances": """hausdorff_ : ndarray of shape (n_{axis}s,)
+        Squared distance of every {axis} to its nearest selected {axis} (in the
+        method's metric).
+    hausdorff_at_select_ : ndarray of shape (n_{axis}s,)
+        For picked {axis}s, that distance when they were picked (inf elsewhere).""",
+    "targets": """y_selected_ : ndarray of shape (n_selected_, n_targets)
+        The targets of the selected samples (when y was given).""",
     "initialize": """initialize : int, sequence of int or "random", default=0
         The first pick(s): an index, several indices (taken in order), or a random
         index drawn with ``random_state``.""",
