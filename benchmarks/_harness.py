@@ -26,6 +26,7 @@ entry point with ``if __name__ == "__main__":``.
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import gc
 import json
@@ -50,12 +51,14 @@ __all__ = [
     "THREAD_VARIABLES",
     "Case",
     "Runner",
+    "benchmark_parser",
     "format_number",
     "format_table",
     "layout_table",
     "run_case",
     "run_cases",
     "save_results",
+    "select_cases",
 ]
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -475,6 +478,51 @@ def format_table(results: Sequence[Mapping[str, Any]]) -> str:
             ]
         )
     return layout_table(headers, rows)
+
+
+def benchmark_parser(
+    description: str, case_keys: Iterable[str], quick_help: str
+) -> argparse.ArgumentParser:
+    """The options every benchmark script takes: --quick, --case, --repeat,
+    --threads and --no-save."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument(
+        "--case",
+        action="append",
+        metavar="NAME",
+        help=(
+            f"run only this case (repeatable): one of {', '.join(case_keys)}, "
+            "or a case's full name as printed"
+        ),
+    )
+    parser.add_argument(
+        "--repeat", type=int, help="override the number of timed calls per runner"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="limit the BLAS thread pool of every runner (default: leave as is)",
+    )
+    parser.add_argument(
+        "--no-save", action="store_true", help="do not write benchmarks/results/"
+    )
+    return parser
+
+
+def select_cases(
+    parser: argparse.ArgumentParser, cases: list[Case], wanted: list[str] | None
+) -> list[Case]:
+    """The cases named on the command line (by key or full name), or all."""
+    if not wanted:
+        return cases
+    known = {name for case in cases for name in (case.params["key"], case.name)}
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        parser.error(f"unknown case(s) {unknown}; choose from {sorted(known)}")
+    return [
+        case for case in cases if case.params["key"] in wanted or case.name in wanted
+    ]
 
 
 def _environment() -> dict[str, Any]:

@@ -14,7 +14,6 @@ rows, and the table reports the largest difference relative to the reference.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import importlib
 import sys
@@ -24,7 +23,15 @@ from typing import Any
 
 import numpy as np
 
-from _harness import Case, Runner, format_table, run_cases, save_results
+from _harness import (
+    Case,
+    Runner,
+    benchmark_parser,
+    format_table,
+    run_cases,
+    save_results,
+    select_cases,
+)
 
 MIXING = 0.5
 SEED = 0
@@ -254,43 +261,13 @@ def format_details(results: Sequence[Mapping[str, Any]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark from the command line; returns the exit status."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--quick", action="store_true", help="10x fewer samples, for a smoke run"
-    )
-    parser.add_argument(
-        "--case",
-        action="append",
-        metavar="NAME",
-        help=(
-            f"run only this case (repeatable): one of {', '.join(CASE_SPECS)}, "
-            "or a case's full name as printed"
-        ),
-    )
-    parser.add_argument(
-        "--repeat", type=int, help="override the number of timed calls per runner"
-    )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        help="limit the BLAS thread pool of every runner (default: leave as is)",
-    )
-    parser.add_argument(
-        "--no-save", action="store_true", help="do not write benchmarks/results/"
+    parser = benchmark_parser(
+        __doc__.splitlines()[0], CASE_SPECS, "10x fewer samples, for a smoke run"
     )
     args = parser.parse_args(argv)
 
     cases = [build_case(key, quick=args.quick) for key in CASE_SPECS]
-    if args.case:
-        known = {name for case in cases for name in (case.params["key"], case.name)}
-        unknown = [name for name in args.case if name not in known]
-        if unknown:
-            parser.error(f"unknown case(s) {unknown}; choose from {sorted(known)}")
-        cases = [
-            case
-            for case in cases
-            if case.params["key"] in args.case or case.name in args.case
-        ]
+    cases = select_cases(parser, cases, args.case)
 
     results = run_cases(cases, repeat=args.repeat, threads=args.threads)
     print(format_table(results))

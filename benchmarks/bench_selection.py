@@ -18,7 +18,6 @@ whether propmap picked exactly the same indices in the same order.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import importlib
 import sys
@@ -31,10 +30,12 @@ import numpy as np
 from _harness import (
     Case,
     Runner,
+    benchmark_parser,
     format_number,
     layout_table,
     run_case,
     save_results,
+    select_cases,
 )
 
 SEED = 0
@@ -434,34 +435,16 @@ def format_details(results: Sequence[Mapping[str, Any]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark from the command line; returns the exit status."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help=f"{QUICK_FACTOR}x fewer samples and features, for a smoke run",
-    )
-    parser.add_argument(
-        "--case",
-        action="append",
-        metavar="NAME",
-        help=(
-            f"run only this case (repeatable): one of {', '.join(CASE_SPECS)}, "
-            "or a case's full name as printed"
-        ),
+    parser = benchmark_parser(
+        __doc__.splitlines()[0],
+        CASE_SPECS,
+        f"{QUICK_FACTOR}x fewer samples and features, for a smoke run",
     )
     parser.add_argument(
         "--data",
         choices=DATA_KINDS,
         default="structured",
         help="structured X (default) or standard normal X (the worst case)",
-    )
-    parser.add_argument(
-        "--repeat", type=int, help="number of timed calls per runner (default 1)"
-    )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        help="limit the BLAS thread pool of every runner (default: leave as is)",
     )
     parser.add_argument(
         "--timeout",
@@ -475,9 +458,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="run only propmap (and the floor), when the reference is too slow",
     )
-    parser.add_argument(
-        "--no-save", action="store_true", help="do not write benchmarks/results/"
-    )
     args = parser.parse_args(argv)
 
     cases = [
@@ -490,16 +470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         for key in CASE_SPECS
     ]
-    if args.case:
-        known = {name for case in cases for name in (case.params["key"], case.name)}
-        unknown = [name for name in args.case if name not in known]
-        if unknown:
-            parser.error(f"unknown case(s) {unknown}; choose from {sorted(known)}")
-        cases = [
-            case
-            for case in cases
-            if case.params["key"] in args.case or case.name in args.case
-        ]
+    cases = select_cases(parser, cases, args.case)
 
     results: list[dict[str, Any]] = []
     for number, case in enumerate(cases, start=1):
