@@ -174,11 +174,11 @@ def inverse_sqrt_or_zero(values: np.ndarray, tol: float) -> np.ndarray:
 
 
 class PsdRoots:
-    """Square root and pseudo-inverse square root of a symmetric PSD matrix, kept in
-    factored form ``V diag(f(λ)) Vᵀ`` over the eigenvalues above ``tol``.
+    """Pseudo-inverse square root of a symmetric PSD matrix, kept in factored form
+    ``V diag(λ^{-1/2}) Vᵀ`` over the eigenvalues above ``tol``.
 
-    Keeping the factors instead of the d x d products lets callers apply
-    ``A^{±1/2}`` to a thin matrix in O(d k p) instead of forming it in O(d³).
+    Keeping the factors instead of the d x d product lets callers apply
+    ``A^{-1/2}`` to a thin matrix in O(d k p) instead of forming it in O(d³).
 
     Parameters
     ----------
@@ -212,12 +212,6 @@ class PsdRoots:
         """``A^{-1/2} @ other``."""
         return self.eigenvectors @ (
             (self.eigenvectors.T @ other) / self.sqrt_values[:, None]
-        )
-
-    def sqrt_dot(self, other: np.ndarray) -> np.ndarray:
-        """``A^{1/2} @ other``."""
-        return self.eigenvectors @ (
-            (self.eigenvectors.T @ other) * self.sqrt_values[:, None]
         )
 
     def inverse_sqrt(self) -> np.ndarray:
