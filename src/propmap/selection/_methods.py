@@ -36,9 +36,10 @@ DOCS = {
     progress_bar : bool, default=False
         Show a progress bar while selecting.
     full : bool, default=False
-        Once every candidate scores zero (nothing non-redundant is left), fill up to
-        ``n_to_select`` with random picks instead of arbitrary zero-score ones. Not
-        compatible with ``score_threshold``.
+        Once every candidate scores zero (nothing non-redundant is left, e.g. an
+        all-zero X), fill up to ``n_to_select`` with random picks; without it the
+        lowest remaining indices are taken. Not compatible with
+        ``score_threshold``.
     random_state : int, RandomState instance or None, default=0
         Seeds ``initialize="random"`` and the random fill-up of ``full``.
     warm_start : bool, default=False
