@@ -52,6 +52,7 @@ __all__ = [
     "Case",
     "Runner",
     "benchmark_parser",
+    "error_row",
     "format_number",
     "format_table",
     "layout_table",
@@ -396,6 +397,16 @@ def format_number(value: float | None, spec: str) -> str:
     return format(value, spec)
 
 
+def error_row(result: Mapping[str, Any]) -> list[str]:
+    """The table row of a runner that failed: case, runner and the exception (the
+    last line of its traceback), which runs over the numeric columns."""
+    return [
+        result["case"],
+        result["runner"],
+        "ERROR: " + result["error"].splitlines()[-1],
+    ]
+
+
 def layout_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """Fixed-width text table: the first two columns (case, runner) aligned left,
     numbers right; a row of three cells is an error message that runs over the
@@ -460,10 +471,7 @@ def format_table(results: Sequence[Mapping[str, Any]]) -> str:
     rows: list[list[str]] = []
     for r in results:
         if r.get("error"):
-            # The last line of a traceback names the exception.
-            rows.append(
-                [r["case"], r["runner"], "ERROR: " + r["error"].splitlines()[-1]]
-            )
+            rows.append(error_row(r))
             continue
         rows.append(
             [

@@ -31,6 +31,7 @@ from _harness import (
     Case,
     Runner,
     benchmark_parser,
+    error_row,
     format_number,
     layout_table,
     run_case,
@@ -355,9 +356,7 @@ def format_table(results: Sequence[Mapping[str, Any]]) -> str:
     rows: list[list[str]] = []
     for r in results:
         if r.get("error"):
-            rows.append(
-                [r["case"], r["runner"], "ERROR: " + r["error"].splitlines()[-1]]
-            )
+            rows.append(error_row(r))
             continue
         compared = r["params"]["reference_run"]
         increase = r.get("peak_increase_mb")
