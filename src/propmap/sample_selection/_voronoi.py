@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_array
 from propmap._compat import Interval
 from propmap.sample_selection._selectors import _SampleSelector
 from propmap.selection._base import SelectionStrategy
-from propmap.selection._fps import RowInnerProducts
+from propmap.selection._fps import FPSStrategy
 from propmap.selection._methods import FPSMethod, fill_doc
 
 __all__ = ["VoronoiFPS", "voronoi_weights"]
@@ -38,70 +38,59 @@ def _crossover_fraction(products, trials: int, random_state) -> float:
     return float(np.clip(0.25 * full / max(partial, 1e-12), 0.01, 1.0))
 
 
-class VoronoiFPSStrategy(SelectionStrategy):
+class VoronoiFPSStrategy(FPSStrategy):
     """Eager FPS that, after each pick L, recomputes distances only for points whose
     Voronoi cell centre S satisfies ``d(S, L)² / 4 < d(x, S)²``: by the triangle
-    inequality no other point can move closer to L than to S."""
+    inequality no other point can move closer to L than to S.
 
-    def __init__(self, initialize, random_state, full_fraction, trials) -> None:
-        self.initialize_with = initialize
-        self.random_state = random_state
+    It shares FPS's inner products, start and distance formula; ``bounds`` are exact
+    here (every affected point is updated at each pick), so the best candidate is
+    the plain masked argmax.
+    """
+
+    def __init__(
+        self, make_products, initialize, random_state, full_fraction, trials
+    ) -> None:
+        super().__init__(make_products, initialize, random_state)
         self.full_fraction = full_fraction
         self.trials = trials
 
     def initialize(self, points, targets) -> None:
-        self.points = points
-        self.products = RowInnerProducts([(1.0, points)])
-        size = points.shape[0]
-        self.hausdorff = np.full(size, np.inf)
-        self.at_select = np.full(size, np.inf)
-        self.cell = np.zeros(size, dtype=np.int64)  # index (in picks) of the nearest
-        self.picks: list[int] = []
+        super().initialize(points, targets)
+        self.cell = np.zeros(self.products.size, dtype=np.int64)  # nearest pick
         if self.full_fraction is None:
             self.full_fraction = _crossover_fraction(
                 self.products, self.trials, self.random_state
             )
 
-    def initial_picks(self) -> list[int]:
-        start = self.initialize_with
-        if isinstance(start, str):
-            return [int(self.random_state.randint(self.points.shape[0]))]
-        return [int(index) for index in np.atleast_1d(start)]
-
     def score_candidates(self) -> np.ndarray:
-        return self.hausdorff
+        return self.bounds
+
+    def best_candidate(self, selected: np.ndarray) -> tuple[int, float]:
+        return SelectionStrategy.best_candidate(self, selected)
 
     def update_after_pick(self, index: int) -> None:
-        norms = self.products.norms
-        self.at_select[index] = self.hausdorff[index]
+        size, new = self.products.size, np.array([index])
+        self.at_select[index] = self.bounds[index]
         if self.picks:
-            picks = np.asarray(self.picks)
-            quarter = 0.25 * (
-                norms[picks]
-                + norms[index]
-                - 2.0 * self.products.block(picks, np.array([index]))[:, 0]
-            )
-            active = np.flatnonzero(quarter[self.cell] < self.hausdorff)
+            quarter = 0.25 * self._distances(np.asarray(self.picks), new)[:, 0]
+            active = np.flatnonzero(quarter[self.cell] < self.bounds)
+            if active.size > self.full_fraction * size:
+                active = None
         else:
-            active = np.arange(self.points.shape[0])
-        if active.size > self.full_fraction * self.points.shape[0]:
-            active = np.arange(self.points.shape[0])
-        if active.size:
-            distances = (
-                norms[active]
-                + norms[index]
-                - 2.0 * self.products.block(active, np.array([index]))[:, 0]
-            )
-            closer = distances < self.hausdorff[active]
-            self.hausdorff[active[closer]] = distances[closer]
-            self.cell[active[closer]] = len(self.picks)
-        self.hausdorff[index] = 0.0
+            active = None
+        distances = self._distances(active, new)[:, 0]
+        rows = np.arange(size) if active is None else active
+        closer = distances < self.bounds[rows]
+        self.bounds[rows[closer]] = distances[closer]
+        self.cell[rows[closer]] = len(self.picks)
+        self.bounds[index] = 0.0
         self.cell[index] = len(self.picks)
         self.picks.append(index)
 
     def fitted_attributes(self) -> dict:
         return {
-            "hausdorff_": self.hausdorff.copy(),
+            "hausdorff_": self.bounds.copy(),
             "hausdorff_at_select_": self.at_select.copy(),
             "voronoi_location_": self.cell.copy(),
             "full_fraction_": float(self.full_fraction),
@@ -179,6 +168,7 @@ class VoronoiFPS(_SampleSelector, FPSMethod):
 
     def _make_strategy(self):
         return VoronoiFPSStrategy(
+            self._inner_products,
             self.initialize,
             check_random_state(self.random_state),
             self.full_fraction,
