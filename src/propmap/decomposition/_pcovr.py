@@ -32,10 +32,9 @@ def default_regressor() -> Ridge:
 class _LinearFit:
     """A linear regression ``Ŷ = X W + b`` in the form the PCov solvers need."""
 
-    weights: np.ndarray | None  # (n_features, n_targets); None until needed
+    weights: np.ndarray  # (n_features, n_targets)
     intercept: np.ndarray  # (n_targets,)
-    regressor: object | None
-    dual: np.ndarray | None = None  # kernel-form coefficients: W = Xᵀ dual
+    regressor: object
 
 
 def _solvable_from_gram(regressor) -> bool:
