@@ -15,6 +15,7 @@ Conventions
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral
 from typing import Literal
 
@@ -32,6 +33,7 @@ __all__ = [
     "inverse_sqrt_or_zero",
     "largest_entry_signs",
     "resolve_solver",
+    "solve_penalised",
     "sqrt_or_zero",
     "symmetric_eigh",
     "truncated_eigh",
@@ -95,13 +97,14 @@ def truncated_eigh(
     tol: float = 0.0,
     random_state: int | np.random.RandomState | None = None,
     iterated_power: int | str = "auto",
+    overwrite: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``n_components`` largest eigenpairs of a symmetric matrix.
 
     Parameters
     ----------
     matrix : ndarray of shape (n, n)
-        Symmetric matrix; only its values are used, it is never modified.
+        Symmetric matrix; only its values are used.
     n_components : int
         Number of eigenpairs, ``1 <= n_components <= n`` (``< n`` for arpack).
     solver : {"full", "arpack", "randomized"}, default="full"
@@ -114,6 +117,9 @@ def truncated_eigh(
         Seeds arpack's starting vector and the randomized range finder.
     iterated_power : int or "auto", default="auto"
         Power iterations for the randomized solver.
+    overwrite : bool, default=False
+        Let the ``"full"`` solver use ``matrix`` as its workspace (it is destroyed),
+        which saves one n x n copy; the other solvers never modify it.
 
     Returns
     -------
@@ -130,6 +136,7 @@ def truncated_eigh(
             matrix,
             subset_by_index=(size - n_components, size - 1),
             check_finite=False,
+            overwrite_a=overwrite,
         )
     elif solver == "arpack":
         start = check_random_state(random_state).uniform(-1, 1, size)
@@ -217,3 +224,30 @@ class PsdRoots:
     def inverse_sqrt(self) -> np.ndarray:
         """``A^{-1/2}`` as a dense matrix."""
         return (self.eigenvectors / self.sqrt_values) @ self.eigenvectors.T
+
+
+def solve_penalised(matrix: np.ndarray, rhs: np.ndarray, alpha: float) -> np.ndarray:
+    """Solve ``(matrix + alpha I) z = rhs`` for a symmetric PSD ``matrix``.
+
+    One n x n copy is made and factorised in place (Cholesky); ``matrix`` is left
+    unchanged. When the system is not positive definite, the least-squares solution
+    is returned instead, with a warning, as scikit-learn's kernel ridge does.
+    """
+
+    def penalised() -> np.ndarray:
+        system = np.array(matrix, dtype=np.float64, order="F", copy=True)
+        system.flat[:: system.shape[0] + 1] += alpha
+        return system
+
+    try:
+        factor = scipy.linalg.cho_factor(
+            penalised(), lower=True, overwrite_a=True, check_finite=False
+        )
+        return scipy.linalg.cho_solve(factor, rhs, check_finite=False)
+    except (scipy.linalg.LinAlgError, ValueError):
+        warnings.warn(
+            f"The penalised system (alpha={alpha:g}) is not positive definite; "
+            "using the least-squares solution instead.",
+            stacklevel=3,
+        )
+        return scipy.linalg.lstsq(penalised(), rhs, check_finite=False)[0]

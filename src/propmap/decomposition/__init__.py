@@ -1,6 +1,8 @@
 """Principal covariates decompositions: linear latent spaces that balance
 reconstructing the features against predicting the targets."""
 
+from propmap.decomposition._kernel_pcovr import KernelPCovR
 from propmap.decomposition._pcovr import PCovR
+from propmap.decomposition._sparse_kernel_pcovr import SparseKernelPCovR
 
-__all__ = ["PCovR"]
+__all__ = ["KernelPCovR", "PCovR", "SparseKernelPCovR"]

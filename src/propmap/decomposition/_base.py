@@ -37,10 +37,52 @@ from propmap._validation import (
 )
 from propmap.utils._pcovr_utils import modified_kernel
 
-__all__ = ["BasePCov"]
+__all__ = ["BasePCov", "SpectrumMixin"]
 
 
-class BasePCov(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class SpectrumMixin:
+    """The eigen-solve every PCov method ends with: the top eigenpairs of its
+    modified matrix, the number of components a fractional ``n_components`` asks
+    for, and the spectrum attributes (``singular_values_``, ``explained_variance_``,
+    ``explained_variance_ratio_``)."""
+
+    def _top_eigenpairs(
+        self, matrix: np.ndarray, overwrite: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top eigenpairs of the modified matrix; sets the spectrum attributes.
+
+        Needs ``n_components_``, ``n_samples_in_`` and ``fit_svd_solver_``; with
+        ``overwrite`` the exact solver may destroy ``matrix``.
+        """
+        total = float(np.trace(matrix))
+        wanted = self.n_components_
+        count = matrix.shape[0] if isinstance(wanted, float) else wanted
+        eigenvalues, eigenvectors = truncated_eigh(
+            matrix,
+            min(count, matrix.shape[0]),
+            solver=self.fit_svd_solver_,
+            tol=self.tol,
+            random_state=self.random_state,
+            iterated_power=self.iterated_power,
+            overwrite=overwrite,
+        )
+        if isinstance(wanted, float):
+            ratios = np.cumsum(eigenvalues) / total
+            self.n_components_ = int(np.searchsorted(ratios, wanted, side="right") + 1)
+            self.n_components_ = min(self.n_components_, eigenvalues.size)
+            eigenvalues = eigenvalues[: self.n_components_]
+            eigenvectors = eigenvectors[:, : self.n_components_]
+        self.singular_values_ = np.sqrt(np.clip(eigenvalues, 0.0, None))
+        self.explained_variance_ = eigenvalues / (self.n_samples_in_ - 1)
+        self.explained_variance_ratio_ = (
+            eigenvalues / total if total > 0 else eigenvalues
+        )
+        return eigenvalues, eigenvectors
+
+
+class BasePCov(
+    SpectrumMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
     """Base class of the linear principal-covariates decompositions.
 
     A subclass provides ``fit``: it validates X, calls :meth:`_start_fit`, computes
@@ -88,32 +130,6 @@ class BasePCov(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         """Store the column means of X and warn if X is not centred."""
         self.mean_ = means
         warn_if_uncentered(self.mean_, self.tol)
-
-    def _top_eigenpairs(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Top eigenpairs of the modified matrix; sets the spectrum attributes."""
-        total = float(np.trace(matrix))
-        wanted = self.n_components_
-        count = matrix.shape[0] if isinstance(wanted, float) else wanted
-        eigenvalues, eigenvectors = truncated_eigh(
-            matrix,
-            min(count, matrix.shape[0]),
-            solver=self.fit_svd_solver_,
-            tol=self.tol,
-            random_state=self.random_state,
-            iterated_power=self.iterated_power,
-        )
-        if isinstance(wanted, float):
-            ratios = np.cumsum(eigenvalues) / total
-            self.n_components_ = int(np.searchsorted(ratios, wanted, side="right") + 1)
-            self.n_components_ = min(self.n_components_, eigenvalues.size)
-            eigenvalues = eigenvalues[: self.n_components_]
-            eigenvectors = eigenvectors[:, : self.n_components_]
-        self.singular_values_ = np.sqrt(np.clip(eigenvalues, 0.0, None))
-        self.explained_variance_ = eigenvalues / (self.n_samples_in_ - 1)
-        self.explained_variance_ratio_ = (
-            eigenvalues / total if total > 0 else eigenvalues
-        )
-        return eigenvalues, eigenvectors
 
     def _fit_feature_space(
         self,

@@ -15,7 +15,7 @@ from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from propmap._compat import HasMethods, StrOptions, _fit_context
-from propmap._linalg import symmetric_eigh
+from propmap._linalg import solve_penalised, symmetric_eigh
 from propmap._validation import FLOAT_DTYPES, column_means, validate_features_targets
 from propmap.decomposition._base import BasePCov, sparse_safe_squared_norm
 from propmap.utils._pcovr_utils import cross_products, gram_matrix
@@ -53,16 +53,6 @@ def _solvable_from_gram(regressor) -> bool:
         and not regressor.positive
         and np.ndim(regressor.alpha) == 0
     )
-
-
-def _solve_penalised(matrix: np.ndarray, rhs: np.ndarray, alpha: float):
-    """Solve ``(matrix + alpha I) z = rhs`` for symmetric PSD ``matrix``."""
-    system = matrix.copy()
-    system.flat[:: system.shape[0] + 1] += alpha
-    try:
-        return scipy.linalg.solve(system, rhs, assume_a="pos", check_finite=False)
-    except (scipy.linalg.LinAlgError, ValueError):
-        return scipy.linalg.lstsq(system, rhs, check_finite=False)[0]
 
 
 def _ridge_with_coefficients(template: Ridge, weights: np.ndarray) -> Ridge:
@@ -367,7 +357,7 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
             return targets_hat, np.asarray(weights, dtype=np.float64)
         template = self._regressor_template()
         if _solvable_from_gram(template):
-            dual = _solve_penalised(kernel, targets, float(template.alpha))
+            dual = solve_penalised(kernel, targets, float(template.alpha))
             weights = np.asarray(safe_sparse_dot(X.T, dual), dtype=np.float64)
             self.regressor_ = _ridge_with_coefficients(template, weights)
             return kernel @ dual, weights

@@ -316,7 +316,7 @@ class KernelNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         -------
         self : KernelNormalizer
         """
-        K = _validate_kernel(self, K, reset=True)
+        K = _validate_kernel(self, K, reset=True, copy=False)
         if K.shape[0] != K.shape[1]:
             raise ValueError(
                 f"K must be a square training kernel; got shape {K.shape}."
@@ -332,7 +332,12 @@ class KernelNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             self.K_fit_all_ = 0.0
         self.scale_ = 1.0
         if self.with_trace:
-            trace = float(np.trace(self._center(K)))
+            # the trace of the centred kernel without centring a copy of it
+            diagonal = np.diagonal(K).astype(np.float64)
+            if self.with_center:
+                row_means = np.average(K, axis=1, weights=self.sample_weight_)
+                diagonal = diagonal - self.K_fit_rows_ - row_means + self.K_fit_all_
+            trace = float(diagonal.sum())
             if not trace > 0:
                 raise ValueError(
                     f"The centred training kernel has trace {trace:.3g}; it cannot be "

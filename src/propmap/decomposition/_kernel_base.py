@@ -1,0 +1,372 @@
+r"""Machinery shared by the kernel principal-covariates decompositions.
+
+A kernel PCov method works on the n x n training kernel K (centred and scaled when
+``center=True``), an approximation Ŷ = KW of its targets (a kernel ridge
+regression for Kernel PCovR, a linear classifier's decision function for Kernel
+PCovC), and the top eigenpairs of
+
+.. math::
+
+    \tilde{K} = \alpha K + (1 - \alpha) \hat{Y}\hat{Y}^T = U \Lambda U^T, \qquad
+    P_{KT} = (\alpha I + (1 - \alpha) W \hat{Y}^T) U \Lambda^{-1/2}
+
+so that ``T = K P_KT = U Λ^{1/2}``. :class:`BaseKernelPCov` does that once for
+both, with at most two n x n arrays alive: K and K~ (the eigensolver overwrites K~
+when it is exact). The ``n x n`` matrix ``αI + (1 − α)WŶᵀ`` and the least-squares
+solve against an n x n identity that the reference uses for ``T⁺`` are never
+formed: ``T⁺`` is applied through ``lstsq(T, ·)`` on the thin T.
+
+Kernels between new points and the training points are computed in row blocks of
+bounded size, so transforming or predicting a million points needs no more memory
+than a few thousand.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS, pairwise_kernels
+from sklearn.utils import gen_batches
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from propmap._compat import Interval, RealNotInt, StrOptions
+from propmap._linalg import inverse_sqrt_or_zero, sqrt_or_zero
+from propmap._validation import check_n_components
+from propmap.decomposition._base import SpectrumMixin
+from propmap.preprocessing import KernelNormalizer
+
+__all__ = ["BaseKernelPCov", "KernelMixin", "kernel_constraints", "row_blocks"]
+
+# a block of kernel rows (new points x training points) holds at most this many bytes
+_BLOCK_BYTES = 64 * 2**20
+
+
+def kernel_constraints() -> dict:
+    """Parameter constraints of the kernel and its parameters, as in
+    :class:`sklearn.decomposition.KernelPCA`."""
+    return {
+        "kernel": [
+            StrOptions(set(PAIRWISE_KERNEL_FUNCTIONS) | {"precomputed"}),
+            callable,
+        ],
+        "gamma": [Interval(Real, 0, None, closed="left"), None],
+        "degree": [Interval(Real, 0, None, closed="left")],
+        "coef0": [Interval(Real, None, None, closed="neither")],
+        "kernel_params": [dict, None],
+        "n_jobs": [Integral, None],
+    }
+
+
+class KernelMixin:
+    """The kernel of a kernel method: its parameters (``kernel``, ``gamma``,
+    ``degree``, ``coef0``, ``kernel_params``, ``n_jobs``) and its evaluation."""
+
+    def _kernel_arguments(self) -> dict:
+        """Keyword arguments of :func:`~sklearn.metrics.pairwise.pairwise_kernels`,
+        chosen as :class:`~sklearn.kernel_ridge.KernelRidge` chooses them."""
+        if callable(self.kernel):
+            return dict(self.kernel_params or {})
+        return {"gamma": self.gamma, "degree": self.degree, "coef0": self.coef0}
+
+    def _pairwise(self, X, Y) -> np.ndarray:
+        return np.asarray(
+            pairwise_kernels(
+                X,
+                Y,
+                metric=self.kernel,
+                filter_params=True,
+                n_jobs=self.n_jobs,
+                **self._kernel_arguments(),
+            ),
+            dtype=np.float64,
+        )
+
+    def _precomputed(self) -> bool:
+        return isinstance(self.kernel, str) and self.kernel == "precomputed"
+
+
+class BaseKernelPCov(
+    KernelMixin,
+    SpectrumMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    BaseEstimator,
+):
+    """Base class of Kernel PCovR and Kernel PCovC.
+
+    A subclass's ``fit`` validates its data, calls :meth:`_start_fit` and
+    :meth:`_training_kernel`, computes Ŷ and W, and hands them to
+    :meth:`_fit_kernel`, which sets ``pkt_`` and returns the training latent
+    coordinates. ``transform`` and ``inverse_transform`` come from here.
+    """
+
+    _parameter_constraints: dict = {
+        "mixing": [Interval(Real, 0, 1, closed="both")],
+        "n_components": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(RealNotInt, 0, 1, closed="neither"),
+            None,
+        ],
+        "svd_solver": [StrOptions({"auto", "full", "arpack", "randomized"})],
+        **kernel_constraints(),
+        "center": ["boolean"],
+        "fit_inverse_transform": ["boolean"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "iterated_power": [
+            Interval(Integral, 0, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
+        "random_state": ["random_state"],
+    }
+
+    def _start_fit(self, X) -> None:
+        """Record the training data and shapes, resolve the solver and the number
+        of components (as many as samples by default)."""
+        n_samples = X.shape[0]
+        if self._precomputed():
+            if X.shape[0] != X.shape[1]:
+                raise ValueError(
+                    "With kernel='precomputed', X must be the square training kernel; "
+                    f"got shape {X.shape}."
+                )
+            if self.fit_inverse_transform:
+                raise ValueError(
+                    "fit_inverse_transform=True needs the features to reconstruct; "
+                    "with kernel='precomputed' there are none."
+                )
+        self.n_samples_in_ = n_samples
+        self.X_fit_ = X
+        shape = (n_samples, n_samples)
+        self.fit_svd_solver_ = _resolve_kernel_solver(
+            self.svd_solver, n_samples, X.shape[1], self.n_components
+        )
+        self.n_components_ = check_n_components(
+            self.n_components, *shape, self.fit_svd_solver_
+        )
+
+    def _training_kernel(self, X) -> np.ndarray:
+        """The n x n training kernel, owned by the caller (never the user's array),
+        centred and scaled in place when ``center=True``."""
+        if self._precomputed():
+            kernel = np.array(X, dtype=np.float64, order="C", copy=True)
+            asymmetry = float(np.max(np.abs(kernel - kernel.T)))
+            scale = max(float(np.max(np.abs(kernel))), np.finfo(float).tiny)
+            if asymmetry > 1e-8 * scale:
+                raise ValueError(
+                    "The precomputed training kernel is not symmetric: "
+                    f"max |K - Kᵀ| = {asymmetry:.3g} (largest entry {scale:.3g})."
+                )
+        else:
+            kernel = np.empty((X.shape[0], X.shape[0]))
+            for rows in row_blocks(X.shape[0], X.shape[0]):
+                kernel[rows] = self._pairwise(X[rows], X)
+        if not np.all(np.isfinite(kernel)):
+            raise ValueError(
+                f"The {self.kernel!r} kernel of X has non-finite values; check the "
+                "kernel parameters and the scale of X."
+            )
+        if self.center:
+            self.centerer_ = KernelNormalizer().fit(kernel)
+            kernel = self.centerer_.transform(kernel, copy=False)
+        return kernel
+
+    def _kernel_products(self, X, *matrices: np.ndarray) -> list[np.ndarray]:
+        """``K(X, X_fit) @ M`` for each M, with K centred like the training kernel,
+        computed in row blocks."""
+        return self._kernel_passes(X, matrices)[0]
+
+    def _kernel_passes(self, X, matrices, self_kernel: bool = False):
+        """:meth:`_kernel_products`, and with ``self_kernel`` also the centred
+        ``k(x, x)`` of every new point (what :meth:`score` needs)."""
+        precomputed = self._precomputed()
+        results = [np.empty((X.shape[0], m.shape[1])) for m in matrices]
+        diagonal = np.empty(X.shape[0]) if self_kernel else None
+        for rows in row_blocks(X.shape[0], self.n_samples_in_):
+            if precomputed:
+                block = np.array(X[rows], dtype=np.float64)
+            else:
+                block = self._pairwise(X[rows], self.X_fit_)
+            if self_kernel:
+                values = self._kernel_diagonal(X[rows])
+                if self.center:
+                    values += self.centerer_.K_fit_all_ - 2.0 * block.mean(axis=1)
+                    values /= self.centerer_.scale_
+                diagonal[rows] = values
+            if self.center:
+                block = self.centerer_.transform(block, copy=False)
+            for result, matrix in zip(results, matrices, strict=True):
+                result[rows] = block @ matrix
+        return results, diagonal
+
+    def _kernel_diagonal(self, X) -> np.ndarray:
+        """``k(x, x)`` for each row of X, from small diagonal blocks."""
+        step = 256
+        return np.concatenate(
+            [
+                np.diagonal(
+                    self._pairwise(X[start : start + step], X[start : start + step])
+                )
+                for start in range(0, X.shape[0], step)
+            ]
+        )
+
+    def _validate_new(self, X):
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        if self._precomputed() and X.shape[1] != self.n_samples_in_:
+            raise ValueError(
+                f"With kernel='precomputed', X must be the kernel between the new "
+                f"points and the {self.n_samples_in_} training points; got "
+                f"{X.shape[1]} columns."
+            )
+        return X
+
+    # -- the eigenproblem
+
+    def _fit_kernel(
+        self, kernel: np.ndarray, targets_hat: np.ndarray, weights: np.ndarray
+    ) -> np.ndarray:
+        """Set ``pkt_`` from the top eigenpairs of ``K~ = αK + (1 − α)ŶŶᵀ`` and
+        return the training latent coordinates ``T = K P_KT``."""
+        alpha = self.mixing
+        modified = kernel * alpha
+        modified += (1.0 - alpha) * (targets_hat @ targets_hat.T)
+        exact = self.fit_svd_solver_ == "full"
+        eigenvalues, eigenvectors = self._top_eigenpairs(modified, overwrite=exact)
+        scaled = eigenvectors * inverse_sqrt_or_zero(eigenvalues, self.tol)
+        self.pkt_ = alpha * scaled + (1.0 - alpha) * (
+            weights @ (targets_hat.T @ scaled)
+        )
+        if exact:
+            # K P_KT = K~ U Λ^{-1/2} = U Λ^{1/2} for exact eigenpairs
+            latent = eigenvectors * sqrt_or_zero(eigenvalues, self.tol)
+        else:
+            latent = modified @ scaled
+        del modified
+        self.components_ = self.pkt_.T
+        self._prepare_score(kernel, latent)
+        return latent
+
+    def _prepare_score(self, kernel: np.ndarray, latent: np.ndarray) -> None:
+        """The c x c quantities the reconstruction term of ``score`` needs, so that
+        scoring new points never recomputes the training kernel.
+
+        With ``G = TᵀT`` and ``H = TᵀKT``, the feature-space reconstruction of new
+        points from the training latent directions is ``w = T G⁺ T_vᵀ``.
+        """
+        gram_inverse = np.linalg.pinv(latent.T @ latent, rcond=self.tol)
+        self._score_basis_ = latent @ gram_inverse
+        self._score_core_ = gram_inverse @ (latent.T @ (kernel @ latent)) @ gram_inverse
+
+    def _reconstruction_loss(self, X, latent_extra: np.ndarray | None = None):
+        """Relative kernel-space reconstruction error of new points, and their
+        latent coordinates (plus ``K(X, X_fit) @ latent_extra`` if given)."""
+        if self._precomputed():
+            raise ValueError(
+                "score needs the kernel of the new points with themselves, which a "
+                "precomputed kernel between new and training points does not give."
+            )
+        matrices = [self.pkt_, self._score_basis_]
+        if latent_extra is not None:
+            matrices.append(latent_extra)
+        products, self_kernel = self._kernel_passes(X, matrices, self_kernel=True)
+        latent, basis_product = products[0], products[1]
+        cross = float(np.sum(basis_product * latent))
+        quadratic = float(np.sum((latent @ self._score_core_) * latent))
+        total = float(self_kernel.sum())
+        if not total > 0:
+            raise ValueError(
+                "The kernel of the scored points with themselves has zero trace; "
+                "the reconstruction loss is undefined."
+            )
+        loss = (total - 2.0 * cross + quadratic) / total
+        return loss, latent, (products[2] if latent_extra is not None else None)
+
+    # -- public methods
+
+    def transform(self, X):
+        """Project new points into the latent space, ``T = K(X, X_fit) P_KT``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            New points; with ``kernel="precomputed"``, their kernel with the
+            training points, shape (n_samples, n_samples_fit).
+
+        Returns
+        -------
+        T : ndarray of shape (n_samples, n_components_)
+        """
+        check_is_fitted(self, ["pkt_", "X_fit_"])
+        X = self._validate_new(X)
+        return self._kernel_products(X, self.pkt_)[0]
+
+    def inverse_transform(self, X):
+        """Map latent coordinates back to features, ``X̂ = T P_TX``, with ``P_TX``
+        the least-squares map from the training latent coordinates to the training
+        features (available with ``fit_inverse_transform=True``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components_)
+            Latent coordinates.
+
+        Returns
+        -------
+        X_reconstructed : ndarray of shape (n_samples, n_features_in_)
+        """
+        check_is_fitted(self, ["pkt_"])
+        if not self.fit_inverse_transform:
+            raise NotFittedError(
+                "inverse_transform needs fit_inverse_transform=True when the model "
+                "is fitted."
+            )
+        latent = check_array(X, input_name="T")
+        if latent.shape[1] != self.n_components_:
+            raise ValueError(
+                f"T has {latent.shape[1]} columns, but this model has "
+                f"n_components_={self.n_components_}."
+            )
+        return latent @ self.ptx_
+
+    def _least_squares_from_latent(self, latent: np.ndarray, target) -> np.ndarray:
+        """``T⁺ target`` (what the reference writes as ``lstsq(T, I) @ target``)."""
+        return np.linalg.lstsq(latent, target, rcond=self.tol)[0]
+
+    @property
+    def _n_features_out(self) -> int:
+        return self.n_components_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.pairwise = self._precomputed()
+        return tags
+
+
+def row_blocks(n_rows: int, row_length: int):
+    """Slices of rows whose ``row_length`` float64 values fit in one block."""
+    size = max(1, _BLOCK_BYTES // (8 * max(row_length, 1)))
+    return gen_batches(n_rows, size)
+
+
+def _resolve_kernel_solver(
+    solver: str, n_samples: int, n_features: int, n_components
+) -> str:
+    """``"auto"`` as the reference resolves it for kernel methods: exact for small
+    problems (at most 500 samples and features) or most of the components,
+    randomized for fewer than 80% of them."""
+    if solver != "auto":
+        return solver
+    if max(n_samples, n_features) <= 500 or n_components is None:
+        return "full"
+    if isinstance(n_components, Integral) and n_components < 0.8 * max(
+        n_samples, n_features
+    ):
+        return "randomized"
+    return "full"
