@@ -4,7 +4,13 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from propmap import feature_selection, sample_selection
-from propmap.decomposition import PCovR
+from propmap.decomposition import (
+    KernelPCovC,
+    KernelPCovR,
+    PCovC,
+    PCovR,
+    SparseKernelPCovR,
+)
 from propmap.preprocessing import (
     KernelNormalizer,
     SparseKernelCenterer,
@@ -15,6 +21,14 @@ ESTIMATORS = [
     PCovR(),
     PCovR(space="sample"),
     PCovR(regressor="precomputed"),
+    KernelPCovR(),
+    KernelPCovR(kernel="rbf", center=True, n_components=2, fit_inverse_transform=True),
+    SparseKernelPCovR(n_active=10, kernel="rbf", n_components=2),
+    SparseKernelPCovR(n_active=10, active="random", center=True),
+    PCovC(),
+    PCovC(space="sample", scale_z=True),
+    KernelPCovC(),
+    KernelPCovC(kernel="rbf", center=True, scale_z=True),
     StandardFlexibleScaler(),
     StandardFlexibleScaler(column_wise=True),
     KernelNormalizer(),
@@ -42,11 +56,18 @@ def expected_failures(estimator):
     return {}
 
 
-# The checks feed random, uncentred data: the centring warning is expected there.
+# The checks feed random, uncentred data: the centring and scaling warnings are
+# expected there.
 @pytest.mark.filterwarnings("ignore::propmap.exceptions.UncenteredDataWarning")
+@pytest.mark.filterwarnings("ignore::propmap.exceptions.UnscaledDataWarning")
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failures)
 def test_estimator_contract(estimator, check):
     check(estimator)
+
+
+# kernel="precomputed" is tested in tests/decomposition/test_kernel_pcovr.py: the
+# checks feed it matrices that are not kernels (indefinite, negative), and its score
+# cannot be computed from a kernel between new and training points alone.
 
 
 def test_sparse_kernel_centerer_is_outside_the_contract():

@@ -226,12 +226,16 @@ class PsdRoots:
         return (self.eigenvectors / self.sqrt_values) @ self.eigenvectors.T
 
 
-def solve_penalised(matrix: np.ndarray, rhs: np.ndarray, alpha: float) -> np.ndarray:
+def solve_penalised(
+    matrix: np.ndarray, rhs: np.ndarray, alpha: float, warn: bool = True
+) -> np.ndarray:
     """Solve ``(matrix + alpha I) z = rhs`` for a symmetric PSD ``matrix``.
 
     One n x n copy is made and factorised in place (Cholesky); ``matrix`` is left
     unchanged. When the system is not positive definite, the least-squares solution
-    is returned instead, with a warning, as scikit-learn's kernel ridge does.
+    is returned instead, with a warning (as scikit-learn's kernel ridge does) unless
+    ``warn=False``: for a Gram matrix ``XXᵀ``, PSD by construction, a failed
+    Cholesky only means rounding on a rank-deficient matrix.
     """
 
     def penalised() -> np.ndarray:
@@ -245,9 +249,11 @@ def solve_penalised(matrix: np.ndarray, rhs: np.ndarray, alpha: float) -> np.nda
         )
         return scipy.linalg.cho_solve(factor, rhs, check_finite=False)
     except (scipy.linalg.LinAlgError, ValueError):
-        warnings.warn(
-            f"The penalised system (alpha={alpha:g}) is not positive definite; "
-            "using the least-squares solution instead.",
-            stacklevel=3,
-        )
+        if warn:
+            warnings.warn(
+                f"The penalised kernel (alpha={alpha:g}) is not positive definite; "
+                "using the least-squares solution instead. Is the kernel positive "
+                "semi-definite?",
+                stacklevel=4,
+            )
         return scipy.linalg.lstsq(penalised(), rhs, check_finite=False)[0]

@@ -357,7 +357,7 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
             return targets_hat, np.asarray(weights, dtype=np.float64)
         template = self._regressor_template()
         if _solvable_from_gram(template):
-            dual = solve_penalised(kernel, targets, float(template.alpha))
+            dual = solve_penalised(kernel, targets, float(template.alpha), warn=False)
             weights = np.asarray(safe_sparse_dot(X.T, dual), dtype=np.float64)
             self.regressor_ = _ridge_with_coefficients(template, weights)
             return kernel @ dual, weights
