@@ -76,17 +76,20 @@ class KernelMixin:
         return {"gamma": self.gamma, "degree": self.degree, "coef0": self.coef0}
 
     def _pairwise(self, X, Y) -> np.ndarray:
-        return np.asarray(
-            pairwise_kernels(
-                X,
-                Y,
-                metric=self.kernel,
-                filter_params=True,
-                n_jobs=self.n_jobs,
-                **self._kernel_arguments(),
-            ),
-            dtype=np.float64,
-        )
+        """The kernel between the rows of X and Y; overflow shows as non-finite
+        values, which the callers report with the kernel's name."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.asarray(
+                pairwise_kernels(
+                    X,
+                    Y,
+                    metric=self.kernel,
+                    filter_params=True,
+                    n_jobs=self.n_jobs,
+                    **self._kernel_arguments(),
+                ),
+                dtype=np.float64,
+            )
 
     def _precomputed(self) -> bool:
         return isinstance(self.kernel, str) and self.kernel == "precomputed"
@@ -235,8 +238,10 @@ class BaseKernelPCov(
         """Set ``pkt_`` from the top eigenpairs of ``K~ = αK + (1 − α)ŶŶᵀ`` and
         return the training latent coordinates ``T = K P_KT``."""
         alpha = self.mixing
-        modified = kernel * alpha
-        modified += (1.0 - alpha) * (targets_hat @ targets_hat.T)
+        modified = np.multiply(kernel, alpha)
+        scaled_targets = np.sqrt(1.0 - alpha) * targets_hat
+        for rows in row_blocks(*modified.shape):  # no n x n temporary
+            modified[rows] += scaled_targets[rows] @ scaled_targets.T
         exact = self.fit_svd_solver_ == "full"
         eigenvalues, eigenvectors = self._top_eigenpairs(modified, overwrite=exact)
         scaled = eigenvectors * inverse_sqrt_or_zero(eigenvalues, self.tol)
@@ -350,8 +355,10 @@ class BaseKernelPCov(
 
 
 def row_blocks(n_rows: int, row_length: int):
-    """Slices of rows whose ``row_length`` float64 values fit in one block."""
-    size = max(1, _BLOCK_BYTES // (8 * max(row_length, 1)))
+    """Slices of rows whose ``row_length`` float64 values take at most 64 MB and at
+    most an eighth of all rows (so a block is small next to the whole matrix)."""
+    by_bytes = _BLOCK_BYTES // (8 * max(row_length, 1))
+    size = max(16, min(by_bytes, -(-n_rows // 8)))
     return gen_batches(n_rows, size)
 
 
