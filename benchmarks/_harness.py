@@ -5,7 +5,8 @@ that the peak resident set size (``ru_maxrss``) it reports belongs to that runne
 alone. Each process builds the data itself from the case's deterministic ``setup``,
 records the peak RSS once the data exist (the *baseline*), times the call, and
 records the peak RSS again. Runners may also save small output arrays, which the
-parent compares with the reference runner's outputs.
+parent compares with the reference runner's outputs, and report scalar metrics of
+their result (a test score, say), computed untimed in their own process.
 
 Typical use::
 
@@ -60,6 +61,7 @@ __all__ = [
     "run_cases",
     "save_results",
     "select_cases",
+    "verdict",
 ]
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -89,10 +91,15 @@ class Runner:
         ``outputs(data, result)`` returns a mapping of name to array, computed after
         the measurement and compared with the reference runner's outputs by the
         case's ``agreement`` function. Keep the arrays small: they are saved to disk.
+    metrics : callable or None, default=None
+        ``metrics(data, result)`` returns a mapping of name to float, computed after
+        the measurement (and after ``outputs``) and reported as the result's
+        ``metrics``: figures of merit of this runner alone, such as a test score.
     """
 
     prepare: Callable[[Any], Callable[[], Any]]
     outputs: Callable[[Any, Any], Outputs] | None = None
+    metrics: Callable[[Any, Any], Mapping[str, float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -205,6 +212,7 @@ def _measure_in_child(
             "peak_was_reset": peak_was_reset,
             "threads": threads,
             "thread_pools": _thread_pools(),
+            "metrics": None,
             "error": None,
         }
         if runner.outputs is not None:
@@ -214,6 +222,10 @@ def _measure_in_child(
             }
             np.savez(output_path, **arrays)
             report["outputs_path"] = output_path
+        if runner.metrics is not None:
+            report["metrics"] = {
+                key: float(value) for key, value in runner.metrics(data, result).items()
+            }
     except BaseException:
         report["error"] = traceback.format_exc()
     connection.send(report)
@@ -295,7 +307,8 @@ def run_case(
         ``times_s``, ``time_s`` (best), ``baseline_mb`` (peak RSS once the data
         exist, after lowering the recorded peak to the current RSS where the system
         allows, see ``peak_was_reset``), ``peak_mb``, ``peak_increase_mb``,
-        ``threads``, ``ratio_vs_reference``
+        ``threads``, ``metrics`` (the runner's own metrics, if it has a
+        ``metrics`` function), ``ratio_vs_reference``
         (reference time / runner time), ``baseline_runner``, ``ratio_vs_baseline``
         (runner time / baseline runner time), ``agreement`` (the mapping returned by
         the case's agreement function, if it returns one), ``max_rel_diff`` (the
@@ -395,6 +408,11 @@ def format_number(value: float | None, spec: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     return format(value, spec)
+
+
+def verdict(met: bool) -> str:
+    """How a goal check reads: "met" or "NOT met"."""
+    return "met" if met else "NOT met"
 
 
 def error_row(result: Mapping[str, Any]) -> list[str]:
