@@ -503,3 +503,16 @@ def test_sparse_bad_parameters(rng):
     model = SparseKernelPCovR(n_active=10).fit(X, Y)
     with pytest.raises(ValueError, match="fit_inverse_transform"):
         model.inverse_transform(model.transform(X))
+
+
+def test_refit_leaves_nothing_of_the_previous_fit(rng):
+    X, Y = smooth_problem(rng)
+    model = KernelPCovR(center=True, fit_inverse_transform=True, n_components=2)
+    model.fit(X, Y)
+    model.set_params(center=False, fit_inverse_transform=False, regressor="precomputed")
+    model.fit(X, Y)
+    for name in ("centerer_", "ptx_", "regressor_"):
+        assert not hasattr(model, name)
+    sparse = SparseKernelPCovR(n_active=10, fit_inverse_transform=True).fit(X, Y)
+    sparse.set_params(fit_inverse_transform=False).fit(X, Y)
+    assert not hasattr(sparse, "ptx_")

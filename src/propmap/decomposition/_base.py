@@ -37,7 +37,7 @@ from propmap._validation import (
 )
 from propmap.utils._pcovr_utils import modified_kernel
 
-__all__ = ["BasePCov", "SpectrumMixin"]
+__all__ = ["BasePCov", "SpectrumMixin", "forget_conditional_attributes"]
 
 
 class SpectrumMixin:
@@ -113,8 +113,13 @@ class BasePCov(
         "whiten": ["boolean"],
     }
 
+    # set by some fits only (a regressor="precomputed" fit has no regressor_): a
+    # refit must not leave them from the previous one
+    _conditional_attributes: tuple[str, ...] = ("regressor_",)
+
     def _start_fit(self, X) -> None:
         """Record the shape, choose the space and the solver, check n_components."""
+        forget_conditional_attributes(self)
         n_samples, n_features = X.shape
         self.n_samples_in_ = n_samples
         space = self.space if self.space not in (None, "auto") else None
@@ -292,6 +297,12 @@ class BasePCov(
         tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def forget_conditional_attributes(estimator) -> None:
+    """Remove the fitted attributes that only some fits set."""
+    for name in estimator._conditional_attributes:
+        estimator.__dict__.pop(name, None)
 
 
 def sparse_safe_squared_norm(matrix) -> float:

@@ -39,7 +39,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from propmap._compat import Interval, RealNotInt, StrOptions
 from propmap._linalg import inverse_sqrt_or_zero, sqrt_or_zero
 from propmap._validation import check_n_components
-from propmap.decomposition._base import SpectrumMixin
+from propmap.decomposition._base import SpectrumMixin, forget_conditional_attributes
 from propmap.preprocessing import KernelNormalizer
 
 __all__ = ["BaseKernelPCov", "KernelMixin", "kernel_constraints", "row_blocks"]
@@ -129,9 +129,12 @@ class BaseKernelPCov(
         "random_state": ["random_state"],
     }
 
+    _conditional_attributes: tuple[str, ...] = ("regressor_", "centerer_", "ptx_")
+
     def _start_fit(self, X) -> None:
         """Record the training data and shapes, resolve the solver and the number
         of components (as many as samples by default)."""
+        forget_conditional_attributes(self)
         n_samples = X.shape[0]
         if self._precomputed():
             if X.shape[0] != X.shape[1]:

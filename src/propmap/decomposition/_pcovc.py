@@ -126,11 +126,15 @@ class _LatentClassification(ClassifierMixin):
             decision_map = decision_map[:, 0]
         setattr(self, self._decision_projector, decision_map)
 
-    def _latent(self, X=None, T=None) -> np.ndarray:
+    def _classifier_input(self, X=None, T=None) -> np.ndarray:
+        """What the latent classifier sees: X mapped to the latent space, or T."""
         if X is None and T is None:
             raise ValueError("Either X or T must be given.")
         if X is not None:
             return self._latent_from_input(X)
+        return self._given_latent(T)
+
+    def _given_latent(self, T) -> np.ndarray:
         T = check_array(T, input_name="T")
         if T.shape[1] != self.n_components_:
             raise ValueError(
@@ -154,7 +158,7 @@ class _LatentClassification(ClassifierMixin):
         Z : ndarray of shape (n_samples,) or (n_samples, n_classes)
         """
         check_is_fitted(self, ["classifier_"])
-        return self.classifier_.decision_function(self._latent(X, T))
+        return self.classifier_.decision_function(self._classifier_input(X, T))
 
     def predict(self, X=None, T=None):
         """Class labels, from X or from T.
@@ -169,7 +173,7 @@ class _LatentClassification(ClassifierMixin):
         labels : ndarray of shape (n_samples,)
         """
         check_is_fitted(self, ["classifier_"])
-        return self.classifier_.predict(self._latent(X, T))
+        return self.classifier_.predict(self._classifier_input(X, T))
 
     def _classifier_has(name):
         def check(self):
@@ -196,13 +200,13 @@ class _LatentClassification(ClassifierMixin):
         probabilities : ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self, ["classifier_"])
-        return self.classifier_.predict_proba(self._latent(X, T))
+        return self.classifier_.predict_proba(self._classifier_input(X, T))
 
     @available_if(_classifier_has("predict_log_proba"))
     def predict_log_proba(self, X=None, T=None):
         """Logarithms of :meth:`predict_proba`."""
         check_is_fitted(self, ["classifier_"])
-        return self.classifier_.predict_log_proba(self._latent(X, T))
+        return self.classifier_.predict_log_proba(self._classifier_input(X, T))
 
     del _classifier_has
 
@@ -289,6 +293,7 @@ class PCovC(_LatentClassification, BasePCov):
         **BasePCov._parameter_constraints,
         **_LatentClassification._classification_constraints,
     }
+    _conditional_attributes = ("z_classifier_", "z_scale_")
     _input_projector = "pxt_"
     _decision_projector = "pxz_"
 
@@ -377,6 +382,10 @@ class PCovC(_LatentClassification, BasePCov):
             X = self._validate_new(X)
         return np.asarray(safe_sparse_dot(X, self.pxt_))
 
+    def _given_latent(self, T) -> np.ndarray:
+        # T from transform is whitened with whiten=True: the classifier was not
+        return self._check_latent(T)
+
     def _check_latent(self, T) -> np.ndarray:
         check_is_fitted(self, ["ptx_"])
         T = check_array(T, dtype=list(FLOAT_DTYPES), input_name="T")
@@ -445,6 +454,11 @@ class KernelPCovC(_LatentClassification, BaseKernelPCov):
         **BaseKernelPCov._parameter_constraints,
         **_LatentClassification._classification_constraints,
     }
+    _conditional_attributes = (
+        *BaseKernelPCov._conditional_attributes,
+        "z_classifier_",
+        "z_scale_",
+    )
     _input_projector = "pkt_"
     _decision_projector = "pkz_"
 

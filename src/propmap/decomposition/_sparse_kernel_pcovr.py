@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from propmap._compat import Interval, StrOptions, _fit_context
 from propmap._linalg import resolve_solver, symmetric_eigh
 from propmap._validation import check_n_components
-from propmap.decomposition._base import BasePCov
+from propmap.decomposition._base import BasePCov, forget_conditional_attributes
 from propmap.decomposition._kernel_base import (
     KernelMixin,
     kernel_constraints,
@@ -137,6 +137,7 @@ class SparseKernelPCovR(KernelMixin, RegressorMixin, MultiOutputMixin, BasePCov)
 
     # read by BasePCov's spectrum code; this estimator has no whitening
     whiten = False
+    _conditional_attributes = ("ptx_",)
 
     def __init__(
         self,
@@ -202,6 +203,7 @@ class SparseKernelPCovR(KernelMixin, RegressorMixin, MultiOutputMixin, BasePCov)
         )
         targets_1d = Y.ndim == 1
         targets = Y.reshape(X.shape[0], -1)
+        forget_conditional_attributes(self)
         self.n_samples_in_ = X.shape[0]
         self.active_indices_ = self._choose_active(X)
         self.n_active_ = self.active_indices_.size
