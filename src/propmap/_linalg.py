@@ -239,9 +239,11 @@ def solve_penalised(
     """
 
     def penalised() -> np.ndarray:
-        system = np.array(matrix, dtype=np.float64, order="F", copy=True)
+        # a plain copy; its transpose is the Fortran-ordered array LAPACK factorises
+        # in place (the same matrix, as it is symmetric)
+        system = np.array(matrix, dtype=np.float64, order="C", copy=True)
         system.flat[:: system.shape[0] + 1] += alpha
-        return system
+        return system.T
 
     try:
         factor = scipy.linalg.cho_factor(
