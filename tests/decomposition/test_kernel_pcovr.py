@@ -184,11 +184,14 @@ def test_losses_move_monotonically_with_mixing(rng):
         previous = prediction_loss
 
 
-def test_score_matches_an_explicit_feature_space_computation(rng):
+@pytest.mark.parametrize(
+    ("mixing", "solver"), [(0.5, "full"), (0.001, "full"), (0.5, "arpack")]
+)
+def test_score_matches_an_explicit_feature_space_computation(rng, mixing, solver):
     """With a linear kernel φ(x) = x: the reconstruction term is that of the
     least-squares map from the training latent coordinates to the features."""
     X, Y = smooth_problem(rng, n_samples=50, n_features=6)
-    model = KernelPCovR(mixing=0.5, n_components=2).fit(X, Y)
+    model = KernelPCovR(mixing=mixing, n_components=2, svd_solver=solver).fit(X, Y)
     validation = rng.standard_normal((17, 6))
     targets = rng.standard_normal((17, 2))
     to_features = np.linalg.lstsq(model.transform(X), X, rcond=None)[0]

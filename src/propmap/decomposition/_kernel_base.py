@@ -42,7 +42,16 @@ from propmap._validation import check_n_components
 from propmap.decomposition._base import SpectrumMixin, forget_conditional_attributes
 from propmap.preprocessing import KernelNormalizer
 
-__all__ = ["BaseKernelPCov", "KernelMixin", "kernel_constraints", "row_blocks"]
+__all__ = [
+    "BaseKernelPCov",
+    "KernelMixin",
+    "LatentLeastSquares",
+    "kernel_constraints",
+    "row_blocks",
+]
+
+# below this mixing the training kernel's latent Gram matrix is computed from K itself
+_IDENTITY_MIXING = 0.01
 
 # a block of kernel rows (new points x training points) holds at most this many bytes
 _BLOCK_BYTES = 64 * 2**20
@@ -237,9 +246,11 @@ class BaseKernelPCov(
 
     def _fit_kernel(
         self, kernel: np.ndarray, targets_hat: np.ndarray, weights: np.ndarray
-    ) -> np.ndarray:
-        """Set ``pkt_`` from the top eigenpairs of ``K~ = αK + (1 − α)ŶŶᵀ`` and
-        return the training latent coordinates ``T = K P_KT``."""
+    ) -> LatentLeastSquares:
+        """Set ``pkt_`` from the top eigenpairs of ``K~ = αK + (1 − α)ŶŶᵀ``; return
+        the least-squares map from the training latent coordinates
+        ``T = K P_KT`` (``T⁺``, applied to training targets or features; T itself is
+        its ``latent``)."""
         alpha = self.mixing
         modified = np.multiply(kernel, alpha)
         scaled_targets = np.sqrt(1.0 - alpha) * targets_hat
@@ -252,25 +263,36 @@ class BaseKernelPCov(
             weights @ (targets_hat.T @ scaled)
         )
         if exact:
-            # K P_KT = K~ U Λ^{-1/2} = U Λ^{1/2} for exact eigenpairs
-            latent = eigenvectors * sqrt_or_zero(eigenvalues, self.tol)
+            # K P_KT = K~ U Λ^{-1/2} = U Λ^{1/2}, whose Gram matrix is Λ
+            roots = sqrt_or_zero(eigenvalues, self.tol)
+            latent = eigenvectors * roots
+            least_squares = LatentLeastSquares(latent, eigenvalues, self.tol)
         else:
             latent = modified @ scaled
+            least_squares = LatentLeastSquares(latent, None, self.tol)
         del modified
+        if exact and alpha >= _IDENTITY_MIXING:
+            # TᵀKT without an n x n x c product: UᵀKU = (Λ − (1 − α) hhᵀ) / α with
+            # h = UᵀŶ, from UᵀK~U = Λ (dividing by α loses accuracy as α → 0)
+            projected = eigenvectors.T @ targets_hat
+            inner = np.diag(eigenvalues) - (1.0 - alpha) * (projected @ projected.T)
+            core = roots[:, None] * (inner / alpha) * roots
+        else:
+            core = latent.T @ (kernel @ latent)
         self.components_ = self.pkt_.T
-        self._prepare_score(kernel, latent)
-        return latent
+        self._prepare_score(core, latent, least_squares)
+        return least_squares
 
-    def _prepare_score(self, kernel: np.ndarray, latent: np.ndarray) -> None:
-        """The c x c quantities the reconstruction term of ``score`` needs, so that
+    def _prepare_score(self, core, latent, least_squares) -> None:
+        """The quantities the reconstruction term of ``score`` needs, so that
         scoring new points never recomputes the training kernel.
 
-        With ``G = TᵀT`` and ``H = TᵀKT``, the feature-space reconstruction of new
-        points from the training latent directions is ``w = T G⁺ T_vᵀ``.
+        With ``G = TᵀT`` and ``core = H = TᵀKT``, the feature-space reconstruction of
+        new points from the training latent coordinates is ``w = T G⁺ T_vᵀ``: keep
+        ``T G⁺`` and ``G⁺ H G⁺``.
         """
-        gram_inverse = np.linalg.pinv(latent.T @ latent, rcond=self.tol)
-        self._score_basis_ = latent @ gram_inverse
-        self._score_core_ = gram_inverse @ (latent.T @ (kernel @ latent)) @ gram_inverse
+        self._score_basis_ = least_squares.right(latent)
+        self._score_core_ = least_squares.right(least_squares.left(core))
 
     def _reconstruction_loss(self, X, latent_extra: np.ndarray | None = None):
         """Relative kernel-space reconstruction error of new points, and their
@@ -343,10 +365,6 @@ class BaseKernelPCov(
             )
         return latent @ self.ptx_
 
-    def _least_squares_from_latent(self, latent: np.ndarray, target) -> np.ndarray:
-        """``T⁺ target`` (what the reference writes as ``lstsq(T, I) @ target``)."""
-        return np.linalg.lstsq(latent, target, rcond=self.tol)[0]
-
     @property
     def _n_features_out(self) -> int:
         return self.n_components_
@@ -355,6 +373,42 @@ class BaseKernelPCov(
         tags = super().__sklearn_tags__()
         tags.input_tags.pairwise = self._precomputed()
         return tags
+
+
+class LatentLeastSquares:
+    """``T⁺ = G⁺ Tᵀ`` for training latent coordinates T with ``G = TᵀT``.
+
+    With exact eigenpairs ``T = U Λ^{1/2}`` and G is the diagonal Λ, so even with
+    every component kept nothing cubic is computed; otherwise (a few components
+    from an iterative solver) G is small and pseudo-inverted.
+    """
+
+    def __init__(self, latent: np.ndarray, eigenvalues: np.ndarray | None, tol):
+        self.latent = latent
+        if eigenvalues is not None:
+            kept = eigenvalues > tol
+            self.diagonal = np.zeros_like(eigenvalues)
+            self.diagonal[kept] = 1.0 / eigenvalues[kept]
+            self.matrix = None
+        else:
+            self.diagonal = None
+            self.matrix = np.linalg.pinv(latent.T @ latent, rcond=tol)
+
+    def left(self, other: np.ndarray) -> np.ndarray:
+        """``G⁺ @ other``."""
+        if self.matrix is None:
+            return self.diagonal[:, None] * other
+        return self.matrix @ other
+
+    def right(self, other: np.ndarray) -> np.ndarray:
+        """``other @ G⁺``."""
+        if self.matrix is None:
+            return other * self.diagonal
+        return other @ self.matrix
+
+    def __call__(self, target) -> np.ndarray:
+        """``T⁺ @ target`` (what the reference writes ``lstsq(T, I) @ target``)."""
+        return self.left(self.latent.T @ target)
 
 
 def row_blocks(n_rows: int, row_length: int):

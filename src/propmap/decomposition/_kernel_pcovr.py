@@ -228,11 +228,11 @@ class KernelPCovR(RegressorMixin, MultiOutputMixin, BaseKernelPCov):
         self._start_fit(X)
         kernel = self._training_kernel(X)
         targets_hat, weights = self._regress(kernel, X, targets, W, targets_1d)
-        latent = self._fit_kernel(kernel, targets_hat, weights)
+        least_squares = self._fit_kernel(kernel, targets_hat, weights)
         del kernel
-        self.pty_ = self._least_squares_from_latent(latent, targets)
+        self.pty_ = least_squares(targets)
         if self.fit_inverse_transform:
-            self.ptx_ = self._least_squares_from_latent(latent, X)
+            self.ptx_ = least_squares(X)
         self.pky_ = self.pkt_ @ self.pty_
         if targets_1d:
             self.pty_ = self.pty_[:, 0]

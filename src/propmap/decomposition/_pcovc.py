@@ -535,11 +535,11 @@ class KernelPCovC(_LatentClassification, BaseKernelPCov):
         kernel = self._training_kernel(X)
         weights = self._decision_weights(kernel, Y, W)
         decision, weights = self._decision_values(kernel @ weights, weights)
-        latent = self._fit_kernel(kernel, decision, weights)
+        least_squares = self._fit_kernel(kernel, decision, weights)
         del kernel
         if self.fit_inverse_transform:
-            self.ptx_ = self._least_squares_from_latent(latent, X)
-        self._fit_latent_classifier(latent, Y)
+            self.ptx_ = least_squares(X)
+        self._fit_latent_classifier(least_squares.latent, Y)
         return self
 
     def _latent_from_input(self, X) -> np.ndarray:
