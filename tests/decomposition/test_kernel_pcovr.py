@@ -519,3 +519,17 @@ def test_refit_leaves_nothing_of_the_previous_fit(rng):
     sparse = SparseKernelPCovR(n_active=10, fit_inverse_transform=True).fit(X, Y)
     sparse.set_params(fit_inverse_transform=False).fit(X, Y)
     assert not hasattr(sparse, "ptx_")
+
+
+def test_auto_solver_choice(rng):
+    X = rng.standard_normal((600, 3))
+    y = np.sin(X[:, 0])
+    chosen = {
+        n_components: KernelPCovR(n_components=n_components, kernel="rbf")
+        .fit(X, y)
+        .fit_svd_solver_
+        for n_components in (None, 2, 50, 590)
+    }
+    assert chosen == {None: "full", 2: "arpack", 50: "randomized", 590: "full"}
+    small = KernelPCovR(n_components=2).fit(X[:100], y[:100])
+    assert small.fit_svd_solver_ == "full"

@@ -51,8 +51,10 @@ class KernelPCovR(RegressorMixin, MultiOutputMixin, BaseKernelPCov):
         whose share of the trace of K~ exceeds it.
     svd_solver : {"auto", "full", "arpack", "randomized"}, default="auto"
         Eigensolver for K~. ``"auto"`` uses ``"full"`` when X has at most 500 rows
-        and columns or ``n_components`` is None, else ``"randomized"`` when fewer
-        than 80% of the components are wanted.
+        and columns or ``n_components`` is None, ``"arpack"`` for fewer than 10
+        components (exact to machine precision, and the fastest there), else
+        ``"randomized"`` when fewer than 80% of the components are wanted. (The
+        reference uses ``"randomized"`` where this uses ``"arpack"``.)
     regressor : KernelRidge, "precomputed" or None, default=None
         The kernel ridge regression giving Ŷ = KW. Its kernel parameters must be
         this estimator's. A fitted one is used as it is (its ``dual_coef_`` must
