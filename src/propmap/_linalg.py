@@ -15,6 +15,8 @@ Conventions
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import warnings
 from numbers import Integral
 from typing import Literal
@@ -29,6 +31,7 @@ Solver = Literal["full", "arpack", "randomized"]
 
 __all__ = [
     "PsdRoots",
+    "blas_threads",
     "flip_signs",
     "inverse_sqrt_or_zero",
     "largest_entry_signs",
@@ -226,6 +229,27 @@ class PsdRoots:
         return (self.eigenvectors / self.sqrt_values) @ self.eigenvectors.T
 
 
+# largest order for which OpenBLAS's multithreaded Cholesky is used (tested to 12,000)
+_THREADED_CHOLESKY_LIMIT = 8192
+
+
+@functools.cache
+def _thread_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+@contextlib.contextmanager
+def blas_threads(limit: int | None):
+    """Run the block with at most ``limit`` BLAS threads (None: unchanged)."""
+    if limit is None:
+        yield
+        return
+    with _thread_controller().limit(limits=limit, user_api="blas"):
+        yield
+
+
 def solve_penalised(
     matrix: np.ndarray, rhs: np.ndarray, alpha: float, warn: bool = True
 ) -> np.ndarray:
@@ -245,10 +269,16 @@ def solve_penalised(
         system.flat[:: system.shape[0] + 1] += alpha
         return system.T
 
+    size = matrix.shape[0]
+    # OpenBLAS's threaded Cholesky (dpotrf_*_parallel) crashes with a segmentation
+    # fault on large matrices (n = 20,000 here, with 2 threads; see OpenBLAS issues
+    # #1413 and #2821); one thread is safe. Below the limit threads are kept.
+    threads = None if size <= _THREADED_CHOLESKY_LIMIT else 1
     try:
-        factor = scipy.linalg.cho_factor(
-            penalised(), lower=True, overwrite_a=True, check_finite=False
-        )
+        with blas_threads(threads):
+            factor = scipy.linalg.cho_factor(
+                penalised(), lower=True, overwrite_a=True, check_finite=False
+            )
         return scipy.linalg.cho_solve(factor, rhs, check_finite=False)
     except (scipy.linalg.LinAlgError, ValueError):
         if warn:

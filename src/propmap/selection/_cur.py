@@ -21,14 +21,12 @@ n x n matrix is formed.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import scipy.linalg
 from scipy.sparse.linalg import LinearOperator, eigsh
 from sklearn.utils.extmath import safe_sparse_dot
 
-from propmap._linalg import PsdRoots, symmetric_eigh
+from propmap._linalg import PsdRoots, blas_threads, symmetric_eigh
 from propmap.selection._base import SelectionStrategy
 from propmap.utils._pcovr_utils import gram_matrix, modified_covariance_from_gram
 
@@ -36,13 +34,6 @@ __all__ = ["CURStrategy", "PCovCURStrategy"]
 
 # below this size a dense solver is cheaper than Lanczos iterations
 _DENSE_LIMIT = 64
-
-
-@functools.cache
-def _blas_controller():
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
 
 
 def top_eigenvectors(matrix, k: int, start=None) -> tuple:
@@ -58,7 +49,7 @@ def top_eigenvectors(matrix, k: int, start=None) -> tuple:
         # Lanczos makes many small BLAS calls on length-d vectors, where thread
         # start-up costs more than it saves: one thread made sample CUR of 100 of
         # 5,000 x 2,000 take 2.7 s instead of 3.8-4.2 s
-        with _blas_controller().limit(limits=1, user_api="blas"):
+        with blas_threads(1):
             values, vectors = eigsh(matrix, k=k, which="LA", tol=0.0, v0=start)
     order = np.argsort(values)[::-1]
     return values[order], vectors[:, order]
