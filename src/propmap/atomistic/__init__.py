@@ -1,0 +1,25 @@
+"""The atomistic pipeline: structures in (ase), SOAP power spectra (featomic),
+remnant features of molecular crystals, additive models with per-atom and
+per-motif contributions, and motif labels from SMARTS patterns (RDKit).
+
+Install with ``pip install "propmap[atomistic]"``. The numerics core never imports
+this package; it imports ase, featomic and RDKit only when their functions are used.
+"""
+
+import importlib
+from typing import Any
+
+# public name -> module that defines it
+_EXPORTS = {}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'propmap.atomistic' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__
