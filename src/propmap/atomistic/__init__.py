@@ -10,7 +10,9 @@ import importlib
 from typing import Any
 
 # public name -> module that defines it
-_EXPORTS = {}
+_EXPORTS = {
+    "SoapFeaturizer": "propmap.atomistic._soap",
+}
 
 __all__ = sorted(_EXPORTS)
 
