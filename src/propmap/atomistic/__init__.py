@@ -11,6 +11,8 @@ from typing import Any
 
 # public name -> module that defines it
 _EXPORTS = {
+    "AdditiveModel": "propmap.atomistic._additive",
+    "RemnantFeaturizer": "propmap.atomistic._remnant",
     "SoapFeaturizer": "propmap.atomistic._soap",
 }
 

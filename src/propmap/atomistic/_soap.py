@@ -84,7 +84,7 @@ class SoapFeaturizer(TransformerMixin, BaseEstimator):
     sparse_output : bool, default=False
         With ``per="atom"``, return a ``scipy.sparse`` CSR matrix: each atom only
         has values in its own centre species' columns.
-    batch_size : int, default=256
+    batch_size : int, default=1000
         Structures per featomic call: memory beyond the output stays bounded.
     progress : bool, default=False
         Show a progress bar over the batches.
@@ -139,7 +139,7 @@ class SoapFeaturizer(TransformerMixin, BaseEstimator):
         species=None,
         per: str = "structure",
         sparse_output: bool = False,
-        batch_size: int = 256,
+        batch_size: int = 1000,
         progress: bool = False,
     ) -> None:
         self.cutoff = cutoff
@@ -218,7 +218,10 @@ class SoapFeaturizer(TransformerMixin, BaseEstimator):
             species = np.unique(np.concatenate([a.numbers for a in structures]))
         else:
             species = np.unique(
-                [_atomic_number(s) for s in np.atleast_1d(self.species)]
+                [
+                    _atomic_number(s)
+                    for s in list(np.ravel(np.asarray(self.species, dtype=object)))
+                ]
             )
         self.species_ = species.astype(np.int32)
         self.keys_ = np.array(
@@ -364,7 +367,8 @@ class SoapFeaturizer(TransformerMixin, BaseEstimator):
 def _atomic_number(element) -> int:
     from ase.data import atomic_numbers, chemical_symbols
 
-    if isinstance(element, str):
+    if isinstance(element, str | np.str_):
+        element = str(element)
         if element not in atomic_numbers:
             raise ValueError(f"Unknown element {element!r} in species.")
         return atomic_numbers[element]

@@ -1,0 +1,317 @@
+"""Reading structures with ase, and the per-structure and per-atom targets they
+carry."""
+
+from __future__ import annotations
+
+import os
+import reprlib
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from propmap.atomistic._requirements import require
+from propmap.atomistic._soap import as_structure_list
+
+__all__ = ["atom_targets", "read_structures", "structure_targets"]
+
+
+def read_structures(paths, format=None, index=":") -> list:
+    """Read structures from files in any format ase reads.
+
+    Parameters
+    ----------
+    paths : str, path-like, or a list of them
+        Files, or directories: a directory stands for the files directly in it,
+        sorted by name, without hidden files (names starting with ``.``) and
+        sub-directories. Without ``format``, only the files whose type ase
+        recognises (from the name or the content) are read and the others, empty
+        files among them, are skipped; with ``format``, every file is read in it.
+    format : str or None, default=None
+        An ase format name (``"extxyz"``, ``"cif"``, ``"vasp"``, ``"sdf"``,
+        ``"proteindatabank"``, ...); None lets ase tell it from each file.
+    index : int, slice or str, default=":"
+        Which structures of each file to keep, as in :func:`ase.io.read`:
+        ``":"`` keeps all of them, ``-1`` the last one, ``"::10"`` every tenth.
+        Each file is read whole and then indexed.
+
+    Returns
+    -------
+    structures : list of ase.Atoms
+        The structures in the order of ``paths``, then of the files of a directory,
+        then of the structures in each file. Each gets
+        ``info["source"] = "<file>:<index in the file>"`` unless it has a
+        ``"source"`` already.
+
+    Raises
+    ------
+    FileNotFoundError
+        A path does not exist.
+    ValueError
+        ase cannot read a file (unknown format, or a corrupt file), a file holds no
+        structures, a structure has no atoms, or a directory holds no file ase can
+        read.
+    IndexError
+        ``index`` selects a structure past the end of a file.
+    """
+    require("ase")
+    selection = _parse_index(index)
+    files = []
+    for path in _as_path_list(paths):
+        if path.is_dir():
+            files.extend(_structure_files(path, format))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"No such file or directory: '{path}'.")
+    structures = []
+    for path in files:
+        structures.extend(_read_file(path, format, selection))
+    return structures
+
+
+def structure_targets(structures, key: str) -> np.ndarray:
+    """One number per structure, from ``atoms.info[key]`` or, when it is not there,
+    from the results of the attached calculator (e.g. the ``"energy"`` that ase
+    reads from an extended XYZ file).
+
+    Parameters
+    ----------
+    structures : ase.Atoms or list of ase.Atoms
+    key : str
+        Name of the property.
+
+    Returns
+    -------
+    targets : ndarray of shape (n_structures,)
+        The values as float64.
+
+    Raises
+    ------
+    KeyError
+        A structure lacks the property; the message lists the properties there are.
+    ValueError
+        A value is not a single finite number.
+    """
+    structures = as_structure_list(structures)
+    _check_present(structures, key, per_atom=False)
+    targets = np.empty(len(structures))
+    for position, atoms in enumerate(structures):
+        results = _fresh_results(atoms)
+        value = atoms.info[key] if key in atoms.info else results[key]
+        values = _numeric(value, key, atoms, position)
+        if values.ndim != 0:
+            raise ValueError(
+                f"Property {key!r} of {_describe(atoms, position)} has shape "
+                f"{values.shape}, not a single number; atom_targets reads per-atom "
+                "properties."
+            )
+        targets[position] = values
+    return targets
+
+
+def atom_targets(structures, key: str) -> list[np.ndarray]:
+    """The per-atom values of each structure, from ``atoms.arrays[key]`` or, when it
+    is not there, from the results of the attached calculator (e.g. the
+    ``"forces"`` that ase reads from an extended XYZ file).
+
+    Parameters
+    ----------
+    structures : ase.Atoms or list of ase.Atoms
+    key : str
+        Name of the per-atom property.
+
+    Returns
+    -------
+    targets : list of ndarray
+        One float64 array per structure, of shape (n_atoms,) or (n_atoms, ...).
+
+    Raises
+    ------
+    KeyError
+        A structure lacks the property; the message lists the properties there are.
+    ValueError
+        The values are not finite numbers, one per atom.
+    """
+    structures = as_structure_list(structures)
+    _check_present(structures, key, per_atom=True)
+    targets = []
+    for position, atoms in enumerate(structures):
+        value = atoms.arrays[key] if key in atoms.arrays else _fresh_results(atoms)[key]
+        values = _numeric(value, key, atoms, position)
+        if values.ndim == 0 or len(values) != len(atoms):
+            raise ValueError(
+                f"Property {key!r} of {_describe(atoms, position)} has shape "
+                f"{values.shape}, not one value per atom ({len(atoms)} atoms); "
+                "structure_targets reads per-structure properties."
+            )
+        targets.append(values)
+    return targets
+
+
+def _as_path_list(paths) -> list[Path]:
+    if isinstance(paths, str | os.PathLike):
+        return [Path(paths)]
+    if not isinstance(paths, Iterable):
+        raise TypeError(
+            f"paths must be a path or a list of paths; got {type(paths).__name__}."
+        )
+    paths = list(paths)
+    if not paths:
+        raise ValueError("No paths given.")
+    for path in paths:
+        if not isinstance(path, str | os.PathLike):
+            raise TypeError(f"paths holds a {type(path).__name__}, not a path.")
+    return [Path(path) for path in paths]
+
+
+def _parse_index(index) -> int | slice:
+    from ase.io.formats import string2index
+
+    if isinstance(index, int | slice):
+        return index
+    try:
+        return string2index(index)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"index={index!r} is not an ase index: give an integer, a slice, or a "
+            "string such as ':', '-1' or '::10'."
+        ) from None
+
+
+def _structure_files(directory: Path, format) -> list[Path]:
+    """The files of ``directory`` that :func:`read_structures` reads."""
+    files = sorted(
+        path
+        for path in directory.iterdir()
+        if path.is_file() and not path.name.startswith(".")
+    )
+    if format is None:
+        files = [path for path in files if _known_format(path)]
+    if not files:
+        raise ValueError(
+            f"The directory '{directory}' holds no file that ase can read"
+            + (f" as format {format!r}." if format is not None else ".")
+        )
+    return files
+
+
+def _known_format(path: Path) -> bool:
+    """Whether ase recognises the file's type and has a reader for it."""
+    from ase.io.formats import UnknownFileTypeError, filetype, ioformats
+
+    try:
+        name = filetype(path)
+    except UnknownFileTypeError:
+        return False
+    return name in ioformats and ioformats[name].can_read
+
+
+def _read_file(path: Path, format, selection: int | slice) -> list:
+    import ase.io
+    from ase.io.formats import UnknownFileTypeError
+
+    as_format = f" as format {format!r}" if format is not None else ""
+    try:
+        frames = ase.io.read(path, index=":", format=format)
+    except UnknownFileTypeError as error:
+        reason = (
+            "ase has no reader for this format"
+            if format is not None
+            else f"ase does not recognise its file type ({error})"
+        )
+        raise ValueError(f"ase could not read '{path}'{as_format}: {reason}.") from None
+    except Exception as error:
+        raise ValueError(
+            f"ase could not read '{path}'{as_format}; the file may be corrupt or in "
+            f"another format ({type(error).__name__}: {error})."
+        ) from error
+    if not frames:
+        raise ValueError(f"'{path}' holds no structures.")
+    positions = range(len(frames))
+    try:
+        kept = positions[selection]
+    except IndexError:
+        raise IndexError(
+            f"index {selection} is out of range for '{path}', which holds "
+            f"{len(frames)} structure{'s' if len(frames) > 1 else ''}."
+        ) from None
+    kept = [kept] if isinstance(kept, int) else list(kept)
+    structures = []
+    for position in kept:
+        atoms = frames[position]
+        if len(atoms) == 0:
+            raise ValueError(f"Structure {position} of '{path}' has no atoms.")
+        atoms.info.setdefault("source", f"{path}:{position}")
+        structures.append(atoms)
+    return structures
+
+
+def _fresh_results(atoms) -> dict:
+    """The attached calculator's results, if they are for these atoms as they are
+    now (none when the atoms moved since)."""
+    calc = atoms.calc
+    if calc is None or not calc.results or calc.check_state(atoms):
+        return {}
+    return calc.results
+
+
+def _check_present(structures: list, key: str, per_atom: bool) -> None:
+    """Raise a KeyError naming what there is when a structure lacks ``key``."""
+    where = "arrays" if per_atom else "info"
+    missing = [
+        position
+        for position, atoms in enumerate(structures)
+        if key not in getattr(atoms, where) and key not in _fresh_results(atoms)
+    ]
+    if not missing:
+        return
+    available = sorted(
+        {
+            name
+            for atoms in structures
+            for name in (*atoms.info, *atoms.arrays, *_fresh_results(atoms))
+        }
+    )
+    if len(missing) == len(structures):
+        lacking = "the structures"
+    else:
+        lacking = _describe(structures[missing[0]], missing[0])
+        if len(missing) > 1:
+            lacking += f" and {len(missing) - 1} other structures"
+    other, reader = (
+        ("info", "structure_targets") if per_atom else ("arrays", "atom_targets")
+    )
+    hint = (
+        f" {key!r} is a per-{'structure' if per_atom else 'atom'} property: read it "
+        f"with {reader}."
+        if any(key in getattr(atoms, other) for atoms in structures)
+        else ""
+    )
+    raise KeyError(
+        f"No {'per-atom ' if per_atom else ''}property {key!r} in {lacking}; "
+        f"available: {', '.join(available) if available else 'none'}.{hint}"
+    )
+
+
+def _numeric(value, key: str, atoms, position: int) -> np.ndarray:
+    """``value`` as a float64 array, checked to be finite numbers."""
+    values = np.asarray(value)
+    if values.dtype.kind not in "biuf":
+        raise ValueError(
+            f"Property {key!r} of {_describe(atoms, position)} is "
+            f"{reprlib.repr(value)}, not a number."
+        )
+    values = values.astype(np.float64)
+    if not np.all(np.isfinite(values)):
+        raise ValueError(
+            f"Property {key!r} of {_describe(atoms, position)} is not finite: "
+            f"{reprlib.repr(value)}."
+        )
+    return values
+
+
+def _describe(atoms, position: int) -> str:
+    """``structure <position>``, with its source or name when it has one."""
+    label = atoms.info.get("source", atoms.info.get("name"))
+    return f"structure {position}" + (f" ({label})" if label is not None else "")
