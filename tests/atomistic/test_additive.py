@@ -1,0 +1,87 @@
+"""AdditiveModel: per-atom contributions that add up to predictions."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("featomic")
+pytest.importorskip("ase")
+
+from ase.collections import g2
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.linear_model import Ridge, RidgeCV
+
+from propmap.atomistic import AdditiveModel, SoapFeaturizer
+
+SMALL = SoapFeaturizer(cutoff=3.5, max_radial=2, max_angular=2)
+
+
+@pytest.fixture(scope="module")
+def hydrocarbons():
+    names = [
+        n for n in g2.names if set(g2[n].get_chemical_symbols()) <= {"H", "C", "O"}
+    ]
+    return [g2[n] for n in names]
+
+
+def element_property(structures, weights):
+    return np.array(
+        [sum(weights[s] for s in a.get_chemical_symbols()) for a in structures]
+    )
+
+
+@pytest.mark.parametrize("aggregate", ["sum", "mean"])
+@pytest.mark.parametrize("regressor", [None, Ridge(alpha=1e-3), RidgeCV()])
+def test_contributions_add_up_to_predictions(hydrocarbons, aggregate, regressor):
+    y = element_property(hydrocarbons, {"H": -0.5, "C": -38.0, "O": -75.0})
+    y = y + np.random.default_rng(0).normal(scale=0.1, size=y.size)
+    model = AdditiveModel(SMALL, regressor=regressor, aggregate=aggregate)
+    model.fit(hydrocarbons, y)
+    prediction = model.predict(hydrocarbons)
+    contributions = model.atom_contributions(hydrocarbons)
+    assert [len(c) for c in contributions] == [len(a) for a in hydrocarbons]
+    np.testing.assert_allclose(
+        [c.sum() for c in contributions], prediction, rtol=1e-12, atol=1e-10
+    )
+
+
+def test_a_truly_additive_property_is_learned_and_split_by_element(hydrocarbons):
+    weights = {"H": -0.5, "C": -38.0, "O": -75.0}
+    y = element_property(hydrocarbons, weights)
+    model = AdditiveModel(SMALL).fit(hydrocarbons, y)
+    np.testing.assert_allclose(model.predict(hydrocarbons), y, atol=1e-3)
+    new = [g2["CH3CH2OH"], g2["C6H6"]]
+    np.testing.assert_allclose(
+        model.predict(new), element_property(new, weights), atol=0.05
+    )
+
+
+def test_group_contributions(hydrocarbons):
+    y = np.array([len(a) for a in hydrocarbons], dtype=float)
+    model = AdditiveModel(SMALL).fit(hydrocarbons, y)
+    per_atom = model.atom_contributions(hydrocarbons)
+    groups = [(0, [0]), (3, [0, 2]), (3, list(range(len(hydrocarbons[3]))))]
+    values = model.group_contributions(hydrocarbons, groups)
+    np.testing.assert_allclose(
+        values,
+        [per_atom[0][0], per_atom[3][[0, 2]].sum(), per_atom[3].sum()],
+    )
+    assert values[2] == pytest.approx(model.predict(hydrocarbons)[3])
+    with pytest.raises(ValueError, match="structure 99"):
+        model.group_contributions(hydrocarbons, [(99, [0])])
+    with pytest.raises(ValueError, match="outside structure 0"):
+        model.group_contributions(hydrocarbons, [(0, [500])])
+
+
+def test_bad_input(hydrocarbons):
+    y = np.arange(len(hydrocarbons), dtype=float)
+    with pytest.raises(ValueError, match="one value per structure"):
+        AdditiveModel(SMALL).fit(hydrocarbons, y[:-1])
+    with pytest.raises(ValueError, match="NaN"):
+        AdditiveModel(SMALL).fit(hydrocarbons, np.where(y == 1, np.nan, y))
+    with pytest.raises(ValueError, match="coef_"):
+        AdditiveModel(SMALL, regressor=RandomForestRegressor(n_estimators=2)).fit(
+            hydrocarbons, y
+        )
+    model = AdditiveModel(SMALL).fit(hydrocarbons, y)
+    with pytest.raises(ValueError, match="not among the species"):
+        model.predict([g2["NH3"]])
