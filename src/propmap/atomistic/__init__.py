@@ -11,6 +11,15 @@ from typing import Any
 
 # public name -> module that defines it
 _EXPORTS = {
+    "S22": "propmap.atomistic._datasets",
+    "atom_targets": "propmap.atomistic._io",
+    "extract_molecule": "propmap.atomistic._molecules",
+    "find_molecules": "propmap.atomistic._molecules",
+    "load_g2": "propmap.atomistic._datasets",
+    "load_s22": "propmap.atomistic._datasets",
+    "read_structures": "propmap.atomistic._io",
+    "split_into_molecules": "propmap.atomistic._molecules",
+    "structure_targets": "propmap.atomistic._io",
     "AdditiveModel": "propmap.atomistic._additive",
     "RemnantFeaturizer": "propmap.atomistic._remnant",
     "SoapFeaturizer": "propmap.atomistic._soap",

@@ -26,7 +26,8 @@ def read_structures(paths, format=None, index=":") -> list:
         sorted by name, without hidden files (names starting with ``.``) and
         sub-directories. Without ``format``, only the files whose type ase
         recognises (from the name or the content) are read and the others, empty
-        files among them, are skipped; with ``format``, every file is read in it.
+        files among them, are skipped; with ``format``, every file is read in that
+        format.
     format : str or None, default=None
         An ase format name (``"extxyz"``, ``"cif"``, ``"vasp"``, ``"sdf"``,
         ``"proteindatabank"``, ...); None lets ase tell it from each file.
@@ -78,6 +79,7 @@ def structure_targets(structures, key: str) -> np.ndarray:
     Parameters
     ----------
     structures : ase.Atoms or list of ase.Atoms
+        The structures, e.g. from :func:`read_structures`.
     key : str
         Name of the property.
 
@@ -118,6 +120,7 @@ def atom_targets(structures, key: str) -> list[np.ndarray]:
     Parameters
     ----------
     structures : ase.Atoms or list of ase.Atoms
+        The structures, e.g. from :func:`read_structures`.
     key : str
         Name of the per-atom property.
 
@@ -168,15 +171,13 @@ def _as_path_list(paths) -> list[Path]:
 def _parse_index(index) -> int | slice:
     from ase.io.formats import string2index
 
-    if isinstance(index, int | slice):
-        return index
-    try:
-        return string2index(index)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"index={index!r} is not an ase index: give an integer, a slice, or a "
-            "string such as ':', '-1' or '::10'."
-        ) from None
+    parsed = string2index(index) if isinstance(index, str) else index
+    if isinstance(parsed, int | slice):
+        return parsed
+    raise ValueError(
+        f"index={index!r} is not an ase index: give an integer, a slice, or a "
+        "string such as ':', '-1' or '::10'."
+    )
 
 
 def _structure_files(directory: Path, format) -> list[Path]:
@@ -201,7 +202,7 @@ def _known_format(path: Path) -> bool:
     from ase.io.formats import UnknownFileTypeError, filetype, ioformats
 
     try:
-        name = filetype(path)
+        name = filetype(str(path))
     except UnknownFileTypeError:
         return False
     return name in ioformats and ioformats[name].can_read
@@ -211,6 +212,8 @@ def _read_file(path: Path, format, selection: int | slice) -> list:
     import ase.io
     from ase.io.formats import UnknownFileTypeError
 
+    if path.stat().st_size == 0:
+        raise ValueError(f"'{path}' is empty: it holds no structures.")
     as_format = f" as format {format!r}" if format is not None else ""
     try:
         frames = ase.io.read(path, index=":", format=format)
@@ -222,9 +225,10 @@ def _read_file(path: Path, format, selection: int | slice) -> list:
         )
         raise ValueError(f"ase could not read '{path}'{as_format}: {reason}.") from None
     except Exception as error:
+        detail = type(error).__name__ + (f": {error}" if str(error) else "")
         raise ValueError(
             f"ase could not read '{path}'{as_format}; the file may be corrupt or in "
-            f"another format ({type(error).__name__}: {error})."
+            f"another format ({detail})."
         ) from error
     if not frames:
         raise ValueError(f"'{path}' holds no structures.")

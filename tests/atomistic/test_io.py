@@ -1,0 +1,219 @@
+"""Reading structures with read_structures, and their targets."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ase")
+
+import ase.io
+from ase import Atoms
+from ase.build import bulk, molecule
+from ase.calculators.singlepoint import SinglePointCalculator
+
+from propmap.atomistic._io import atom_targets, read_structures, structure_targets
+
+
+def labelled_water(energy: float) -> Atoms:
+    """Water with a per-structure info entry, a per-atom array and a calculator
+    that holds an energy and forces, as an extended XYZ file keeps them."""
+    atoms = molecule("H2O")
+    atoms.info["gap"] = 2.5 + energy
+    atoms.new_array("hirshfeld", np.array([-0.8, 0.4, 0.4]))
+    atoms.calc = SinglePointCalculator(
+        atoms, energy=energy, forces=np.full((3, 3), energy)
+    )
+    return atoms
+
+
+@pytest.fixture
+def waters():
+    return [labelled_water(-1.0), labelled_water(-2.0)]
+
+
+def test_extxyz_round_trip_keeps_info_arrays_and_calculator(tmp_path, waters):
+    path = tmp_path / "waters.extxyz"
+    ase.io.write(path, waters, format="extxyz")
+
+    structures = read_structures(path)
+
+    assert len(structures) == 2
+    for position, (read, written) in enumerate(zip(structures, waters, strict=True)):
+        np.testing.assert_allclose(read.positions, written.positions)
+        assert read.info["source"] == f"{path}:{position}"
+    np.testing.assert_allclose(structure_targets(structures, "energy"), [-1.0, -2.0])
+    np.testing.assert_allclose(structure_targets(structures, "gap"), [1.5, 0.5])
+    forces = atom_targets(structures, "forces")
+    np.testing.assert_allclose(forces[1], np.full((3, 3), -2.0))
+    charges = atom_targets(structures, "hirshfeld")
+    np.testing.assert_allclose(charges[0], [-0.8, 0.4, 0.4])
+
+
+@pytest.mark.parametrize(
+    ("name", "format", "atoms"),
+    [
+        ("molecule.xyz", "xyz", molecule("CH3CH2OH")),
+        ("molecule.sdf", "sdf", molecule("CH3CH2OH")),
+        ("molecule.pdb", "proteindatabank", molecule("CH3CH2OH")),
+        ("crystal.cif", "cif", bulk("NaCl", "rocksalt", a=5.64)),
+        ("POSCAR", "vasp", bulk("Si", "diamond", a=5.43, cubic=True)),
+    ],
+)
+def test_formats_round_trip_with_the_format_told_from_the_file(
+    tmp_path, name, format, atoms
+):
+    path = tmp_path / name
+    ase.io.write(path, atoms, format=format)
+
+    (read,) = read_structures(path)
+
+    assert read.get_chemical_symbols() == atoms.get_chemical_symbols()
+    if atoms.pbc.any():  # CIF rotates the cell to its standard orientation
+        np.testing.assert_allclose(read.cell.cellpar(), atoms.cell.cellpar())
+        np.testing.assert_allclose(
+            read.get_scaled_positions(), atoms.get_scaled_positions(), atol=1e-6
+        )
+    else:
+        np.testing.assert_allclose(read.positions, atoms.positions, atol=1e-3)
+    assert read.info["source"] == f"{path}:0"
+    assert (
+        read_structures(str(path), format=format)[0].info["source"]
+        == read.info["source"]
+    )
+
+
+def test_directory_reads_files_ase_knows_sorted_by_name(tmp_path, waters):
+    ase.io.write(tmp_path / "b.xyz", waters, format="extxyz")
+    ase.io.write(tmp_path / "a.cif", bulk("Cu"), format="cif")
+    ase.io.write(tmp_path / ".hidden.xyz", waters[0], format="extxyz")
+    (tmp_path / "notes.txt").write_text("not a structure\n")
+    (tmp_path / "empty.xyz").write_text("")
+    (tmp_path / "sub").mkdir()
+    ase.io.write(tmp_path / "sub" / "c.xyz", waters[0], format="extxyz")
+
+    structures = read_structures(tmp_path)
+
+    assert [atoms.info["source"] for atoms in structures] == [
+        f"{tmp_path / 'a.cif'}:0",
+        f"{tmp_path / 'b.xyz'}:0",
+        f"{tmp_path / 'b.xyz'}:1",
+    ]
+
+
+def test_directory_with_a_format_reads_every_file_in_it(tmp_path, waters):
+    ase.io.write(tmp_path / "one", waters[0], format="extxyz")
+    ase.io.write(tmp_path / "two", waters, format="extxyz")
+
+    assert len(read_structures(tmp_path, format="extxyz")) == 3
+    (tmp_path / "notes.txt").write_text("not a structure\n")
+    with pytest.raises(ValueError, match=r"could not read .*notes.txt' as format"):
+        read_structures(tmp_path, format="extxyz")
+
+
+def test_directory_without_structures_is_an_error(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a structure\n")
+
+    with pytest.raises(ValueError, match="holds no file that ase can read"):
+        read_structures(tmp_path)
+
+
+def test_list_of_paths_keeps_its_order_and_index_selects_per_file(tmp_path, waters):
+    first, second = tmp_path / "first.xyz", tmp_path / "second.xyz"
+    ase.io.write(first, waters, format="extxyz")
+    ase.io.write(second, waters[::-1], format="extxyz")
+
+    sources = [
+        a.info["source"] for a in read_structures([second, str(first)], index=-1)
+    ]
+    assert sources == [f"{second}:1", f"{first}:1"]
+    sliced = read_structures(first, index="1:")
+    assert [a.info["source"] for a in sliced] == [f"{first}:1"]
+    assert len(read_structures(first, index=slice(None, None, 2))) == 1
+
+
+def test_an_existing_source_is_kept(tmp_path):
+    atoms = molecule("H2O")
+    atoms.info["source"] = "my-database:42"
+    ase.io.write(tmp_path / "w.xyz", atoms, format="extxyz")
+
+    assert read_structures(tmp_path / "w.xyz")[0].info["source"] == "my-database:42"
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"nowhere\.xyz"):
+        read_structures(tmp_path / "nowhere.xyz")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "format", "match"),
+    [
+        ("notes.txt", "some text\n", None, "notes.txt': ase does not recognise"),
+        ("m.xyz", "1\n\nH 0 0 0\n", "no-such-format", "as format 'no-such-format'"),
+        ("broken.xyz", "3\n\nO 0 0 0\nH 1 0\n", None, "broken.xyz'; the file may be"),
+        ("broken.cif", "data_x\nnonsense\n", None, "broken.cif'; the file may be"),
+        ("empty.xyz", "", None, "empty.xyz' is empty: it holds no structures"),
+        ("none.xyz", "1\n\nH 0 0 0\n0\n\n", None, r"Structure 1 of .*none.xyz' has no"),
+    ],
+)
+def test_unreadable_files_give_errors_that_name_them(
+    tmp_path, name, content, format, match
+):
+    path = tmp_path / name
+    path.write_text(content)
+
+    with pytest.raises(ValueError, match=match):
+        read_structures(path, format=format)
+
+
+def test_bad_paths_and_indices(tmp_path, waters):
+    path = tmp_path / "w.xyz"
+    ase.io.write(path, waters, format="extxyz")
+
+    with pytest.raises(IndexError, match=r"index 2 is out of range .* holds 2"):
+        read_structures(path, index=2)
+    with pytest.raises(ValueError, match="not an ase index"):
+        read_structures(path, index="first")
+    with pytest.raises(ValueError, match="No paths given"):
+        read_structures([])
+    with pytest.raises(TypeError, match="paths must be a path"):
+        read_structures(3)
+
+
+def test_missing_property_lists_what_there_is(waters):
+    with pytest.raises(KeyError) as error:
+        structure_targets(waters, "dipole")
+    message = str(error.value)
+    assert "No property 'dipole' in the structures" in message
+    assert "available: energy, forces, gap, hirshfeld, numbers, positions" in message
+
+    waters[1].info.pop("gap")
+    with pytest.raises(KeyError, match=r"'gap' in structure 1;"):
+        structure_targets(waters, "gap")
+    with pytest.raises(KeyError, match="per-atom property: read it with atom_targets"):
+        structure_targets(waters, "hirshfeld")
+    with pytest.raises(KeyError, match="per-structure property: read it with struct"):
+        atom_targets(waters, "gap")
+
+
+def test_values_must_be_finite_numbers_of_the_right_shape(waters):
+    waters[0].info["label"] = "polar"
+    waters[1].info["label"] = 1.0
+    waters[0].info["bad"] = waters[1].info["bad"] = np.nan
+    waters[0].new_array("short", np.zeros((3, 2)))
+    waters[1].new_array("short", np.zeros((3, 2)))
+
+    with pytest.raises(ValueError, match=r"'label' of structure 0 is 'polar', not a"):
+        structure_targets(waters, "label")
+    with pytest.raises(ValueError, match="'bad' of structure 0 is not finite"):
+        structure_targets(waters, "bad")
+    with pytest.raises(ValueError, match=r"'forces' .* shape \(3, 3\), not a single"):
+        structure_targets(waters, "forces")
+    with pytest.raises(ValueError, match="not one value per atom"):
+        atom_targets(waters, "energy")
+    assert atom_targets(waters, "short")[0].shape == (3, 2)
+
+
+def test_calculator_results_of_moved_atoms_are_not_used(waters):
+    waters[0].positions += 0.1
+
+    with pytest.raises(KeyError, match="'energy' in structure 0"):
+        structure_targets(waters, "energy")
