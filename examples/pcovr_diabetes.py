@@ -23,11 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO
 
 import matplotlib
 
@@ -41,31 +37,13 @@ from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 
+from propmap._files import write_atomically
 from propmap.decomposition import PCovR
 from propmap.preprocessing import StandardFlexibleScaler
 
 N_COMPONENTS = 2
 FIGURE_NAME = "pcovr_diabetes.png"
 SUMMARY_NAME = "pcovr_diabetes.json"
-
-
-def write_atomically(path: Path, write: Callable[[IO], None], mode: str) -> None:
-    """Write through a temporary file in the same directory, then rename it over
-    ``path``, so that an interrupted run never leaves a half-written file."""
-    handle, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(handle, mode) as stream:
-            write(stream)
-        # mkstemp creates the file private (0600); give it the usual permissions.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def plot_latent_map(ax, latent, colours, norm, label: str, title: str):

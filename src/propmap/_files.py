@@ -1,0 +1,42 @@
+"""Writing output files so that an interrupted run never leaves half a file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+__all__ = ["write_atomically"]
+
+
+def write_atomically(path: Path | str, write: Callable[[IO], None], mode: str = "w"):
+    """Write ``path`` through a temporary file in the same directory, renamed over
+    ``path`` only once ``write(stream)`` has returned: on an error or Ctrl-C the
+    temporary file is removed and ``path`` is left as it was.
+
+    Parameters
+    ----------
+    path : path-like
+        The file to write; its directory must exist.
+    write : callable
+        ``write(stream)`` writes the content to the open stream.
+    mode : {"w", "wb"}, default="w"
+        Text or binary.
+    """
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(handle, mode) as stream:
+            write(stream)
+        # mkstemp creates the file private (0600); give it the usual permissions
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
