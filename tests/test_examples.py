@@ -46,3 +46,26 @@ def test_readme_example_runs():
         namespace = {}
         exec(block.split("```")[0], namespace)
         assert namespace["T"].shape == (442, 2)
+
+
+def test_s22_motif_contributions_writes_figure_and_tables(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("featomic")
+    pytest.importorskip("rdkit")
+    example = load_example("s22_motif_contributions")
+    out = tmp_path / "out"
+    assert example.main(["--out", str(out)]) == 0
+    assert (out / "s22_motif_contributions.png").read_bytes().startswith(b"\x89PNG")
+    numbers = json.loads((out / "s22_motif_contributions.json").read_text())
+    assert numbers["n_dimers"] == 22
+    assert numbers["r2_leave_one_out"] > 0.5
+    # hydrogen-bonded carboxylic acids bind more strongly than aromatic C-H
+    motifs = numbers["motifs"]
+    assert (
+        motifs["carboxylic acid"]["mean_kcal_mol"]
+        < motifs["aromatic CH"]["mean_kcal_mol"]
+    )
+    summary = (out / "s22_motif_summary.csv").read_text().splitlines()
+    assert summary[0].startswith("motif,count,mean")
+    assert not list(out.glob("*.tmp"))
+    assert "wrote" in capsys.readouterr().out

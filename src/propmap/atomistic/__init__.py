@@ -11,6 +11,13 @@ from typing import Any
 
 # public name -> module that defines it
 _EXPORTS = {
+    "Motif": "propmap.atomistic._motifs",
+    "MotifPerceptionWarning": "propmap.atomistic._motifs",
+    "label_motifs": "propmap.atomistic._motifs",
+    "load_motifs": "propmap.atomistic._motifs",
+    "motif_contributions": "propmap.atomistic._motifs",
+    "structure_to_mol": "propmap.atomistic._motifs",
+    "summarize_motifs": "propmap.atomistic._motifs",
     "S22": "propmap.atomistic._datasets",
     "atom_targets": "propmap.atomistic._io",
     "extract_molecule": "propmap.atomistic._molecules",
