@@ -85,3 +85,32 @@ def test_bad_input(hydrocarbons):
     model = AdditiveModel(SMALL).fit(hydrocarbons, y)
     with pytest.raises(ValueError, match="not among the species"):
         model.predict([g2["NH3"]])
+
+
+def test_g2_end_to_end_enthalpies_to_motif_contributions():
+    from propmap.atomistic import (
+        MotifPerceptionWarning,
+        label_motifs,
+        load_g2,
+        motif_contributions,
+        summarize_motifs,
+    )
+
+    structures, enthalpies = load_g2()
+    organic = [
+        k
+        for k, s in enumerate(structures)
+        if set(s.get_chemical_symbols()) <= {"H", "C", "N", "O"} and len(s) > 2
+    ]
+    molecules = [structures[k] for k in organic]
+    y = np.asarray(enthalpies)[organic]
+    model = AdditiveModel(SMALL, regressor=RidgeCV(alphas=np.logspace(-6, 1, 8)))
+    model.fit(molecules, y)
+    assert np.corrcoef(model.predict(molecules), y)[0, 1] > 0.95
+    # G2 has radicals (CH3, OH, ...): they warn and stay unlabelled
+    with pytest.warns(MotifPerceptionWarning, match="radical"):
+        labels = label_motifs(molecules)
+    table = motif_contributions(labels, model.atom_contributions(molecules))
+    summary = summarize_motifs(table)
+    assert {"methyl", "carbonyl", "hydroxyl"} <= set(summary.index)
+    assert summary["count"].sum() == len(table)
