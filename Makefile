@@ -14,7 +14,7 @@ VENV_LATEST := .venv-latest
 .PHONY: demo test lint test-reference test-latest clean
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/python examples/pcovr_diabetes.py --out out
+	$(VENV)/bin/propmap demo --out out --force
 
 test: lint test-reference test-latest
 
@@ -31,7 +31,7 @@ test-latest: $(VENV_LATEST)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install $(PIP_FLAGS) --upgrade pip
-	$(VENV)/bin/python -m pip install $(PIP_FLAGS) -e ".[viz]"
+	$(VENV)/bin/python -m pip install $(PIP_FLAGS) -e ".[atomistic,viz]"
 	touch $@
 
 $(VENV_REFERENCE)/.installed: pyproject.toml

@@ -1,8 +1,11 @@
 import os
+import shutil
 
 import numpy as np
 import pytest
 import sklearn
+
+from browser_helpers import Visit, unavailable
 
 
 def pytest_report_header(config):
@@ -46,3 +49,36 @@ def skmatter():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+# -- headless browser (see browser_helpers.py)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium driven by playwright (Debian's chromium: playwright
+    never downloads a browser here)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("playwright is not installed")
+    executable = shutil.which("chromium")
+    if executable is None:
+        unavailable("chromium is not installed (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def visit(browser):
+    visits = []
+
+    def open_page(path):
+        visits.append(Visit(browser, path))
+        return visits[-1]
+
+    yield open_page
+    for opened in visits:
+        opened.close()

@@ -19,6 +19,7 @@ _SUBMODULES = (
     "sample_selection",
     "selection",
     "utils",
+    "viz",
 )
 
 __all__ = ["__version__", *_SUBMODULES]

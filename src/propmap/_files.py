@@ -23,14 +23,15 @@ def write_atomically(path: Path | str, write: Callable[[IO], None], mode: str = 
     write : callable
         ``write(stream)`` writes the content to the open stream.
     mode : {"w", "wb"}, default="w"
-        Text or binary.
+        Text (UTF-8) or binary.
     """
     path = Path(path)
     handle, temporary = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
     )
     try:
-        with os.fdopen(handle, mode) as stream:
+        encoding = None if "b" in mode else "utf-8"
+        with os.fdopen(handle, mode, encoding=encoding) as stream:
             write(stream)
         # mkstemp creates the file private (0600); give it the usual permissions
         umask = os.umask(0)

@@ -1,0 +1,36 @@
+"""Seeing the result: matplotlib figures (latent maps, parity plots, mixing sweeps,
+selection curves, motif contributions), chemiscope input files, a standalone
+offline HTML viewer and the report page.
+
+Install with ``pip install "propmap[viz]"``; matplotlib and chemiscope are imported
+only when these functions are used.
+"""
+
+import importlib
+from typing import Any
+
+# public name -> module that defines it
+_EXPORTS = {
+    "chemiscope_dataset": "propmap.viz._chemiscope",
+    "latent_map": "propmap.viz._figures",
+    "mixing_sweep": "propmap.viz._figures",
+    "motif_contributions": "propmap.viz._figures",
+    "parity_plot": "propmap.viz._figures",
+    "save_figure": "propmap.viz._figures",
+    "selection_curves": "propmap.viz._figures",
+    "write_chemiscope_json": "propmap.viz._chemiscope",
+    "write_report": "propmap.viz._report",
+    "write_viewer": "propmap.viz._chemiscope",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'propmap.viz' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,390 @@
+"""The propmap command line, through typer's CliRunner."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("featomic")
+pytest.importorskip("matplotlib")
+pytest.importorskip("chemiscope")
+
+import ase.io
+from typer.testing import CliRunner
+
+from propmap import __version__
+from propmap.atomistic import load_g2, load_s22
+from propmap.cli import app
+
+SMALL_SOAP = ["--cutoff", "3.5", "--max-radial", "2", "--max-angular", "2"]
+
+
+@pytest.fixture(scope="module")
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture(scope="module")
+def g2_file(tmp_path_factory):
+    molecules, _ = load_g2()
+    organic = [m for m in molecules if set(m.get_chemical_symbols()) <= set("HCNO")]
+    path = tmp_path_factory.mktemp("inputs") / "g2.extxyz"
+    ase.io.write(path, organic[:30], format="extxyz")
+    return path
+
+
+@pytest.fixture(scope="module")
+def s22_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("inputs") / "s22.extxyz"
+    ase.io.write(path, load_s22().dimers[:10], format="extxyz")
+    return path
+
+
+def invoke(runner, *args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def assert_clean_error(result, *fragments):
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("propmap: error:")
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def no_partial_files(folder):
+    return not [p for p in folder.rglob("*") if p.name.endswith(".tmp")]
+
+
+# -- help and version
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["map"], ["select"], ["contributions"], ["demo"]]
+)
+def test_help(runner, command):
+    result = invoke(runner, *command, "--help")
+    assert result.exit_code == 0
+    assert "Usage" in result.output
+
+
+def test_version_and_no_arguments(runner):
+    assert invoke(runner, "--version").output.strip() == f"propmap {__version__}"
+    result = invoke(runner)
+    assert "Usage" in result.output
+    assert "map" in result.output
+    assert "demo" in result.output
+
+
+def test_help_is_fast_and_imports_nothing_heavy():
+    code = (
+        "import sys, time; t = time.perf_counter(); from propmap.cli import app; "
+        "heavy = [m for m in ('numpy', 'ase', 'featomic', 'matplotlib', 'sklearn') "
+        "if m in sys.modules]; print(heavy, time.perf_counter() - t)"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    heavy, seconds = output.rsplit(" ", 1)
+    assert heavy == "[]"
+    assert float(seconds) < 0.5
+
+
+# -- map
+
+
+def test_map_writes_everything(runner, g2_file, tmp_path):
+    out = tmp_path / "map"
+    result = invoke(
+        runner,
+        "map",
+        g2_file,
+        "--target",
+        "enthalpy_of_formation",
+        "-o",
+        out,
+        "--no-progress",
+        *SMALL_SOAP,
+    )
+    assert result.exit_code == 0, result.output
+    for name in (
+        "map.png",
+        "parity.png",
+        "mixing_sweep.png",
+        "viewer.html",
+        "chemiscope.json.gz",
+        "model.joblib",
+        "summary.json",
+    ):
+        assert (out / name).stat().st_size > 0, name
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["structures"] == 30
+    assert summary["n_train"] + summary["n_test"] == 30
+    assert 0.0 <= summary["mixing"] <= 1.0
+    assert len(summary["sweep"]["mixing"]) == 11
+    assert summary["r2_train"] > 0.5
+    assert no_partial_files(out)
+    import joblib
+
+    pipeline = joblib.load(out / "model.joblib")
+    assert set(pipeline) == {"featurizer", "x_scaler", "y_scaler", "model"}
+
+
+def test_map_with_a_kernel_and_a_given_mixing(runner, g2_file, tmp_path):
+    out = tmp_path / "kernel"
+    result = invoke(
+        runner,
+        "map",
+        g2_file,
+        "-t",
+        "enthalpy_of_formation",
+        "-o",
+        out,
+        "--kernel",
+        "rbf",
+        "--mixing",
+        "0.3",
+        *SMALL_SOAP,
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model"] == "KernelPCovR"
+    assert summary["mixing"] == 0.3
+
+
+def test_map_nystroem(runner, g2_file, tmp_path):
+    out = tmp_path / "sparse"
+    result = invoke(
+        runner,
+        "map",
+        g2_file,
+        "-t",
+        "enthalpy_of_formation",
+        "-o",
+        out,
+        "--sparse",
+        "10",
+        *SMALL_SOAP,
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "summary.json").read_text())["model"] == (
+        "SparseKernelPCovR"
+    )
+
+
+def test_map_bad_input(runner, g2_file, tmp_path):
+    missing = invoke(
+        runner, "map", tmp_path / "nope.xyz", "-t", "x", "-o", tmp_path / "a"
+    )
+    assert_clean_error(missing, "nope.xyz")
+    unknown = invoke(runner, "map", g2_file, "-t", "energy", "-o", tmp_path / "b")
+    assert_clean_error(unknown, "energy", "enthalpy_of_formation")
+    garbage = tmp_path / "garbage.xyz"
+    garbage.write_text("this is not\na structure file\n")
+    unreadable = invoke(runner, "map", garbage, "-t", "x", "-o", tmp_path / "c")
+    assert_clean_error(unreadable, "garbage.xyz")
+    words = tmp_path / "words.extxyz"
+    molecules = ase.io.read(g2_file, ":")
+    for m in molecules:
+        m.info["label"] = "word"
+    ase.io.write(words, molecules, format="extxyz")
+    non_numeric = invoke(runner, "map", words, "-t", "label", "-o", tmp_path / "d")
+    assert_clean_error(non_numeric, "label")
+    few = tmp_path / "few.extxyz"
+    ase.io.write(few, molecules[:3], format="extxyz")
+    too_few = invoke(
+        runner, "map", few, "-t", "enthalpy_of_formation", "-o", tmp_path / "e"
+    )
+    assert_clean_error(too_few, "too few")
+    bad_kernel = invoke(
+        runner,
+        "map",
+        g2_file,
+        "-t",
+        "enthalpy_of_formation",
+        "-o",
+        tmp_path / "f",
+        "--kernel",
+        "gaussian",
+        *SMALL_SOAP,
+    )
+    assert_clean_error(bad_kernel, "kernel")
+
+
+def test_existing_output_needs_force(runner, g2_file, tmp_path):
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "precious.txt").write_text("keep me")
+    args = ["map", g2_file, "-t", "enthalpy_of_formation", "-o", out, *SMALL_SOAP]
+    refused = invoke(runner, *args)
+    assert_clean_error(refused, "--force")
+    assert sorted(p.name for p in out.iterdir()) == ["precious.txt"]
+    assert invoke(runner, *args, "--force").exit_code == 0
+
+
+def test_interrupted_run_leaves_only_whole_files(
+    runner, g2_file, tmp_path, monkeypatch
+):
+    import propmap.viz._chemiscope as chemiscope_module
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(chemiscope_module, "write_viewer", interrupt)
+    out = tmp_path / "interrupted"
+    result = invoke(
+        runner, "map", g2_file, "-t", "enthalpy_of_formation", "-o", out, *SMALL_SOAP
+    )
+    assert result.exit_code == 130
+    assert "interrupted" in result.stderr
+    assert no_partial_files(out)
+    assert not (out / "viewer.html").exists()
+    assert (out / "map.png").read_bytes().startswith(b"\x89PNG")
+
+
+# -- select
+
+
+@pytest.mark.parametrize(
+    ("method", "axis"),
+    [("pcov-cur", "features"), ("fps", "samples"), ("cur", "samples")],
+)
+def test_select_on_structures(runner, g2_file, tmp_path, method, axis):
+    out = tmp_path / f"{method}-{axis}"
+    result = invoke(
+        runner,
+        "select",
+        g2_file,
+        "-t",
+        "enthalpy_of_formation",
+        "--method",
+        method,
+        "--axis",
+        axis,
+        "--count",
+        "6",
+        "-o",
+        out,
+        *SMALL_SOAP,
+    )
+    assert result.exit_code == 0, result.output
+    selected = (out / "selected.csv").read_text().splitlines()
+    assert selected[0] == "rank,index,name"
+    assert len(selected) == 7
+    assert (out / "selection_curve.png").read_bytes().startswith(b"\x89PNG")
+    summary = json.loads((out / "summary.json").read_text())
+    assert "random" in summary["test_rmse"]
+
+
+def test_select_on_a_feature_file(runner, tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 12))
+    y = X[:, 3] - 2 * X[:, 7] + 0.01 * rng.normal(size=60)
+    table = tmp_path / "features.csv"
+    header = ",".join([f"f{j}" for j in range(12)] + ["y"])
+    np.savetxt(
+        table, np.column_stack([X, y]), delimiter=",", header=header, comments=""
+    )
+    out = tmp_path / "selected"
+    result = invoke(
+        runner,
+        "select",
+        table,
+        "-t",
+        "y",
+        "--method",
+        "pcov-fps",
+        "--count",
+        "3",
+        "-o",
+        out,
+    )
+    assert result.exit_code == 0, result.output
+    names = [
+        line.split(",")[2]
+        for line in (out / "selected.csv").read_text().splitlines()[1:]
+    ]
+    assert {"f3", "f7"} <= set(names)
+    bad = invoke(runner, "select", table, "-t", "z", "-o", tmp_path / "x")
+    assert_clean_error(bad, "no column 'z'")
+    too_many = invoke(
+        runner, "select", table, "-t", "y", "--count", "99", "-o", tmp_path / "y"
+    )
+    assert_clean_error(too_many, "--count")
+    method = invoke(
+        runner, "select", table, "-t", "y", "--method", "kmeans", "-o", tmp_path / "w"
+    )
+    assert_clean_error(method, "kmeans")
+
+
+# -- contributions
+
+
+def test_contributions(runner, s22_file, tmp_path):
+    out = tmp_path / "contributions"
+    result = invoke(
+        runner,
+        "contributions",
+        s22_file,
+        "-t",
+        "interaction_energy",
+        "-o",
+        out,
+        *SMALL_SOAP,
+    )
+    assert result.exit_code == 0, result.output
+    atoms = (out / "atom_contributions.csv").read_text().splitlines()
+    assert atoms[0] == "structure,source,atom,element,contribution"
+    assert len(atoms) - 1 == sum(len(d) for d in load_s22().dimers[:10])
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["motif_instances"] > 0
+    for name in ("motif_summary.csv", "motif_instances.csv", "viewer.html"):
+        assert (out / name).stat().st_size > 0
+    assert (out / "motif_contributions.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_contributions_with_given_molecules(runner, tmp_path):
+    s22 = load_s22()
+    crystals, molecules = tmp_path / "dimers.extxyz", tmp_path / "monomers.extxyz"
+    # the water dimer four times, each with the same gas-phase water
+    dimers = [s22.dimers[1].copy() for _ in range(4)]
+    for k, d in enumerate(dimers):
+        d.positions[3:] += 0.1 * k
+        d.info["interaction_energy"] = -5.0 + k
+    ase.io.write(crystals, dimers, format="extxyz")
+    ase.io.write(molecules, [s22.monomers_a[1]], format="extxyz")
+    result = invoke(
+        runner,
+        "contributions",
+        crystals,
+        "-t",
+        "interaction_energy",
+        "--molecules",
+        molecules,
+        "-o",
+        tmp_path / "out",
+        *SMALL_SOAP,
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["molecules"] == (
+        "given"
+    )
+    wrong = tmp_path / "wrong.extxyz"
+    ase.io.write(wrong, [s22.monomers_a[0]] * 2, format="extxyz")
+    bad = invoke(
+        runner,
+        "contributions",
+        crystals,
+        "-t",
+        "interaction_energy",
+        "--molecules",
+        wrong,
+        "-o",
+        tmp_path / "bad",
+        *SMALL_SOAP,
+    )
+    assert_clean_error(bad, "one per structure")

@@ -1,0 +1,398 @@
+"""chemiscope datasets and files, and the offline viewer, opened in a headless
+Chromium with the network cut off.
+
+The browser tests need playwright and a Chromium (Debian's ``chromium``); they
+skip without them, unless PROPMAP_REQUIRE_BROWSER=1 (set by CI) makes that a
+failure.
+"""
+
+import gzip
+import json
+import sys
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ase")
+pytest.importorskip("chemiscope")
+
+from ase.build import bulk
+from ase.collections import g2
+
+from browser_helpers import assert_clean
+from propmap.viz._chemiscope import (
+    chemiscope_dataset,
+    write_chemiscope_json,
+    write_viewer,
+)
+
+NAMES = ("H2O", "NH3", "CH4", "C2H6", "CO2", "HCN")
+SCRIPT_LABEL = "</script><b>not markup</b>"
+
+
+@pytest.fixture(scope="module")
+def molecules():
+    return [g2[name] for name in NAMES]
+
+
+@pytest.fixture
+def dataset(molecules, rng):
+    return chemiscope_dataset(
+        molecules,
+        properties={
+            "energy": np.arange(len(molecules), dtype=float),
+            "label": [SCRIPT_LABEL, *NAMES[1:]],
+        },
+        latent=rng.normal(size=(len(molecules), 2)),
+        name="six molecules",
+        description="G2 molecules on a random map",
+    )
+
+
+def n_atoms(structures) -> int:
+    return sum(len(atoms) for atoms in structures)
+
+
+# chemiscope_dataset
+
+
+def test_missing_chemiscope_says_how_to_install(monkeypatch, molecules):
+    monkeypatch.setitem(sys.modules, "chemiscope", None)
+    with pytest.raises(ImportError, match=r'pip install "propmap\[viz\]"'):
+        chemiscope_dataset(molecules)
+
+
+def test_dataset_has_properties_latent_and_map_settings(dataset, molecules):
+    assert dataset["meta"] == {
+        "name": "six molecules",
+        "description": "G2 molecules on a random map",
+    }
+    assert len(dataset["structures"]) == len(molecules)
+    assert dataset["structures"][1]["names"] == ["N", "H", "H", "H"]
+    assert list(dataset["properties"]) == ["energy", "label", "PCovR 1", "PCovR 2"]
+    assert dataset["properties"]["label"]["values"][0] == SCRIPT_LABEL
+    assert {p["target"] for p in dataset["properties"].values()} == {"structure"}
+    settings = dataset["settings"]
+    assert settings["target"] == "structure"
+    assert settings["map"]["x"] == {"property": "PCovR 1"}
+    assert settings["map"]["y"] == {"property": "PCovR 2"}
+    assert settings["map"]["color"] == {"property": "energy"}
+    assert "environments" not in dataset
+    assert json.loads(json.dumps(dataset, allow_nan=False)) == dataset
+
+
+def test_latent_components_name_colour_and_periodic_cell(rng):
+    crystals = [bulk("Cu", cubic=True), bulk("NaCl", "rocksalt", a=5.6)]
+    dataset = chemiscope_dataset(
+        crystals,
+        properties={"phase": ["metal", "salt"], "volume": [47.2, 175.6]},
+        latent=rng.normal(size=(2, 3)),
+        latent_name="KPCovR",
+        color="volume",
+    )
+    properties = dataset["properties"]
+    assert [f"KPCovR {k}" for k in (1, 2, 3)] == list(properties)[2:]
+    assert properties["KPCovR 3"]["description"].startswith("component 3")
+    assert dataset["settings"]["map"]["color"] == {"property": "volume"}
+    assert dataset["settings"]["structure"][0]["unitCell"] is True
+    assert len(dataset["structures"][0]["cell"]) == 9
+    json.dumps(dataset, allow_nan=False)
+
+
+def test_atom_properties_concatenated_or_per_structure(molecules):
+    per_structure = [np.arange(len(atoms), dtype=float) for atoms in molecules]
+    concatenated = np.concatenate(per_structure)
+    one, two = (
+        chemiscope_dataset(
+            molecules, atom_properties={"index": index, "x": -concatenated}
+        )
+        for index in (per_structure, concatenated)
+    )
+    assert one == two
+    assert one["properties"]["index"] == {
+        "target": "atom",
+        "values": concatenated.tolist(),
+    }
+    assert one["settings"]["target"] == "atom"
+    assert one["settings"]["map"]["color"] == {"property": "index"}
+    environments = one["environments"]
+    assert len(environments) == n_atoms(molecules)
+    assert environments[4] == {"structure": 1, "center": 1, "cutoff": 3.5}
+
+
+def test_per_atom_latent_maps_atoms_with_environment_cutoff(molecules, rng):
+    atoms = n_atoms(molecules)
+    dataset = chemiscope_dataset(
+        molecules,
+        properties={"energy": np.ones(len(molecules))},
+        atom_properties={"element": [s for a in molecules for s in a.symbols]},
+        latent=rng.normal(size=(atoms, 2)),
+        environments_cutoff=4.5,
+    )
+    assert dataset["properties"]["PCovR 1"]["target"] == "atom"
+    assert dataset["settings"]["target"] == "atom"
+    assert dataset["settings"]["map"]["color"] == {"property": "element"}
+    assert {env["cutoff"] for env in dataset["environments"]} == {4.5}
+
+
+def test_without_latent_the_map_plots_the_first_two_properties(molecules):
+    dataset = chemiscope_dataset(
+        molecules[0], properties={"a": [1.0], "b": [2.0], "c": ["x"]}, color="c"
+    )
+    assert len(dataset["structures"]) == 1
+    assert "x" not in dataset["settings"]["map"]
+    assert dataset["settings"]["map"]["color"] == {"property": "c"}
+    with pytest.raises(ValueError, match="needs two; there are 0: give a latent"):
+        chemiscope_dataset(molecules)
+    with pytest.raises(ValueError, match=r"per-atom properties .* there are 1"):
+        chemiscope_dataset(molecules, atom_properties={"q": np.ones(26)})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"properties": {"energy": [1.0, 2.0]}}, ValueError, r"'energy' has 2 .* 6 s"),
+        ({"properties": {"energy": np.ones((6, 2))}}, ValueError, "one-dimensional"),
+        ({"properties": {"z": [1j] * 6}}, TypeError, "'z' must hold numbers"),
+        ({"properties": {"": np.ones(6)}}, ValueError, "non-empty strings"),
+        (
+            {"properties": {"energy": [0, 1, np.nan, 3, 4, np.inf]}},
+            ValueError,
+            r"'energy' has 2 NaN or infinite",
+        ),
+        (
+            {"atom_properties": {"q": np.ones(5)}},
+            ValueError,
+            r"'q' has 5 values for 26 atoms in 6 structures",
+        ),
+        (
+            {"atom_properties": {"q": [np.ones(3)] * 6}},
+            ValueError,
+            r"'q' has 3 values for structure 1, which has 4 atoms",
+        ),
+        (
+            {"atom_properties": {"q": np.r_[np.ones(25), np.nan]}},
+            ValueError,
+            "'q' has 1 NaN",
+        ),
+        (
+            {"properties": {"q": np.ones(6)}, "atom_properties": {"q": np.ones(26)}},
+            ValueError,
+            "'q' is used twice",
+        ),
+        (
+            {"properties": {"PCovR 1": np.ones(6)}, "latent": np.ones((6, 2))},
+            ValueError,
+            "'PCovR 1' is used twice",
+        ),
+        ({"latent": np.ones(6)}, ValueError, "at least two columns; got shape"),
+        ({"latent": np.ones((6, 1))}, ValueError, "at least two columns"),
+        (
+            {"latent": np.ones((7, 2))},
+            ValueError,
+            "latent has 7 rows, but there are 6 structures and 26 atoms",
+        ),
+        (
+            {"latent": np.r_[np.ones((5, 2)), [[np.nan, 0.0]]]},
+            ValueError,
+            "Latent 'PCovR 1' has 1 NaN",
+        ),
+        (
+            {"properties": {"a": np.ones(6), "b": np.ones(6)}, "color": "c"},
+            ValueError,
+            r"color='c' is not one of the properties: \['a', 'b'\]",
+        ),
+        (
+            {"latent": np.ones((6, 2)), "environments_cutoff": 3.0},
+            ValueError,
+            "for datasets with per-atom",
+        ),
+        (
+            {"latent": np.ones((26, 2)), "environments_cutoff": -1},
+            ValueError,
+            "positive, finite number; got -1",
+        ),
+        (
+            {"latent": np.ones((26, 2)), "environments_cutoff": np.inf},
+            ValueError,
+            "positive, finite number; got inf",
+        ),
+    ],
+)
+def test_invalid_inputs_name_the_problem(molecules, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        chemiscope_dataset(molecules, **kwargs)
+
+
+def test_colour_must_be_shown_by_the_map(molecules):
+    # per-structure latent, per-atom property: the map shows structures, and has
+    # no property of theirs to colour by (the latent itself is not a default)
+    kwargs = {"atom_properties": {"q": np.ones(26)}, "latent": np.ones((6, 2))}
+    dataset = chemiscope_dataset(molecules, **kwargs)
+    assert dataset["settings"]["target"] == "structure"
+    assert "color" not in dataset["settings"]["map"]
+    assert len(dataset["environments"]) == 26
+    with pytest.raises(ValueError, match="'q' is a per-atom property, but the map"):
+        chemiscope_dataset(molecules, color="q", **kwargs)
+
+
+def test_invalid_structures(molecules):
+    with pytest.raises(ValueError, match="No structures"):
+        chemiscope_dataset([])
+    with pytest.raises(TypeError, match=r"Structure 1 is a str, not ase\.Atoms"):
+        chemiscope_dataset([molecules[0], "H2O"])
+    with pytest.raises(TypeError, match="got int"):
+        chemiscope_dataset(3)
+    broken = molecules[0].copy()
+    broken.positions[0, 0] = np.nan
+    with pytest.raises(ValueError, match="Structure 0 has NaN or infinite"):
+        chemiscope_dataset([broken])
+
+
+# write_chemiscope_json
+
+
+def test_json_and_gzip_round_trip(dataset, tmp_path):
+    plain = write_chemiscope_json(dataset, tmp_path / "map.json")
+    assert json.loads(plain.read_text()) == dataset
+    packed = write_chemiscope_json(dataset, str(tmp_path / "map.json.gz"))
+    raw = packed.read_bytes()
+    assert raw[:2] == b"\x1f\x8b"
+    assert json.loads(gzip.decompress(raw)) == dataset
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.json", "map.json.gz"]
+
+
+def test_json_is_strict_and_failures_leave_files_alone(dataset, tmp_path):
+    path = tmp_path / "map.json"
+    path.write_text("old")
+    broken = {
+        **dataset,
+        "properties": {"x": {"target": "structure", "values": [np.nan]}},
+    }
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        write_chemiscope_json(broken, path)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        write_viewer(broken, tmp_path / "viewer.html")
+    assert path.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.json"]
+    with pytest.raises(ValueError, match=r"ends with \.json or \.json\.gz"):
+        write_chemiscope_json(dataset, tmp_path / "map.txt")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        write_chemiscope_json(dataset, tmp_path / "missing" / "map.json")
+
+
+# write_viewer: the file
+
+
+class _Page(HTMLParser):
+    """Tags with their attributes, and the text of each script element."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags, self.scripts = [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag == "script":
+            self.scripts.append([dict(attrs), ""])
+
+    def handle_data(self, data):
+        if self.tags and self.tags[-1][0] == "script" and self.scripts:
+            self.scripts[-1][1] += data
+
+
+def test_viewer_is_one_offline_file(dataset, tmp_path):
+    path = write_viewer(dataset, tmp_path / "viewer.html", title="<G2> & co")
+    text = path.read_text("utf-8")
+    page = _Page()
+    page.feed(text)
+    references = [
+        value
+        for _, attrs in page.tags
+        for key, value in attrs.items()
+        if key in {"src", "href", "srcset", "data", "action"}
+    ]
+    assert references == []
+    assert "<title>&lt;G2&gt; &amp; co</title>" in text
+    assert [attrs.get("type") for attrs, _ in page.scripts] == [
+        None,
+        "application/json",
+        None,
+    ]
+    bundle, data, start = (content for _, content in page.scripts)
+    assert "Chemiscope" in bundle
+    assert len(bundle) > 1_000_000
+    assert "DefaultVisualizer.load" in start
+    assert "<" not in data
+    assert json.loads(data) == dataset
+    assert len(page.tags) < 30  # no tags from the data or the bundle leaked out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["viewer.html"]
+
+
+def test_viewer_needs_an_existing_folder(dataset, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"missing' to write 'viewer\.html' in"):
+        write_viewer(dataset, tmp_path / "missing" / "viewer.html")
+
+
+# write_viewer: in a browser
+
+
+@pytest.mark.browser
+def test_viewer_shows_one_point_per_structure_offline(
+    dataset, molecules, tmp_path, visit
+):
+    page = visit(write_viewer(dataset, tmp_path / "viewer.html"))
+    assert page.status == "loaded", page.page.inner_text("#propmap-error")
+    assert_clean(page)
+    # the main trace comes first; the others mark the selection, carry the
+    # colour bar, or stand in the legend
+    traces = page.map_traces()
+    assert traces[0]["name"] == ""
+    assert traces[0]["points"] == len(molecules)
+    assert page.axis_titles() == ["PCovR 1", "PCovR 2"]
+    assert page.page.evaluate("window.propmapViewer.structure !== undefined")
+    # the "</script>" in a property neither ended the data early nor made markup
+    parsed = page.page.evaluate(
+        "JSON.parse(document.getElementById('propmap-dataset').textContent)"
+        ".properties.label.values[0]"
+    )
+    assert parsed == SCRIPT_LABEL
+    assert page.page.locator("b").count() == 0
+    meta = page.page.locator("#propmap-meta")
+    assert meta.get_by_text("six molecules", exact=True).is_visible()
+    screenshot = tmp_path / "viewer.png"
+    page.page.screenshot(path=screenshot)
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert screenshot.stat().st_size > 10_000
+
+
+@pytest.mark.browser
+def test_viewer_of_atoms_with_environments(molecules, tmp_path, visit, rng):
+    atoms = n_atoms(molecules)
+    dataset = chemiscope_dataset(
+        molecules,
+        properties={"energy": np.arange(len(molecules), dtype=float)},
+        atom_properties={
+            "charge": rng.normal(size=atoms),
+            "element": [[str(s) for s in a.symbols] for a in molecules],
+        },
+        latent=rng.normal(size=(atoms, 2)),
+    )
+    page = visit(write_viewer(dataset, tmp_path / "atoms.html"))
+    assert page.status == "loaded", page.page.inner_text("#propmap-error")
+    assert_clean(page)
+    assert page.map_traces()[0]["points"] == atoms
+
+
+@pytest.mark.browser
+def test_viewer_reports_a_broken_dataset(tmp_path, visit):
+    broken = {"meta": {"name": "broken"}, "structures": [], "properties": {}}
+    page = visit(write_viewer(broken, tmp_path / "broken.html"))
+    assert page.status == "error"
+    assert page.page.inner_text("#propmap-error").startswith(
+        "The viewer could not start:"
+    )
+    assert any("propmap viewer" in text for text in page.console_errors())
+    assert page.blocked == []
+    assert page.page.evaluate("window.propmapViewer") is None
