@@ -126,7 +126,11 @@ def test_map_writes_everything(runner, g2_file, tmp_path):
     assert summary["n_train"] + summary["n_test"] == 30
     assert 0.0 <= summary["mixing"] <= 1.0
     assert len(summary["sweep"]["mixing"]) == 11
-    assert summary["r2_train"] > 0.5
+    assert "cross-validation" in summary["mixing_chosen_by"]
+    assert summary["mixing"] in summary["sweep"]["mixing"]
+    total = np.add(summary["sweep"]["loss_x_cv"], summary["sweep"]["loss_y_cv"])
+    assert summary["mixing"] == summary["sweep"]["mixing"][int(np.argmin(total))]
+    assert np.isfinite([summary["r2_train"], summary["r2_test"]]).all()
     assert no_partial_files(out)
     import joblib
 

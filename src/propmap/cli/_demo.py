@@ -83,7 +83,7 @@ def run_demo(out: Path, *, progress: bool = False, force: bool = False) -> dict:
                 f"{mapped['model']} of summed SOAP features of "
                 f"{mapped['structures']} G2 "
                 f"molecules against their experimental enthalpies of formation "
-                f"(kcal/mol); mixing {mapped['mixing']:g} chosen on the test split."
+                f"(kcal/mol); mixing {mapped['mixing']:g} chosen by cross-validation."
             ),
             numbers={
                 "structures": mapped["structures"],
@@ -97,7 +97,10 @@ def run_demo(out: Path, *, progress: bool = False, force: bool = False) -> dict:
             figures=[
                 (out / MAP_FILES["map"], "Latent map, coloured by the property."),
                 (out / MAP_FILES["parity"], "Predicted against true values."),
-                (out / MAP_FILES["sweep"], "Test losses against the mixing α."),
+                (
+                    out / MAP_FILES["sweep"],
+                    "Cross-validated losses against the mixing α.",
+                ),
             ],
             links=[(MAP_FILES["viewer"], "Open the interactive viewer")],
         ),

@@ -25,7 +25,8 @@ from propmap.cli._common import (
 )
 
 MIXING_GRID = tuple(round(0.1 * k, 1) for k in range(11))
-MIN_STRUCTURES = 6
+MIN_STRUCTURES = 8
+CV_FOLDS = 5
 
 FILES = {
     "map": "map.png",
@@ -96,7 +97,7 @@ def run_map(
 
     import joblib
     import numpy as np
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import KFold, train_test_split
 
     from propmap._files import write_atomically
     from propmap.atomistic import read_structures, structure_targets
@@ -139,23 +140,41 @@ def run_map(
     y_scaler = StandardFlexibleScaler(column_wise=True).fit(y[train, None])
     Xs, Ys = x_scaler.transform(X), y_scaler.transform(y[:, None])
 
-    def fitted(alpha: float):
+    def fitted(alpha: float, rows):
         model = _estimator(kernel, gamma, sparse, components).set_params(mixing=alpha)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # centring of the train split
-            return model.fit(Xs[train], Ys[train])
+            warnings.simplefilter("ignore", UserWarning)  # centring of a subset
+            return model.fit(Xs[rows], Ys[rows])
 
-    stage("mixing sweep", progress)
-    sweep = [
-        (alpha, *_losses(fitted(alpha), Xs[test], Ys[test])) for alpha in MIXING_GRID
-    ]
-    alphas, loss_x, loss_y = (np.array(column) for column in zip(*sweep, strict=True))
+    # α by K-fold cross-validation on the training structures: the test split
+    # stays unseen until the final numbers
+    stage("mixing sweep (cross-validation)", progress)
+    folds = list(
+        KFold(
+            n_splits=min(CV_FOLDS, train.size), shuffle=True, random_state=seed
+        ).split(train)
+    )
+    sweep = np.array(
+        [
+            np.mean(
+                [
+                    _losses(
+                        fitted(alpha, train[inner]), Xs[train[held]], Ys[train[held]]
+                    )
+                    for inner, held in folds
+                ],
+                axis=0,
+            )
+            for alpha in MIXING_GRID
+        ]
+    )
+    alphas, loss_x, loss_y = np.array(MIXING_GRID), sweep[:, 0], sweep[:, 1]
     chosen = (
         float(mixing)
         if mixing is not None
         else float(alphas[np.argmin(loss_x + loss_y)])
     )
-    model = fitted(chosen)
+    model = fitted(chosen, train)
     latent = model.transform(Xs)
     predicted = y_scaler.inverse_transform(model.predict(Xs).reshape(-1, 1))[:, 0]
 
@@ -177,14 +196,14 @@ def run_map(
         "mixing": chosen,
         "mixing_chosen_by": "given"
         if mixing is not None
-        else "test losses over a grid",
+        else f"{len(folds)}-fold cross-validation on the training set",
         "r2_train": r2(train),
         "r2_test": r2(test),
         "mae_test": float(np.mean(np.abs(y[test] - predicted[test]))),
         "sweep": {
             "mixing": alphas.tolist(),
-            "loss_x_test": loss_x.tolist(),
-            "loss_y_test": loss_y.tolist(),
+            "loss_x_cv": loss_x.tolist(),
+            "loss_y_cv": loss_y.tolist(),
         },
         "aggregate": aggregate,
         "soap": featurizer.get_params(),
@@ -250,7 +269,9 @@ def map_command(
     mixing: Annotated[
         float | None,
         typer.Option(
-            min=0.0, max=1.0, help="PCovR α; default: chosen on the test split."
+            min=0.0,
+            max=1.0,
+            help="PCovR α; default: chosen by cross-validation on the training set.",
         ),
     ] = None,
     kernel: Annotated[
