@@ -62,6 +62,22 @@ def _estimator(kernel: str, gamma: float | None, sparse: int | None, components:
     return KernelPCovR(n_components=components, kernel=kernel, gamma=gamma, center=True)
 
 
+def _median_gamma(X, kernel: str) -> float:
+    """1 / the median distance between training rows (squared for rbf): kernel
+    values then spread over (0, 1) instead of collapsing to a constant, which the
+    library default 1 / n_features does for SOAP's thousands of columns."""
+    import numpy as np
+    from sklearn.metrics.pairwise import euclidean_distances, manhattan_distances
+
+    rows = X[: min(len(X), 1000)]
+    if kernel == "laplacian":
+        distances = manhattan_distances(rows)
+    else:
+        distances = euclidean_distances(rows, squared=True)
+    median = float(np.median(distances[np.triu_indices(len(rows), k=1)]))
+    return 1.0 / median if median > 0 else 1.0
+
+
 def _losses(model, X, Y) -> tuple[float, float]:
     """(reconstruction loss, prediction loss) of a fitted PCov model on scaled data."""
     import numpy as np
@@ -139,6 +155,12 @@ def run_map(
     x_scaler = StandardFlexibleScaler().fit(X[train])
     y_scaler = StandardFlexibleScaler(column_wise=True).fit(y[train, None])
     Xs, Ys = x_scaler.transform(X), y_scaler.transform(y[:, None])
+    uses_rbf = (sparse is not None and kernel == "linear") or kernel in (
+        "rbf",
+        "laplacian",
+    )
+    if gamma is None and uses_rbf:
+        gamma = _median_gamma(Xs[train], kernel)
 
     def fitted(alpha: float, rows):
         model = _estimator(kernel, gamma, sparse, components).set_params(mixing=alpha)
@@ -191,6 +213,7 @@ def run_map(
         "kernel": kernel
         if sparse is None
         else (kernel if kernel != "linear" else "rbf"),
+        "gamma": gamma,
         "n_active": sparse,
         "n_components": components,
         "mixing": chosen,
@@ -277,7 +300,13 @@ def map_command(
     kernel: Annotated[
         str, typer.Option(help="linear (PCovR) or a kernel for Kernel PCovR: rbf, ...")
     ] = "linear",
-    gamma: Annotated[float | None, typer.Option(help="Kernel width parameter.")] = None,
+    gamma: Annotated[
+        float | None,
+        typer.Option(
+            help="Kernel width parameter; default for rbf/laplacian: 1 / the median "
+            "(squared) distance between training structures."
+        ),
+    ] = None,
     sparse: Annotated[
         int | None,
         typer.Option(min=2, help="Nyström Kernel PCovR on this many active points."),
