@@ -47,3 +47,41 @@ def test_selection_benchmark_quick_run(skmatter):
     assert completed.returncode == 0, completed.stderr
     assert "ERROR" not in completed.stdout
     assert "same" in completed.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parity
+def test_kpcovr_benchmark_quick_run(skmatter):
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "bench_kpcovr.py"),
+            "--quick",
+            "--no-save",
+            "--case",
+            "dense-2000-c2",
+            "--case",
+            "nystroem-accuracy",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "ERROR" not in completed.stdout
+    assert "|R2 dense - R2 sparse|" in completed.stdout
+
+
+@pytest.mark.slow
+def test_soap_benchmark_quick_run():
+    pytest.importorskip("featomic")
+    completed = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_soap.py"), "--quick", "--no-save"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "propmap / featomic" in completed.stdout
