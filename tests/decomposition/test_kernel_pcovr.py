@@ -533,3 +533,17 @@ def test_auto_solver_choice(rng):
     assert chosen == {None: "full", 2: "arpack", 50: "randomized", 590: "full"}
     small = KernelPCovR(n_components=2).fit(X[:100], y[:100])
     assert small.fit_svd_solver_ == "full"
+
+
+def test_fit_with_every_component_stays_lean(rng):
+    n_samples = 500
+    X = rng.standard_normal((n_samples, 4))
+    y = np.sin(X[:, 0])
+    tracemalloc.start()
+    try:
+        KernelPCovR(kernel="rbf", gamma=0.2).fit(X, y)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # kernel, K~ and the eigensolver's workspace; pkt_, T and T G⁺ stay
+    assert peak < 5.5 * 8 * n_samples**2

@@ -258,41 +258,42 @@ class BaseKernelPCov(
             modified[rows] += scaled_targets[rows] @ scaled_targets.T
         exact = self.fit_svd_solver_ == "full"
         eigenvalues, eigenvectors = self._top_eigenpairs(modified, overwrite=exact)
-        scaled = eigenvectors * inverse_sqrt_or_zero(eigenvalues, self.tol)
-        self.pkt_ = alpha * scaled + (1.0 - alpha) * (
-            weights @ (targets_hat.T @ scaled)
-        )
+        inverse_roots = inverse_sqrt_or_zero(eigenvalues, self.tol)
         if exact:
             # K P_KT = K~ U Λ^{-1/2} = U Λ^{1/2}, whose Gram matrix is Λ
             roots = sqrt_or_zero(eigenvalues, self.tol)
             latent = eigenvectors * roots
             least_squares = LatentLeastSquares(latent, eigenvalues, self.tol)
+            projected = eigenvectors.T @ targets_hat  # h = UᵀŶ
+            scaled = eigenvectors  # U Λ^{-1/2}, in U's memory (all n x n with c = n)
+            scaled *= inverse_roots
+            del eigenvectors
         else:
+            scaled = eigenvectors * inverse_roots
             latent = modified @ scaled
             least_squares = LatentLeastSquares(latent, None, self.tol)
         del modified
+        self.pkt_ = alpha * scaled
+        self.pkt_ += (1.0 - alpha) * (weights @ (targets_hat.T @ scaled))
+        self.components_ = self.pkt_.T
+        # score's reconstruction term needs T G⁺ and G⁺ H G⁺ (G = TᵀT, H = TᵀKT)
+        if exact:
+            self._score_basis_ = scaled  # T G⁺ = U Λ^{1/2} Λ^{-1} = U Λ^{-1/2}
+        else:
+            self._score_basis_ = least_squares.right(latent)
         if exact and alpha >= _IDENTITY_MIXING:
-            # TᵀKT without an n x n x c product: UᵀKU = (Λ − (1 − α) hhᵀ) / α with
-            # h = UᵀŶ, from UᵀK~U = Λ (dividing by α loses accuracy as α → 0)
-            projected = eigenvectors.T @ targets_hat
-            inner = np.diag(eigenvalues) - (1.0 - alpha) * (projected @ projected.T)
-            core = roots[:, None] * (inner / alpha) * roots
+            # G⁺HG⁺ = (I − (1 − α) h̃h̃ᵀ) / α with h̃ = Λ^{-1/2}UᵀŶ, from UᵀK~U = Λ:
+            # kept as that diagonal plus a rank-p term (dividing by α loses accuracy
+            # as α → 0, where the product with K is computed instead)
+            self._score_core_ = _LowRankCore(
+                (inverse_roots > 0) / alpha,
+                inverse_roots[:, None] * projected,
+                (1.0 - alpha) / alpha,
+            )
         else:
             core = latent.T @ (kernel @ latent)
-        self.components_ = self.pkt_.T
-        self._prepare_score(core, latent, least_squares)
+            self._score_core_ = least_squares.right(least_squares.left(core))
         return least_squares
-
-    def _prepare_score(self, core, latent, least_squares) -> None:
-        """The quantities the reconstruction term of ``score`` needs, so that
-        scoring new points never recomputes the training kernel.
-
-        With ``G = TᵀT`` and ``core = H = TᵀKT``, the feature-space reconstruction of
-        new points from the training latent coordinates is ``w = T G⁺ T_vᵀ``: keep
-        ``T G⁺`` and ``G⁺ H G⁺``.
-        """
-        self._score_basis_ = least_squares.right(latent)
-        self._score_core_ = least_squares.right(least_squares.left(core))
 
     def _reconstruction_loss(self, X, latent_extra: np.ndarray | None = None):
         """Relative kernel-space reconstruction error of new points, and their
@@ -308,7 +309,11 @@ class BaseKernelPCov(
         products, self_kernel = self._kernel_passes(X, matrices, self_kernel=True)
         latent, basis_product = products[0], products[1]
         cross = float(np.sum(basis_product * latent))
-        quadratic = float(np.sum((latent @ self._score_core_) * latent))
+        core = self._score_core_
+        if isinstance(core, _LowRankCore):
+            quadratic = core.quadratic(latent)
+        else:
+            quadratic = float(np.sum((latent @ core) * latent))
         total = float(self_kernel.sum())
         if not total > 0:
             raise ValueError(
@@ -373,6 +378,20 @@ class BaseKernelPCov(
         tags = super().__sklearn_tags__()
         tags.input_tags.pairwise = self._precomputed()
         return tags
+
+
+class _LowRankCore:
+    """A c x c matrix ``diag(d) − s F Fᵀ`` (F of p columns) kept in factored form."""
+
+    def __init__(self, diagonal: np.ndarray, factor: np.ndarray, scale: float):
+        self.diagonal, self.factor, self.scale = diagonal, factor, scale
+
+    def quadratic(self, latent: np.ndarray) -> float:
+        """``Σ_v t_v M t_vᵀ`` over the rows t_v of ``latent``."""
+        projected = latent @ self.factor
+        return float(
+            np.sum(latent**2 * self.diagonal) - self.scale * np.sum(projected**2)
+        )
 
 
 class LatentLeastSquares:
