@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from propmap.atomistic._requirements import require
+from propmap._requirements import require
 
 __all__ = ["S22", "load_g2", "load_s22"]
 
@@ -47,7 +47,7 @@ def load_g2() -> tuple[list, np.ndarray]:
        assessment of a new nonempirical density functional: Molecules and
        hydrogen-bonded complexes", J. Chem. Phys. 119, 12129 (2003).
     """
-    ase = require("ase")
+    ase = require("ase", "atomistic")
     from ase.data import g2
     from ase.units import kcal, mol
 
@@ -130,7 +130,7 @@ def load_s22() -> S22:
        Sherrill, "Basis set consistent revision of the S22 test set of noncovalent
        interaction energies", J. Chem. Phys. 132, 144104 (2010).
     """
-    require("ase")
+    require("ase", "atomistic")
     from ase.data import s22
     from ase.units import kcal, mol
 

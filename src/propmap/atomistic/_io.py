@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from propmap.atomistic._requirements import require
+from propmap._requirements import require
 from propmap.atomistic._soap import as_structure_list
 
 __all__ = ["atom_targets", "read_structures", "structure_targets"]
@@ -55,7 +55,7 @@ def read_structures(paths, format=None, index=":") -> list:
     IndexError
         ``index`` selects a structure past the end of a file.
     """
-    require("ase")
+    require("ase", "atomistic")
     selection = _parse_index(index)
     files = []
     for path in _as_path_list(paths):

@@ -7,7 +7,7 @@ from numbers import Real
 
 import numpy as np
 
-from propmap.atomistic._requirements import require
+from propmap._requirements import require
 
 __all__ = ["extract_molecule", "find_molecules", "split_into_molecules"]
 
@@ -77,7 +77,7 @@ def extract_molecule(atoms, indices, scale: float = 1.2):
         ``indices`` are empty, repeated or out of range, their atoms are not bonded
         into one molecule, or they form an infinite covalent network.
     """
-    ase = require("ase")
+    ase = require("ase", "atomistic")
     indices = _check_indices(indices, len(atoms))
     piece = ase.Atoms(
         numbers=atoms.numbers[indices],
@@ -129,7 +129,7 @@ def _molecule_images(
     different image of the atom it started from; ``parent_indices`` translates atom
     numbers in messages to those of a parent structure.
     """
-    require("ase")
+    require("ase", "atomistic")
     from ase.neighborlist import natural_cutoffs, neighbor_list
 
     if not isinstance(scale, Real) or not scale > 0:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from propmap.atomistic._requirements import require
+from propmap._requirements import require
 from propmap.atomistic._soap import as_structure_list
 
 __all__ = [
@@ -86,8 +86,9 @@ class Motif:
                 )
         if not self.name.strip():
             raise ValueError(f"The motif with SMARTS {self.smarts!r} has no name.")
-        Chem = require("rdkit.Chem")
-        with require("rdkit.rdBase").BlockLogs():  # the error below says it instead
+        Chem = require("rdkit.Chem", "atomistic")
+        # the error below says it instead of RDKit's log
+        with require("rdkit.rdBase", "atomistic").BlockLogs():
             query = Chem.MolFromSmarts(self.smarts)
         if query is None or query.GetNumAtoms() == 0:
             raise ValueError(
@@ -241,7 +242,7 @@ def structure_to_mol(atoms, charge=None):
         The structure has no atoms, is periodic with a cell, or ``charge`` is not
         a whole number.
     """
-    ase = require("ase")
+    ase = require("ase", "atomistic")
     if not isinstance(atoms, ase.Atoms):
         raise TypeError(f"Expected ase.Atoms; got {type(atoms).__name__}.")
     if len(atoms) == 0:
@@ -272,9 +273,9 @@ def _charge(atoms, charge) -> int:
 def _perceive(atoms, charge: int, label: str):
     """The molecule of ``atoms`` and whether its bond orders were assigned; warns
     (naming the structure by ``label``) when they were not."""
-    Chem = require("rdkit.Chem")
-    rdDetermineBonds = require("rdkit.Chem.rdDetermineBonds")
-    Point3D = require("rdkit.Geometry").Point3D
+    Chem = require("rdkit.Chem", "atomistic")
+    rdDetermineBonds = require("rdkit.Chem.rdDetermineBonds", "atomistic")
+    Point3D = require("rdkit.Geometry", "atomistic").Point3D
     if atoms.pbc.any() and atoms.cell.rank > 0:
         raise ValueError(
             f"Cannot perceive the bonds of {label}: it is periodic (pbc="
@@ -294,7 +295,7 @@ def _perceive(atoms, charge: int, label: str):
 
     # RDKit raises ValueError, RuntimeError or its own types on chemistry it does
     # not handle; each is reported as a warning and the structure left unlabelled.
-    with require("rdkit.rdBase").BlockLogs():
+    with require("rdkit.rdBase", "atomistic").BlockLogs():
         try:
             rdDetermineBonds.DetermineConnectivity(mol, charge=charge)
         except Exception as error:
@@ -388,7 +389,7 @@ def label_motifs(structures, motifs=None, charges=None):
     1          0         carbonyl        (0, 1)        2
     2          0  carboxylic acid  (0, 1, 2, 3)        4
     """
-    pd = require("pandas")
+    pd = require("pandas", "atomistic")
     structures = as_structure_list(structures)
     motifs = load_motifs() if motifs is None else _motif_list(motifs)
     if charges is None:

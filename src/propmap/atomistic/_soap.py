@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from propmap._compat import Interval, StrOptions, _fit_context
-from propmap.atomistic._requirements import require
+from propmap._requirements import require
 
 __all__ = ["SoapFeaturizer", "as_structure_list"]
 
@@ -18,7 +18,7 @@ __all__ = ["SoapFeaturizer", "as_structure_list"]
 def as_structure_list(structures) -> list:
     """A list of ``ase.Atoms`` from one Atoms or an iterable of them, with clear
     errors for anything else and for structures without atoms."""
-    ase = require("ase")
+    ase = require("ase", "atomistic")
     if isinstance(structures, ase.Atoms):
         structures = [structures]
     try:
@@ -193,7 +193,7 @@ class SoapFeaturizer(TransformerMixin, BaseEstimator):
         }
 
     def _calculator(self):
-        featomic = require("featomic")
+        featomic = require("featomic", "atomistic")
         return featomic.SoapPowerSpectrum(**self.hypers())
 
     # -- fit / transform
@@ -262,7 +262,7 @@ class SoapFeaturizer(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "keys_")
         structures = as_structure_list(X)
         self._check_species(structures)
-        metatensor = require("metatensor")
+        metatensor = require("metatensor", "atomistic")
         calculator = self._calculator()
         selected = metatensor.Labels(
             ["center_type", "neighbor_1_type", "neighbor_2_type"], self.keys_

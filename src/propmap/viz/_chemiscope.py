@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import gzip
 import html
-import importlib
 import json
 import re
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from numbers import Real
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 
 from propmap._files import write_atomically
+from propmap._requirements import require
 from propmap.atomistic._soap import as_structure_list
 
 __all__ = ["chemiscope_dataset", "write_chemiscope_json", "write_viewer"]
@@ -33,17 +32,6 @@ _JSON_SUFFIXES = (".json", ".json.gz")
 # chemiscope's browser bundle, shipped with the Python package for its sphinx
 # extension: a UMD script that defines the global ``Chemiscope``
 _BUNDLE = ("sphinx", "static", "chemiscope.min.js")
-
-
-def _require(module: str) -> ModuleType:
-    """Import ``module`` or raise an ImportError that says how to install it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as error:
-        raise ImportError(
-            f"propmap.viz needs {module.split('.')[0]!r}, which is not installed: "
-            f"{_EXTRA}"
-        ) from error
 
 
 # -- the dataset
@@ -207,7 +195,7 @@ def chemiscope_dataset(
     >>> dataset["settings"]["map"]["x"], dataset["settings"]["map"]["color"]
     ({'property': 'PCovR 1'}, {'property': 'electrons'})
     """
-    chemiscope = _require("chemiscope")
+    chemiscope = require("chemiscope", "viz")
     structures = _structure_list(structures)
     sizes = [len(atoms) for atoms in structures]
     n_structures, n_atoms = len(structures), sum(sizes)
@@ -446,7 +434,7 @@ def _strict_json(dataset: Mapping) -> str:
 
 def _chemiscope_bundle() -> str:
     """chemiscope's browser script, from the installed Python package."""
-    chemiscope = _require("chemiscope")
+    chemiscope = require("chemiscope", "viz")
     bundle = resources.files(chemiscope).joinpath(*_BUNDLE)
     if not bundle.is_file():
         raise FileNotFoundError(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from propmap._files import write_atomically
+from propmap._requirements import require
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -29,20 +30,13 @@ __all__ = [
     "selection_curves",
 ]
 
-_EXTRA = 'pip install "propmap[viz]"'
 _FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 _PANELS_PER_ROW = 3
 
 
 def _figure_class() -> type[Figure]:
     """matplotlib's Figure class, or an ImportError that says how to install it."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as error:
-        raise ImportError(
-            f"propmap.viz needs 'matplotlib', which is not installed: {_EXTRA}"
-        ) from error
-    return Figure
+    return require("matplotlib.figure", "viz").Figure
 
 
 def _new_figure(width: float, height: float) -> Figure:
