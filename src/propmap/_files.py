@@ -19,13 +19,17 @@ def write_atomically(path: Path | str, write: Callable[[IO], None], mode: str = 
     Parameters
     ----------
     path : path-like
-        The file to write; its directory must exist.
+        The file to write; its folder must exist (a FileNotFoundError names it).
     write : callable
         ``write(stream)`` writes the content to the open stream.
     mode : {"w", "wb"}, default="w"
         Text (UTF-8) or binary.
     """
     path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"The folder {str(path.parent)!r} to write {path.name!r} in does not exist."
+        )
     handle, temporary = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
     )

@@ -335,7 +335,6 @@ def write_chemiscope_json(dataset: Mapping, path) -> Path:
         raise ValueError(
             f"A chemiscope file ends with .json or .json.gz; got {str(path)!r}."
         )
-    _check_folder(path)
     data = _strict_json(dataset).encode("utf-8")
     if path.name.endswith(".gz"):
         data = gzip.compress(data, compresslevel=6, mtime=0)
@@ -415,13 +414,6 @@ _START = """
 """
 
 
-def _check_folder(path: Path) -> None:
-    if not path.parent.is_dir():
-        raise FileNotFoundError(
-            f"The folder {str(path.parent)!r} to write {path.name!r} in does not exist."
-        )
-
-
 def _strict_json(dataset: Mapping) -> str:
     try:
         return json.dumps(dataset, allow_nan=False, separators=(",", ":"))
@@ -481,7 +473,6 @@ def write_viewer(dataset: Mapping, path, *, title: str = "propmap viewer") -> Pa
         The folder of ``path`` does not exist.
     """
     path = Path(path)
-    _check_folder(path)
     # "<" as \\u003c: the JSON can neither close its script element nor open an
     # HTML comment in it, and JSON.parse reads it back unchanged
     data = _strict_json(dataset).replace("<", "\\u003c")

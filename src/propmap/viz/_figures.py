@@ -663,10 +663,6 @@ def save_figure(figure: Figure, path, dpi: float = 130) -> Path:
         )
     if not isinstance(dpi, Real) or isinstance(dpi, bool) or not dpi > 0:
         raise ValueError(f"dpi must be a positive number; got {dpi!r}.")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(
-            f"The folder {str(path.parent)!r} to write {path.name!r} in does not exist."
-        )
     write_atomically(
         path, lambda stream: figure.savefig(stream, format=file_format, dpi=dpi), "wb"
     )
