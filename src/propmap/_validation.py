@@ -18,6 +18,7 @@ from propmap.exceptions import UncenteredDataWarning
 
 __all__ = [
     "check_n_components",
+    "check_precomputed_weights",
     "column_means",
     "validate_features_targets",
     "warn_if_uncentered",
@@ -108,3 +109,13 @@ def check_n_components(
             f"min(n_samples, n_features)={limit} with svd_solver='arpack'."
         )
     return int(n_components)
+
+
+def check_precomputed_weights(W, parameter: str, value) -> None:
+    """Weights ``W`` may be given to ``fit`` only with ``<parameter>="precomputed"``
+    (``regressor`` for PCovR, ``classifier`` for PCovC)."""
+    if W is not None and not (isinstance(value, str) and value == "precomputed"):
+        raise ValueError(
+            f"W can only be given with {parameter}='precomputed'; got "
+            f"{parameter}={value!r}."
+        )

@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from propmap._compat import StrOptions, _fit_context
 from propmap._linalg import solve_penalised
+from propmap._validation import check_precomputed_weights
 from propmap.decomposition._kernel_base import BaseKernelPCov
 
 __all__ = ["KernelPCovR"]
@@ -220,11 +221,7 @@ class KernelPCovR(RegressorMixin, MultiOutputMixin, BaseKernelPCov):
             y_numeric=True,
             ensure_min_samples=2,
         )
-        if W is not None and self.regressor != "precomputed":
-            raise ValueError(
-                "W can only be given with regressor='precomputed'; got regressor="
-                f"{self.regressor!r}."
-            )
+        check_precomputed_weights(W, "regressor", self.regressor)
         targets_1d = Y.ndim == 1
         targets = Y.reshape(X.shape[0], -1)
         self._start_fit(X)

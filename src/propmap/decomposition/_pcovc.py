@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from propmap._compat import HasMethods, Interval, StrOptions, _fit_context
 from propmap._linalg import symmetric_eigh
-from propmap._validation import FLOAT_DTYPES, column_means
+from propmap._validation import FLOAT_DTYPES, check_precomputed_weights, column_means
 from propmap.decomposition._base import BasePCov
 from propmap.decomposition._kernel_base import BaseKernelPCov
 from propmap.exceptions import UncenteredDataWarning, UnscaledDataWarning
@@ -352,11 +352,7 @@ class PCovC(_LatentClassification, BasePCov):
         )
         check_classification_targets(Y)
         self.classes_ = np.unique(Y)
-        if W is not None and self.classifier != "precomputed":
-            raise ValueError(
-                "W can only be given with classifier='precomputed'; got classifier="
-                f"{self.classifier!r}."
-            )
+        check_precomputed_weights(W, "classifier", self.classifier)
         self._start_fit(X)
         self._record_mean(column_means(X))
         weights = self._decision_weights(X, Y, W)
@@ -526,11 +522,7 @@ class KernelPCovC(_LatentClassification, BaseKernelPCov):
         X, Y = validate_data(self, X, Y, dtype=np.float64, ensure_min_samples=2)
         check_classification_targets(Y)
         self.classes_ = np.unique(Y)
-        if W is not None and self.classifier != "precomputed":
-            raise ValueError(
-                "W can only be given with classifier='precomputed'; got classifier="
-                f"{self.classifier!r}."
-            )
+        check_precomputed_weights(W, "classifier", self.classifier)
         self._start_fit(X)
         kernel = self._training_kernel(X)
         weights = self._decision_weights(kernel, Y, W)

@@ -16,7 +16,12 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from propmap._compat import HasMethods, StrOptions, _fit_context
 from propmap._linalg import solve_penalised, symmetric_eigh
-from propmap._validation import FLOAT_DTYPES, column_means, validate_features_targets
+from propmap._validation import (
+    FLOAT_DTYPES,
+    check_precomputed_weights,
+    column_means,
+    validate_features_targets,
+)
 from propmap.decomposition._base import BasePCov, sparse_safe_squared_norm
 from propmap.utils._pcovr_utils import cross_products, gram_matrix
 
@@ -245,11 +250,7 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
             The fitted estimator.
         """
         X, targets, targets_1d = validate_features_targets(self, X, Y)
-        if W is not None and self.regressor != "precomputed":
-            raise ValueError(
-                "W can only be given with regressor='precomputed'; got regressor="
-                f"{self.regressor!r}."
-            )
+        check_precomputed_weights(W, "regressor", self.regressor)
         self._start_fit(X)
         targets64 = targets.astype(np.float64, copy=False)
         if self.space_ == "feature":
