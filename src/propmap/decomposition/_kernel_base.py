@@ -46,6 +46,7 @@ __all__ = [
     "BaseKernelPCov",
     "KernelMixin",
     "LatentLeastSquares",
+    "check_inverse_transform",
     "kernel_constraints",
     "row_blocks",
 ]
@@ -292,7 +293,9 @@ class BaseKernelPCov(
             )
         else:
             core = latent.T @ (kernel @ latent)
-            self._score_core_ = least_squares.right(least_squares.left(core))
+            self._score_core_ = _DenseCore(
+                least_squares.right(least_squares.left(core))
+            )
         return least_squares
 
     def _reconstruction_loss(self, X, latent_extra: np.ndarray | None = None):
@@ -309,11 +312,7 @@ class BaseKernelPCov(
         products, self_kernel = self._kernel_passes(X, matrices, self_kernel=True)
         latent, basis_product = products[0], products[1]
         cross = float(np.sum(basis_product * latent))
-        core = self._score_core_
-        if isinstance(core, _LowRankCore):
-            quadratic = core.quadratic(latent)
-        else:
-            quadratic = float(np.sum((latent @ core) * latent))
+        quadratic = self._score_core_.quadratic(latent)
         total = float(self_kernel.sum())
         if not total > 0:
             raise ValueError(
@@ -356,12 +355,7 @@ class BaseKernelPCov(
         -------
         X_reconstructed : ndarray of shape (n_samples, n_features_in_)
         """
-        check_is_fitted(self, ["pkt_"])
-        if not self.fit_inverse_transform:
-            raise NotFittedError(
-                "inverse_transform needs fit_inverse_transform=True when the model "
-                "is fitted."
-            )
+        check_inverse_transform(self)
         latent = check_array(X, input_name="T")
         if latent.shape[1] != self.n_components_:
             raise ValueError(
@@ -378,6 +372,17 @@ class BaseKernelPCov(
         tags = super().__sklearn_tags__()
         tags.input_tags.pairwise = self._precomputed()
         return tags
+
+
+class _DenseCore:
+    """A c x c matrix M, for ``Σ_v t_v M t_vᵀ``."""
+
+    def __init__(self, matrix: np.ndarray):
+        self.matrix = matrix
+
+    def quadratic(self, latent: np.ndarray) -> float:
+        """``Σ_v t_v M t_vᵀ`` over the rows t_v of ``latent``."""
+        return float(np.sum((latent @ self.matrix) * latent))
 
 
 class _LowRankCore:
@@ -428,6 +433,16 @@ class LatentLeastSquares:
     def __call__(self, target) -> np.ndarray:
         """``T⁺ @ target`` (what the reference writes ``lstsq(T, I) @ target``)."""
         return self.left(self.latent.T @ target)
+
+
+def check_inverse_transform(estimator) -> None:
+    """A fitted kernel PCov model that learnt its map back to the features."""
+    check_is_fitted(estimator, ["pkt_"])
+    if not estimator.fit_inverse_transform:
+        raise NotFittedError(
+            "inverse_transform needs fit_inverse_transform=True when the model "
+            "is fitted."
+        )
 
 
 def row_blocks(n_rows: int, row_length: int):

@@ -6,7 +6,6 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import MultiOutputMixin, RegressorMixin
-from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
@@ -16,6 +15,7 @@ from propmap._validation import check_n_components
 from propmap.decomposition._base import BasePCov, forget_conditional_attributes
 from propmap.decomposition._kernel_base import (
     KernelMixin,
+    check_inverse_transform,
     kernel_constraints,
     row_blocks,
 )
@@ -397,12 +397,7 @@ class SparseKernelPCovR(KernelMixin, RegressorMixin, MultiOutputMixin, BasePCov)
         -------
         X_reconstructed : ndarray of shape (n_samples, n_features_in_)
         """
-        check_is_fitted(self, ["pkt_"])
-        if not self.fit_inverse_transform:
-            raise NotFittedError(
-                "inverse_transform needs fit_inverse_transform=True when the model "
-                "is fitted."
-            )
+        check_inverse_transform(self)
         latent = self._check_latent(X)
         return latent @ self.ptx_
 
