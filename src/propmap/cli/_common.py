@@ -104,6 +104,15 @@ Force = Annotated[
 ]
 
 
+def read_inputs(paths, target: str | None, progress: bool):
+    """The structures in ``paths`` and their ``target`` values (None without one)."""
+    from propmap.atomistic import read_structures, structure_targets
+
+    stage(f"reading {', '.join(str(p) for p in paths)}", progress)
+    structures = read_structures([str(p) for p in paths])
+    return structures, None if target is None else structure_targets(structures, target)
+
+
 def soap_featurizer(
     cutoff: float, max_radial: int, max_angular: int, width: float, **kwargs: Any
 ):

@@ -19,6 +19,7 @@ from propmap.cli._common import (
     fail,
     prepare_output,
     progress_enabled,
+    read_inputs,
     report_errors,
     soap_featurizer,
     stage,
@@ -112,8 +113,6 @@ def run_contributions(
         MotifPerceptionWarning,
         RemnantFeaturizer,
         motif_contributions,
-        read_structures,
-        structure_targets,
         summarize_motifs,
     )
     from propmap.decomposition import PCovR
@@ -130,9 +129,7 @@ def run_contributions(
     )
 
     out = prepare_output(out, force)
-    stage(f"reading {', '.join(str(p) for p in paths)}", progress)
-    structures = read_structures([str(p) for p in paths])
-    y = structure_targets(structures, target)
+    structures, y = read_inputs(paths, target, progress)
     if len(structures) < MIN_STRUCTURES:
         fail(
             f"{len(structures)} structures are too few to fit and cross-validate an "
@@ -140,33 +137,33 @@ def run_contributions(
         )
     gas_phase = _gas_phase(structures, molecules)
     soap = soap_featurizer(cutoff, max_radial, max_angular, width)
-    model = AdditiveModel(
-        RemnantFeaturizer(soap),
-        regressor=RidgeCV(alphas=np.logspace(-6, 2, 17)),
-        composition=False,
-    )
-    extra = {} if gas_phase is None else {"molecules": gas_phase}
+
+    def make_model() -> AdditiveModel:
+        return AdditiveModel(
+            RemnantFeaturizer(soap),
+            regressor=RidgeCV(alphas=np.logspace(-6, 2, 17)),
+            composition=False,
+        )
+
+    def molecules_of(rows) -> dict:
+        """The featurizer's ``molecules`` argument for these structures."""
+        return {} if gas_phase is None else {"molecules": [gas_phase[i] for i in rows]}
+
+    every = range(len(structures))
+    extra = molecules_of(every)
     stage(
         f"remnant features and additive model of {len(structures)} structures", progress
     )
-    model.fit(structures, y, **extra)
+    model = make_model().fit(structures, y, **extra)
     contributions = model.atom_contributions(structures, **extra)
     folds = KFold(n_splits=min(5, len(structures)), shuffle=True, random_state=seed)
     cross_validated = np.empty(len(structures))
     for train, test in folds.split(structures):
-        fold_extra = (
-            {} if gas_phase is None else {"molecules": [gas_phase[i] for i in train]}
-        )
-        fold = AdditiveModel(
-            RemnantFeaturizer(soap),
-            regressor=RidgeCV(alphas=np.logspace(-6, 2, 17)),
-            composition=False,
-        ).fit([structures[i] for i in train], y[train], **fold_extra)
-        test_extra = (
-            {} if gas_phase is None else {"molecules": [gas_phase[i] for i in test]}
+        fold = make_model().fit(
+            [structures[i] for i in train], y[train], **molecules_of(train)
         )
         cross_validated[test] = fold.predict(
-            [structures[i] for i in test], **test_extra
+            [structures[i] for i in test], **molecules_of(test)
         )
 
     stage("motifs", progress)
@@ -218,7 +215,8 @@ def run_contributions(
         "target": target,
         "molecules": "given" if gas_phase is not None else "cut from the structures",
         "ridge_alpha": float(model.regressor_.alpha_),
-        "r2_train": r2(model.predict(structures, **extra)),
+        # each structure's prediction is the sum of its atoms' contributions
+        "r2_train": r2(np.array([c.sum() for c in contributions])),
         "r2_cross_validated": r2(cross_validated),
         "mae_cross_validated": float(np.mean(np.abs(y - cross_validated))),
         "motif_instances": len(instances),

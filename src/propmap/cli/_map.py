@@ -18,6 +18,7 @@ from propmap.cli._common import (
     fail,
     prepare_output,
     progress_enabled,
+    read_inputs,
     report_errors,
     soap_featurizer,
     stage,
@@ -116,7 +117,6 @@ def run_map(
     from sklearn.model_selection import KFold, train_test_split
 
     from propmap._files import write_atomically
-    from propmap.atomistic import read_structures, structure_targets
     from propmap.preprocessing import StandardFlexibleScaler
     from propmap.viz import (
         chemiscope_dataset,
@@ -129,9 +129,7 @@ def run_map(
     )
 
     out = prepare_output(out, force)
-    stage(f"reading {', '.join(str(p) for p in paths)}", progress)
-    structures = read_structures([str(p) for p in paths])
-    y = structure_targets(structures, target)
+    structures, y = read_inputs(paths, target, progress)
     n = len(structures)
     if n < max(MIN_STRUCTURES, components + 3):
         fail(

@@ -19,6 +19,7 @@ from propmap.cli._common import (
     fail,
     prepare_output,
     progress_enabled,
+    read_inputs,
     report_errors,
     soap_featurizer,
     stage,
@@ -137,11 +138,7 @@ def run_select(
         X, y, names = _load_features(paths[0], target)
         sample_names = [str(k) for k in range(X.shape[0])]
     else:
-        from propmap.atomistic import read_structures, structure_targets
-
-        stage(f"reading {', '.join(str(p) for p in paths)}", progress)
-        structures = read_structures([str(p) for p in paths])
-        y = None if target is None else structure_targets(structures, target)
+        structures, y = read_inputs(paths, target, progress)
         stage(f"SOAP features of {len(structures)} structures", progress)
         featurizer = soap_featurizer(
             cutoff, max_radial, max_angular, width, progress=progress
