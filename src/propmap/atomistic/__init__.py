@@ -6,8 +6,7 @@ Install with ``pip install "propmap[atomistic]"``. The numerics core never impor
 this package; it imports ase, featomic and RDKit only when their functions are used.
 """
 
-import importlib
-from typing import Any
+from propmap._lazy import lazy_exports
 
 # public name -> module that defines it
 _EXPORTS = {
@@ -34,12 +33,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'propmap.atomistic' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
