@@ -345,18 +345,21 @@ def run_cases(
     threads: int | None = None,
     verbose: bool = True,
 ) -> list[dict[str, Any]]:
-    """Run several cases one after the other; see :func:`run_case`.
+    """Run several cases one after the other, announcing each on stderr when
+    ``verbose``; see :func:`run_case`.
 
     Returns
     -------
     results : list of dict
         The results of all cases, concatenated.
     """
-    return [
-        result
-        for case in cases
-        for result in run_case(case, repeat=repeat, threads=threads, verbose=verbose)
-    ]
+    cases = list(cases)
+    results: list[dict[str, Any]] = []
+    for number, case in enumerate(cases, start=1):
+        if verbose:
+            print(f"[{number}/{len(cases)}] {case.name}", file=sys.stderr)
+        results += run_case(case, repeat=repeat, threads=threads, verbose=verbose)
+    return results
 
 
 def _print_progress(report: Mapping[str, Any]) -> None:

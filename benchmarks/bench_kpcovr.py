@@ -43,7 +43,7 @@ from _harness import (
     error_row,
     format_number,
     layout_table,
-    run_case,
+    run_cases,
     save_results,
     select_cases,
     verdict,
@@ -546,10 +546,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     cases = select_cases(parser, cases, args.case)
 
-    results: list[dict[str, Any]] = []
-    for number, case in enumerate(cases, start=1):
-        print(f"[{number}/{len(cases)}] {case.name}", file=sys.stderr)
-        results += run_case(case, repeat=args.repeat, threads=args.threads)
+    results = run_cases(cases, repeat=args.repeat, threads=args.threads)
     print(
         f"data: {N_FACTORS} latent factors plus noise, one nonlinear target, "
         f"seed {SEED}; RBF kernel, gamma = 1 / (2 d); mixing {MIXING}"

@@ -34,7 +34,7 @@ from _harness import (
     error_row,
     format_number,
     layout_table,
-    run_case,
+    run_cases,
     save_results,
     select_cases,
 )
@@ -471,10 +471,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     cases = select_cases(parser, cases, args.case)
 
-    results: list[dict[str, Any]] = []
-    for number, case in enumerate(cases, start=1):
-        print(f"[{number}/{len(cases)}] {case.name}", file=sys.stderr)
-        results += run_case(case, repeat=args.repeat, threads=args.threads)
+    results = run_cases(cases, repeat=args.repeat, threads=args.threads)
     summarize_picks(results)
     print(f"data: {args.data}, seed {SEED}")
     print(format_table(results))

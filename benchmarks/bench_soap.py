@@ -32,7 +32,7 @@ from _harness import (
     benchmark_parser,
     format_number,
     layout_table,
-    run_case,
+    run_cases,
     save_results,
     select_cases,
     verdict,
@@ -146,10 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cases = select_cases(
         parser, [build_case(key, quick=args.quick) for key in CASE_SPECS], args.case
     )
-    results: list[dict[str, Any]] = []
-    for number, case in enumerate(cases, start=1):
-        print(f"[{number}/{len(cases)}] {case.name}", file=sys.stderr)
-        results += run_case(case, repeat=args.repeat, threads=args.threads)
+    results = run_cases(cases, repeat=args.repeat, threads=args.threads)
     print(format_table(results))
     print()
     print("\n".join(goals(results)))
