@@ -254,29 +254,25 @@ class KernelPCovR(RegressorMixin, MultiOutputMixin, BaseKernelPCov):
                         f"{targets.shape[1]} targets."
                     )
             return targets, weights
-        template = KernelRidge(
-            kernel=self.kernel,
-            gamma=self.gamma,
-            degree=self.degree,
-            coef0=self.coef0,
-            kernel_params=self.kernel_params,
-        )
-        if self.regressor is not None:
-            template = self.regressor
-            mismatched = [
-                name
-                for name in _KERNEL_ATTRIBUTES
-                if getattr(template, name) != getattr(self, name)
-            ]
-            if mismatched:
-                details = ", ".join(
-                    f"{name}={getattr(template, name)!r} vs {getattr(self, name)!r}"
-                    for name in mismatched
-                )
-                raise ValueError(
-                    "The regressor's kernel parameters differ from this estimator's: "
-                    f"{details}."
-                )
+        template = self.regressor
+        if template is None:
+            template = KernelRidge(
+                **{name: getattr(self, name) for name in _KERNEL_ATTRIBUTES}
+            )
+        mismatched = [
+            name
+            for name in _KERNEL_ATTRIBUTES
+            if getattr(template, name) != getattr(self, name)
+        ]
+        if mismatched:
+            details = ", ".join(
+                f"{name}={getattr(template, name)!r} vs {getattr(self, name)!r}"
+                for name in mismatched
+            )
+            raise ValueError(
+                "The regressor's kernel parameters differ from this estimator's: "
+                f"{details}."
+            )
         try:
             check_is_fitted(template, "dual_coef_")
             regressor = deepcopy(template)
