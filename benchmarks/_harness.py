@@ -510,11 +510,23 @@ def format_table(results: Sequence[Mapping[str, Any]]) -> str:
 
 
 def benchmark_parser(
-    description: str, case_keys: Iterable[str], quick_help: str
+    description: str,
+    case_keys: Iterable[str],
+    quick_help: str,
+    timeout_s: float | None = None,
 ) -> argparse.ArgumentParser:
     """The options every benchmark script takes: --quick, --case, --repeat,
-    --threads and --no-save."""
+    --threads and --no-save; and --timeout (default ``timeout_s``) for scripts
+    whose runners may take too long."""
     parser = argparse.ArgumentParser(description=description)
+    if timeout_s is not None:
+        parser.add_argument(
+            "--timeout",
+            type=float,
+            default=timeout_s,
+            metavar="S",
+            help=f"kill a runner after S seconds (default {timeout_s:g})",
+        )
     parser.add_argument("--quick", action="store_true", help=quick_help)
     parser.add_argument(
         "--case",

@@ -531,13 +531,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         __doc__.splitlines()[0],
         CASE_SPECS,
         f"{QUICK_FACTOR}x fewer samples and active points, for a smoke run",
-    )
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT_S,
-        metavar="S",
-        help=f"kill a runner after S seconds (default {DEFAULT_TIMEOUT_S:g})",
+        timeout_s=DEFAULT_TIMEOUT_S,
     )
     args = parser.parse_args(argv)
 

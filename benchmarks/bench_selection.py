@@ -438,19 +438,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         __doc__.splitlines()[0],
         CASE_SPECS,
         f"{QUICK_FACTOR}x fewer samples and features, for a smoke run",
+        timeout_s=DEFAULT_TIMEOUT_S,
     )
     parser.add_argument(
         "--data",
         choices=DATA_KINDS,
         default="structured",
         help="structured X (default) or standard normal X (the worst case)",
-    )
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT_S,
-        metavar="S",
-        help=f"kill a runner after S seconds (default {DEFAULT_TIMEOUT_S:g})",
     )
     parser.add_argument(
         "--skip-reference",
