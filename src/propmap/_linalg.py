@@ -23,13 +23,14 @@ from typing import Literal
 
 import numpy as np
 import scipy.linalg
-from scipy.sparse.linalg import eigsh
+from scipy.sparse.linalg import LinearOperator, eigsh
 from sklearn.utils import check_random_state
 from sklearn.utils.extmath import randomized_svd
 
 Solver = Literal["full", "arpack", "randomized"]
 
 __all__ = [
+    "PCovPath",
     "PsdRoots",
     "blas_threads",
     "flip_signs",
@@ -289,3 +290,160 @@ def solve_penalised(
                 stacklevel=4,
             )
         return scipy.linalg.lstsq(penalised(), rhs, check_finite=False)[0]
+
+
+class PCovPath:
+    r"""Held-out losses of PCov(R) models for many mixings α and ridge penalties λ
+    from one α- and λ-independent set-up.
+
+    A PCovR (or Kernel PCovR, or Nyström PCovR) fit with a ridge regressor depends
+    on the training data only through the eigendecomposition of its Gram matrix
+    :math:`K = A\,\mathrm{diag}(g)\,A^T` and the targets' coordinates
+    :math:`A^TY`. In that basis the ridge prediction is
+    :math:`\hat{Y} = A\,\mathrm{diag}(g/(g+λ))\,A^TY` and the modified Gram matrix
+    :math:`\tilde{K} = αK + (1-α)\hat{Y}\hat{Y}^T` is a diagonal plus a rank-p
+    term, whose top eigenpairs cost O(r p) per Lanczos product. New points enter
+    only through their cross-Gram coordinates :math:`G_v = K_{vN} A` and their
+    squared norm :math:`\mathrm{Tr}(K_{vv})`, so every (α, λ) costs O(n_v r c)
+    instead of a refit.
+
+    The losses are those of the estimators' ``score``: the prediction loss
+    ``‖Y_v − T_v P_TY‖² / ‖Y_v‖²`` and the reconstruction loss
+    ``(Tr K_vv − 2 Tr(K_vN w) + Tr(wᵀ K w)) / Tr K_vv`` with
+    ``w = T (TᵀT)⁺ T_vᵀ``, i.e. ``‖X_v − T_v P_TX‖² / ‖X_v‖²`` for a linear kernel.
+
+    Build with :meth:`from_kernel` (sample space, any kernel) or
+    :meth:`from_features` (feature space, or Nyström features).
+
+    Parameters
+    ----------
+    eigenvalues : ndarray of shape (r,)
+        The nonzero eigenvalues g of the training Gram matrix.
+    targets : ndarray of shape (r, p)
+        ``AᵀY``, the training targets in the eigenbasis A.
+    cross : ndarray of shape (n_validation, r)
+        ``K_vN A``, the held-out points' Gram coordinates.
+    validation_norm : float
+        ``Tr(K_vv)``, the held-out points' squared norm in feature space.
+    """
+
+    def __init__(
+        self,
+        eigenvalues: np.ndarray,
+        targets: np.ndarray,
+        cross: np.ndarray,
+        validation_norm: float,
+    ) -> None:
+        self.eigenvalues = eigenvalues
+        self.targets = targets
+        self.cross = cross
+        self.validation_norm = float(validation_norm)
+
+    @classmethod
+    def from_kernel(
+        cls,
+        kernel: np.ndarray,
+        targets: np.ndarray,
+        cross_kernel: np.ndarray,
+        validation_diagonal: np.ndarray,
+    ) -> PCovPath:
+        """From the (centred) training kernel K (n x n), the training targets, the
+        kernel between held-out and training points (n_v x n) and the held-out
+        points' own kernel values ``k(v, v)``; one n x n eigendecomposition."""
+        values, vectors = np.linalg.eigh(kernel)
+        kept = values > max(values[-1], 0.0) * kernel.shape[0] * np.finfo(float).eps
+        values, vectors = values[kept], vectors[:, kept]
+        return cls(
+            values,
+            vectors.T @ _as_columns(targets),
+            cross_kernel @ vectors,
+            float(np.sum(validation_diagonal)),
+        )
+
+    @classmethod
+    def from_features(
+        cls, features: np.ndarray, targets: np.ndarray, validation: np.ndarray
+    ) -> PCovPath:
+        """From training features F (n x d), their targets and held-out features
+        (n_v x d); one d x d eigendecomposition of FᵀF."""
+        values, vectors = np.linalg.eigh(features.T @ features)
+        kept = values > max(values[-1], 0.0) * features.shape[1] * np.finfo(float).eps
+        values, vectors = values[kept], vectors[:, kept]
+        roots = np.sqrt(values)
+        return cls(
+            values,
+            (vectors.T @ (features.T @ _as_columns(targets))) / roots[:, None],
+            (validation @ vectors) * roots,
+            float(np.vdot(validation, validation)),
+        )
+
+    def ridge(self, penalty: float) -> tuple[np.ndarray, np.ndarray]:
+        """The ridge fit with penalty λ: Ŷ's training coordinates ``AᵀŶ`` and its
+        predictions for the held-out points."""
+        shrink = 1.0 / (self.eigenvalues + penalty)
+        coefficients = self.targets * shrink[:, None]
+        return coefficients * self.eigenvalues[:, None], self.cross @ coefficients
+
+    def ridge_loss(self, penalty: float, validation_targets) -> float:
+        """The ridge regression's own relative loss on the held-out points."""
+        _, predicted = self.ridge(penalty)
+        return _relative_loss(_as_columns(validation_targets), predicted)
+
+    def losses(
+        self,
+        mixing: float,
+        penalty: float,
+        n_components: int,
+        validation_targets,
+        tol: float = 1e-12,
+    ) -> tuple[float, float]:
+        """(reconstruction loss, prediction loss) on the held-out points of the
+        model with this mixing, ridge penalty and number of components."""
+        targets_hat, predicted_hat = self.ridge(penalty)
+        eigenvalues, rotation = self._top_eigenpairs(mixing, targets_hat, n_components)
+        scale = inverse_sqrt_or_zero(eigenvalues, tol)
+        basis = rotation * scale  # U Λ^{-1/2}
+        latent = mixing * (self.cross @ basis)
+        latent += (1.0 - mixing) * (predicted_hat @ (targets_hat.T @ basis))
+        prediction = latent @ (basis.T @ self.targets)
+        loss_y = _relative_loss(_as_columns(validation_targets), prediction)
+        cross = float(np.sum(latent * (self.cross @ basis)))
+        quadratic = float(
+            np.sum((latent @ (basis * np.sqrt(self.eigenvalues)[:, None]).T) ** 2)
+        )
+        loss_x = (self.validation_norm - 2.0 * cross + quadratic) / self.validation_norm
+        return loss_x, loss_y
+
+    def _top_eigenpairs(self, mixing: float, targets_hat, n_components: int):
+        """Top eigenpairs of ``α diag(g) + (1 − α) ZZᵀ`` (Z = AᵀŶ)."""
+        size = self.eigenvalues.size
+        count = min(n_components, size)
+        if mixing == 1.0:
+            order = np.argsort(self.eigenvalues)[::-1][:count]
+            rotation = np.zeros((size, count))
+            rotation[order, np.arange(count)] = 1.0
+            return self.eigenvalues[order], rotation
+        scaled = np.sqrt(1.0 - mixing) * targets_hat
+        if count >= size // 2 or size <= 64:
+            matrix = scaled @ scaled.T
+            matrix.flat[:: size + 1] += mixing * self.eigenvalues
+            return truncated_eigh(matrix, count)
+        diagonal = mixing * self.eigenvalues
+        operator = LinearOperator(
+            (size, size),
+            matvec=lambda v: diagonal * v.ravel() + scaled @ (scaled.T @ v.ravel()),
+            dtype=np.float64,
+        )
+        start = np.random.default_rng(0).uniform(-1, 1, size)
+        eigenvalues, eigenvectors = eigsh(operator, k=count, which="LA", v0=start)
+        order = np.argsort(eigenvalues)[::-1]
+        return eigenvalues[order], eigenvectors[:, order]
+
+
+def _as_columns(values) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    return values.reshape(values.shape[0], -1)
+
+
+def _relative_loss(truth: np.ndarray, prediction: np.ndarray) -> float:
+    return float(np.sum((truth - prediction) ** 2) / np.sum(truth**2))
