@@ -119,6 +119,7 @@ def test_map_writes_everything(runner, g2_file, tmp_path):
         "chemiscope.json.gz",
         "model.joblib",
         "summary.json",
+        "report.html",
     ):
         assert (out / name).stat().st_size > 0, name
     summary = json.loads((out / "summary.json").read_text())
@@ -128,14 +129,23 @@ def test_map_writes_everything(runner, g2_file, tmp_path):
     assert len(summary["sweep"]["mixing"]) == 11
     assert "cross-validation" in summary["mixing_chosen_by"]
     assert summary["mixing"] in summary["sweep"]["mixing"]
-    total = np.add(summary["sweep"]["loss_x_cv"], summary["sweep"]["loss_y_cv"])
-    assert summary["mixing"] == summary["sweep"]["mixing"][int(np.argmin(total))]
+    # the stated rule: the largest α within 5 % of the best held-out Y loss
+    loss_y = np.array(summary["sweep"]["loss_y_cv"])
+    within = np.array(summary["sweep"]["mixing"])[loss_y <= 1.05 * loss_y.min()]
+    assert summary["mixing"] == within.max()
     assert np.isfinite([summary["r2_train"], summary["r2_test"]]).all()
+    for model in ("map", "full_model"):
+        for split in ("train", "test"):
+            assert set(summary["accuracy"][model][split]) == {"mae", "rmse", "r2"}
+    assert summary["accuracy"]["map"]["test"]["r2"] == summary["r2_test"]
+    assert summary["penalty"] > 0
+    assert "MAE" in result.stdout
+    assert "ridge" in result.stdout
     assert no_partial_files(out)
     import joblib
 
     pipeline = joblib.load(out / "model.joblib")
-    assert set(pipeline) == {"featurizer", "x_scaler", "y_scaler", "model"}
+    assert set(pipeline) == {"featurizer", "baseline", "x_scaler", "y_scaler", "model"}
 
 
 def test_map_with_a_kernel_and_a_given_mixing(runner, g2_file, tmp_path):
@@ -218,7 +228,36 @@ def test_map_bad_input(runner, g2_file, tmp_path):
         "gaussian",
         *SMALL_SOAP,
     )
-    assert_clean_error(bad_kernel, "kernel")
+    # a wrong choice fails in the option parser, before any work
+    assert bad_kernel.exit_code == 2
+    assert "--kernel" in bad_kernel.output
+    assert "linear" in bad_kernel.output
+    assert not (tmp_path / "f").exists()
+    bad_aggregate = invoke(
+        runner, "map", g2_file, "-t", "x", "-o", tmp_path / "g", "--aggregate", "max"
+    )
+    assert bad_aggregate.exit_code == 2
+    assert "--aggregate" in bad_aggregate.output
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        (["--sparse", "5", "--kernel", "linear"], "--sparse"),
+        (["--gamma", "0.1"], "--gamma"),
+        (["--gamma", "-1", "--kernel", "rbf"], "--gamma"),
+        (["--alpha", "0"], "--alpha"),
+        (["--sparse", "500"], "training structures"),
+    ],
+)
+def test_map_refuses_conflicting_options(runner, g2_file, tmp_path, options, fragment):
+    out = tmp_path / "refused"
+    result = invoke(
+        runner, "map", g2_file, "-t", "enthalpy_of_formation", "-o", out, *options
+    )
+    assert_clean_error(result, fragment)
+    # a failed run leaves no empty output folder behind
+    assert not out.exists()
 
 
 def test_existing_output_needs_force(runner, g2_file, tmp_path):

@@ -26,19 +26,28 @@ def test_demo_writes_the_report_and_the_viewers(demo):
     out, result = demo
     assert "report.html" in result.output
     report = (out / "report.html").read_text()
-    assert 'href="viewer.html"' in report
+    assert 'href="gap/viewer.html"' in report
+    assert 'href="u0/viewer.html"' in report
     assert 'href="contributions/viewer.html"' in report
-    assert report.count("data:image/png;base64,") == 5
-    for name in ("viewer.html", "contributions/viewer.html", "summary.json"):
+    assert report.count("data:image/png;base64,") == 8
+    for name in ("gap/viewer.html", "u0/viewer.html", "contributions/viewer.html"):
         assert (out / name).stat().st_size > 0
-    mapped = json.loads((out / "summary.json").read_text())
-    assert mapped["structures"] == 148
-    assert mapped["r2_test"] > 0.0
+    gap = json.loads((out / "gap" / "summary.json").read_text())
+    assert gap["structures"] == 2000
+    # the goals on the shipped QM9 subset (80/20 split)
+    assert gap["accuracy"]["full_model"]["test"]["r2"] >= 0.85
+    assert gap["accuracy"]["map"]["test"]["r2"] >= 0.8
+    energy = json.loads((out / "u0" / "summary.json").read_text())
+    assert energy["baseline"] == "composition"
+    assert energy["accuracy"]["full_model"]["test"]["mae"] <= 0.1
+    assert energy["accuracy"]["baseline"]["test"]["mae"] > 0.5
+    for name, summary in (("gap", gap), ("u0", energy)):
+        assert f"{summary['accuracy']['full_model']['test']['mae']:.4g}" in report, name
     explained = json.loads((out / "contributions" / "summary.json").read_text())
     assert explained["structures"] == 22
     assert explained["motif_instances"] > 100
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
-    assert json.loads((out / "summary.json").read_text())["seed"] == 0
+    assert gap["seed"] == 0
 
 
 def test_demo_refuses_to_overwrite_without_force(demo):
@@ -51,10 +60,10 @@ def test_demo_refuses_to_overwrite_without_force(demo):
 @pytest.mark.browser
 def test_demo_viewer_works_offline(demo, visit):
     out, _ = demo
-    page = visit(out / "viewer.html")
+    page = visit(out / "gap" / "viewer.html")
     assert page.status == "loaded", page.page.inner_text("#propmap-error")
     assert_clean(page)
-    assert page.map_traces()[0]["points"] == 148
+    assert page.map_traces()[0]["points"] == 2000
     assert page.axis_titles() == ["PCovR 1", "PCovR 2"]
     atoms = visit(out / "contributions" / "viewer.html")
     assert atoms.status == "loaded"

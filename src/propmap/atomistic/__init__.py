@@ -10,6 +10,7 @@ from propmap._lazy import lazy_exports
 
 # public name -> module that defines it
 _EXPORTS = {
+    "CompositionBaseline": "propmap.atomistic._baseline",
     "Motif": "propmap.atomistic._motifs",
     "MotifPerceptionWarning": "propmap.atomistic._motifs",
     "label_motifs": "propmap.atomistic._motifs",

@@ -44,8 +44,17 @@ def _main(
             "--version", callback=_version, is_eager=True, help="Show the version."
         ),
     ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", help="Show the traceback of an internal (unexpected) error."
+        ),
+    ] = False,
 ) -> None:
     """Interpretable structure-property maps."""
+    from propmap.cli._common import DEBUG
+
+    DEBUG["enabled"] = debug
 
 
 app.command("map")(map_command)

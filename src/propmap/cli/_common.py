@@ -11,16 +11,12 @@ from typing import Annotated, Any
 
 import typer
 
-# expected failures: bad input, missing files or packages. Their message is the
-# whole story, so the user gets one line and no traceback.
-EXPECTED_ERRORS = (
-    ValueError,
-    KeyError,
-    TypeError,
-    OSError,
-    ImportError,
-    IndexError,
-)
+# expected failures: bad input (a missing property is a KeyError), missing files
+# or packages. Their message is the whole story: one line, no traceback.
+EXPECTED_ERRORS = (ValueError, KeyError, OSError, ImportError)
+
+# set by the global --debug option: unexpected errors show their traceback
+DEBUG = {"enabled": False}
 
 
 class CommandError(Exception):
@@ -52,9 +48,11 @@ def report_errors(command: Callable) -> Callable:
             typer.echo(f"propmap: error: {message}", err=True)
             raise typer.Exit(1) from None
         except Exception as error:
+            if DEBUG["enabled"]:
+                raise
             typer.echo(
                 f"propmap: internal error ({type(error).__name__}): {error}. "
-                "Please report it.",
+                "Please report it; run with --debug for the traceback.",
                 err=True,
             )
             raise typer.Exit(1) from None

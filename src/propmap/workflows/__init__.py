@@ -1,0 +1,24 @@
+"""The jobs users run, as library code: the ``propmap`` command and Python users
+call the same functions.
+
+>>> from propmap.workflows import map_structures, SoapOptions  # doctest: +SKIP
+>>> summary = map_structures(["qm9.extxyz"], "gap", "gap-map")  # doctest: +SKIP
+"""
+
+from propmap._lazy import lazy_exports
+
+_EXPORTS = {
+    "Aggregate": "propmap.workflows._options",
+    "Axis": "propmap.workflows._options",
+    "Baseline": "propmap.workflows._options",
+    "Kernel": "propmap.workflows._options",
+    "Method": "propmap.workflows._options",
+    "SoapOptions": "propmap.workflows._options",
+    "WorkflowError": "propmap.workflows._options",
+    "MAP_FILES": "propmap.workflows._map",
+    "map_structures": "propmap.workflows._map",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

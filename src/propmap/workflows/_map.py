@@ -1,0 +1,575 @@
+"""The map workflow: structures -> SOAP -> (Kernel) PCovR map, its accuracy next
+to the full ridge model's, figures, viewer, report and the fitted model.
+
+Steps: read → featurise → split (and composition baseline) → scale → tune
+(:mod:`propmap.workflows._tuning`) → fit → evaluate → write.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from propmap.workflows._options import Aggregate, Baseline, Kernel, SoapOptions
+from propmap.workflows._options import WorkflowError as _Error
+from propmap.workflows._steps import (
+    featurise,
+    output_folder,
+    read_inputs,
+    stage,
+    write_json,
+)
+from propmap.workflows._tuning import (
+    MIXING_RULE,
+    Distances,
+    NystroemDistances,
+    PCovPath,
+    full_kernel,
+    kernel_path,
+    median_gamma,
+    tune,
+)
+
+__all__ = ["MAP_FILES", "map_structures"]
+
+MIN_STRUCTURES = 8
+CV_FOLDS = 5
+MAP_FILES = {
+    "map": "map.png",
+    "parity": "parity.png",
+    "sweep": "mixing_sweep.png",
+    "viewer": "viewer.html",
+    "chemiscope": "chemiscope.json.gz",
+    "model": "model.joblib",
+    "summary": "summary.json",
+    "report": "report.html",
+}
+
+
+def _check_options(kernel, gamma, sparse, mixing, penalty, components) -> Kernel:
+    """Refuse conflicting or ignored options before any work; the kernel to use."""
+    if kernel is None:
+        kernel = Kernel.rbf if sparse is not None else Kernel.linear
+    try:
+        kernel = Kernel(kernel)
+    except ValueError:
+        choices = ", ".join(k.value for k in Kernel)
+        raise _Error(f"unknown kernel {kernel!r}; choose from {choices}.") from None
+    if sparse is not None and kernel != Kernel.rbf:
+        raise _Error(
+            f"--sparse (Nyström) works with the rbf kernel, not {kernel.value}; "
+            "leave out --kernel or use --kernel rbf."
+        )
+    if sparse is not None and sparse < 2:
+        raise _Error(f"--sparse needs at least 2 active points, not {sparse}.")
+    if gamma is not None and kernel == Kernel.linear:
+        raise _Error("--gamma has no effect with the linear kernel.")
+    if gamma is not None and not gamma > 0:
+        raise _Error(f"--gamma must be positive, not {gamma}.")
+    if mixing is not None and not 0.0 <= mixing <= 1.0:
+        raise _Error(f"--mixing must be in [0, 1], not {mixing}.")
+    if penalty is not None and not penalty > 0:
+        raise _Error(f"--alpha (the ridge penalty) must be positive, not {penalty}.")
+    if components < 2:
+        raise _Error(f"a map needs at least 2 components, not {components}.")
+    return kernel
+
+
+def _scores(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    residual = truth - predicted
+    total = np.sum((truth - truth.mean()) ** 2)
+    return {
+        "mae": float(np.mean(np.abs(residual))),
+        "rmse": float(np.sqrt(np.mean(residual**2))),
+        "r2": float(1.0 - np.sum(residual**2) / total) if total > 0 else float("nan"),
+    }
+
+
+def _unseen_elements(structures, train, test) -> list[str]:
+    seen = {s for i in train for s in structures[i].get_chemical_symbols()}
+    return sorted(
+        {s for i in test for s in structures[i].get_chemical_symbols()} - seen
+    )
+
+
+@dataclass
+class _Fitted:
+    """The final model and the full model's predictions for every structure."""
+
+    model: Any
+    ridge_prediction: np.ndarray  # scaled targets, all rows
+
+
+def _fit_final(Xs, Ys, train, kernel, distances, tuning, components, sparse, seed):
+    from sklearn.kernel_ridge import KernelRidge
+    from sklearn.linear_model import Ridge
+
+    from propmap.decomposition import KernelPCovR, PCovR, SparseKernelPCovR
+
+    rows = np.arange(Xs.shape[0])
+    settings = {"mixing": tuning.mixing, "n_components": components}
+    if sparse is not None:
+        model = SparseKernelPCovR(
+            n_active=sparse,
+            kernel="rbf",
+            gamma=tuning.gamma,
+            alpha=tuning.penalty,
+            center=True,
+            random_state=seed,
+            **settings,
+        )
+    elif kernel == Kernel.linear:
+        model = PCovR(
+            regressor=Ridge(alpha=tuning.penalty, fit_intercept=False), **settings
+        )
+    else:
+        model = KernelPCovR(
+            kernel=kernel.value,
+            gamma=tuning.gamma,
+            center=True,
+            regressor=KernelRidge(
+                alpha=tuning.penalty, kernel=kernel.value, gamma=tuning.gamma
+            ),
+            **settings,
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a subset is not centred
+        model.fit(Xs[train], Ys[train])
+    # the full (ridge or kernel ridge) model on the same training rows
+    if sparse is not None:
+        active = Xs[train][model.active_indices_]
+        features, every = NystroemDistances.of(Xs[train], Xs, active).features(
+            tuning.gamma
+        )
+        path = PCovPath.from_features(features, Ys[train], every)
+    else:
+        matrix = full_kernel(distances, kernel, tuning.gamma)
+        path = kernel_path(matrix, Ys, train, rows, kernel != Kernel.linear)
+    return _Fitted(model, path.ridge(tuning.penalty)[1][:, 0])
+
+
+def map_structures(
+    paths: list[Path],
+    target: str,
+    out: Path,
+    *,
+    mixing: float | None = None,
+    kernel: Kernel | str | None = None,
+    gamma: float | None = None,
+    sparse: int | None = None,
+    penalty: float | None = None,
+    components: int = 2,
+    test_fraction: float = 0.2,
+    soap: SoapOptions | None = None,
+    aggregate: Aggregate | str = Aggregate.mean,
+    baseline: Baseline | str | None = None,
+    progress: bool = False,
+    seed: int = 0,
+    force: bool = False,
+    title: str | None = None,
+) -> dict[str, Any]:
+    """Map structures by (Kernel) PCovR of their SOAP features, coloured by a
+    property, and measure how well the map and the full model predict it.
+
+    Parameters
+    ----------
+    paths : list of path-like
+        Structure files or folders (any format ase reads).
+    target : str
+        The property: an ``info`` key or calculator result of every structure.
+    out : path-like
+        Output folder (see ``MAP_FILES``); an existing non-empty one needs
+        ``force``.
+    mixing : float or None, default=None
+        The PCovR α; None chooses it by 5-fold cross-validation on the training
+        structures: the largest α whose held-out prediction loss is within 5 % of
+        the best.
+    kernel : {"linear", "rbf", "laplacian"} or None, default=None
+        linear: PCovR on the features; otherwise centred Kernel PCovR. None is
+        linear, or rbf with ``sparse``.
+    gamma : float or None, default=None
+        Kernel width; None: cross-validated over 1/4x..4x the median heuristic
+        (1 / the median (squared) distance between training structures).
+    sparse : int or None, default=None
+        Nyström Kernel PCovR on this many active points (picked by FPS).
+    penalty : float or None, default=None
+        Ridge (kernel ridge) penalty of the regression inside the model; None
+        chooses it by the same cross-validation.
+    components : int, default=2
+        Latent dimensions.
+    test_fraction : float, default=0.2
+        Share of structures held out for testing; they are used for nothing else.
+    soap : SoapOptions or None, default=None
+        SOAP settings (None: the defaults).
+    aggregate : {"mean", "sum"}, default="mean"
+        Structure features as the mean (intensive properties) or the sum
+        (extensive ones) of the atoms'.
+    baseline : {"none", "composition"} or None, default=None
+        Subtract a per-element composition fit (training set) before the model;
+        None: composition for ``aggregate="sum"``, none otherwise.
+    progress : bool, default=False
+        Progress bars and notes on stderr.
+    seed : int, default=0
+        Seed of the split, the folds and the active points.
+    force : bool, default=False
+        Write into a non-empty output folder.
+    title : str or None, default=None
+        Title of the figures and viewer.
+
+    Returns
+    -------
+    summary : dict
+        What ``summary.json`` holds.
+    """
+    kernel = _check_options(kernel, gamma, sparse, mixing, penalty, components)
+    aggregate = Aggregate(aggregate)
+    if baseline is None:
+        baseline = Baseline.composition if aggregate == Aggregate.sum else Baseline.none
+    baseline = Baseline(baseline)
+    if not 0.0 < test_fraction < 1.0:
+        raise _Error(f"the test fraction must be in (0, 1), not {test_fraction}.")
+    soap = soap or SoapOptions()
+    with output_folder(out, force) as out:
+        structures, y = read_inputs(paths, target, progress)
+        n = len(structures)
+        if n < max(MIN_STRUCTURES, components + 3):
+            raise _Error(
+                f"{n} structures are too few for a {components}-component map with "
+                f"a test set; give at least {max(MIN_STRUCTURES, components + 3)}."
+            )
+        summary, arrays = _run(
+            structures,
+            y,
+            target,
+            kernel,
+            gamma,
+            sparse,
+            penalty,
+            mixing,
+            components,
+            test_fraction,
+            soap,
+            aggregate,
+            baseline,
+            progress,
+            seed,
+        )
+        stage("figures, viewer and report", progress)
+        _write_outputs(out, structures, y, target, summary, arrays, title)
+    return summary
+
+
+def _run(
+    structures,
+    y,
+    target,
+    kernel,
+    gamma,
+    sparse,
+    penalty,
+    mixing,
+    components,
+    test_fraction,
+    soap,
+    aggregate,
+    baseline,
+    progress,
+    seed,
+):
+    from sklearn.model_selection import KFold, train_test_split
+
+    from propmap.atomistic import CompositionBaseline
+    from propmap.preprocessing import StandardFlexibleScaler
+
+    n = len(structures)
+    featurizer, X = featurise(
+        structures,
+        soap,
+        "structure" if aggregate == Aggregate.mean else "sum",
+        progress,
+    )
+    indices = np.arange(n)
+    train, test = train_test_split(indices, test_size=test_fraction, random_state=seed)
+    if sparse is not None and sparse > train.size:
+        raise _Error(
+            f"--sparse {sparse} is more than the {train.size} training structures."
+        )
+    unseen = _unseen_elements(structures, train, test)
+    if unseen:
+        warnings.warn(
+            f"test structures contain elements no training structure has "
+            f"({', '.join(unseen)}): their predictions are extrapolations.",
+            UserWarning,
+            stacklevel=3,
+        )
+    reference = np.zeros(n)
+    fitted_baseline = None
+    if baseline == Baseline.composition:
+        fitted_baseline = CompositionBaseline().fit(
+            [structures[i] for i in train], y[train]
+        )
+        reference = fitted_baseline.predict(structures)
+    residual = y - reference
+    x_scaler = StandardFlexibleScaler().fit(X[train])
+    y_scaler = StandardFlexibleScaler(column_wise=True).fit(residual[train, None])
+    Xs, Ys = x_scaler.transform(X), y_scaler.transform(residual[:, None])
+    del X
+
+    stage("kernels and cross-validation (penalty, γ, mixing)", progress)
+    distances = None if sparse is not None else Distances.of(Xs, kernel)
+    if gamma is None and kernel != Kernel.linear:
+        sample = train[:1000]
+        if distances is not None:
+            gamma = median_gamma(distances.distances[np.ix_(sample, sample)])
+        else:
+            from sklearn.metrics.pairwise import euclidean_distances
+
+            gamma = median_gamma(euclidean_distances(Xs[sample], squared=True))
+        gamma_grid = True
+    else:
+        gamma_grid = False
+    folds = [
+        (train[inner], train[held])
+        for inner, held in KFold(
+            n_splits=min(CV_FOLDS, train.size), shuffle=True, random_state=seed
+        ).split(train)
+    ]
+    tuning = tune(
+        Xs,
+        Ys,
+        folds,
+        kernel=kernel,
+        distances=distances,
+        n_components=components,
+        gamma=gamma,
+        gamma_grid=gamma_grid,
+        penalty=penalty,
+        mixing=mixing,
+        n_active=sparse,
+        seed=seed,
+    )
+    stage(f"final fit (mixing {tuning.mixing:g})", progress)
+    fitted = _fit_final(
+        Xs, Ys, train, kernel, distances, tuning, components, sparse, seed
+    )
+    model = fitted.model
+    latent = model.transform(Xs)
+
+    def in_units(scaled: np.ndarray) -> np.ndarray:
+        return y_scaler.inverse_transform(scaled.reshape(-1, 1))[:, 0] + reference
+
+    predicted = in_units(model.predict(Xs))
+    ridge_predicted = in_units(fitted.ridge_prediction)
+    accuracy = {
+        name: {
+            "train": _scores(y[train], values[train]),
+            "test": _scores(y[test], values[test]),
+        }
+        for name, values in (("map", predicted), ("full_model", ridge_predicted))
+    }
+    if fitted_baseline is not None:
+        accuracy["baseline"] = {
+            "train": _scores(y[train], reference[train]),
+            "test": _scores(y[test], reference[test]),
+        }
+    model_name = type(model).__name__
+    cv = f"{len(folds)}-fold cross-validation on the training set"
+    summary = {
+        "structures": n,
+        "target": target,
+        "n_train": int(train.size),
+        "n_test": int(test.size),
+        "model": model_name,
+        "full_model": "ridge" if kernel == Kernel.linear else f"{kernel} kernel ridge",
+        "kernel": kernel.value,
+        "gamma": tuning.gamma,
+        "n_active": sparse,
+        "n_components": components,
+        "mixing": tuning.mixing,
+        "mixing_chosen_by": "given" if mixing is not None else f"{cv}: {MIXING_RULE}",
+        "penalty": tuning.penalty,
+        "penalty_chosen_by": "given"
+        if penalty is not None
+        else f"{cv}: smallest held-out loss of the full model"
+        + (", jointly with γ" if gamma_grid else ""),
+        "r2_train": accuracy["map"]["train"]["r2"],
+        "r2_test": accuracy["map"]["test"]["r2"],
+        "mae_test": accuracy["map"]["test"]["mae"],
+        "accuracy": accuracy,
+        "sweep": {
+            "mixing": tuning.mixings.tolist(),
+            "loss_x_cv": tuning.loss_x.tolist(),
+            "loss_y_cv": tuning.loss_y.tolist(),
+        },
+        "aggregate": aggregate.value,
+        "baseline": baseline.value,
+        "baseline_element_values": None
+        if fitted_baseline is None
+        else {
+            symbol: float(value)
+            for symbol, value in zip(
+                _symbols(fitted_baseline.species_),
+                fitted_baseline.element_values_,
+                strict=True,
+            )
+        },
+        "soap": soap.as_dict(),
+        "n_features": int(Xs.shape[1]),
+        "seed": seed,
+        "files": MAP_FILES,
+    }
+    pipeline = {
+        "featurizer": featurizer.set_params(progress=False),
+        "baseline": fitted_baseline,
+        "x_scaler": x_scaler,
+        "y_scaler": y_scaler,
+        "model": model,
+    }
+    arrays = {
+        "latent": latent,
+        "predicted": predicted,
+        "ridge_predicted": ridge_predicted,
+        "test": test,
+        "pipeline": pipeline,
+    }
+    return summary, arrays
+
+
+def _symbols(numbers) -> list[str]:
+    from ase.data import chemical_symbols
+
+    return [chemical_symbols[int(z)] for z in numbers]
+
+
+def _write_outputs(out, structures, y, target, summary, arrays, title) -> None:
+    import joblib
+
+    from propmap._files import write_atomically
+    from propmap.viz import (
+        chemiscope_dataset,
+        latent_map,
+        mixing_sweep,
+        parity_plot,
+        save_figure,
+        write_chemiscope_json,
+        write_viewer,
+    )
+    from propmap.viz._report import write_report
+
+    files = {name: out / file for name, file in MAP_FILES.items()}
+    model_name = summary["model"]
+    labels = (f"{model_name} 1", f"{model_name} 2")
+    latent, predicted = arrays["latent"], arrays["predicted"]
+    save_figure(
+        latent_map(latent, y, value_label=target, axis_labels=labels, title=title),
+        files["map"],
+    )
+    groups = np.where(np.isin(np.arange(y.size), arrays["test"]), "test", "train")
+    save_figure(
+        parity_plot(
+            np.column_stack([y, y]),
+            np.column_stack([predicted, arrays["ridge_predicted"]]),
+            label=[
+                f"{target} (map, {summary['n_components']}-D latent)",
+                f"{target} ({summary['full_model']})",
+            ],
+            groups=groups,
+        ),
+        files["parity"],
+    )
+    sweep = summary["sweep"]
+    save_figure(
+        mixing_sweep(
+            sweep["mixing"],
+            sweep["loss_x_cv"],
+            sweep["loss_y_cv"],
+            chosen=summary["mixing"],
+        ),
+        files["sweep"],
+    )
+    map_test = summary["accuracy"]["map"]["test"]
+    dataset = chemiscope_dataset(
+        structures,
+        properties={
+            target: y,
+            f"{target} (predicted)": predicted,
+            "set": groups.tolist(),
+        },
+        latent=latent,
+        latent_name=model_name,
+        color=target,
+        name=title or f"propmap map of {target}",
+        description=(
+            f"{model_name} (mixing {summary['mixing']:g}) of SOAP features; test "
+            f"R² {map_test['r2']:.3f}"
+        ),
+    )
+    write_chemiscope_json(dataset, files["chemiscope"])
+    write_viewer(dataset, files["viewer"], title=title or f"propmap: {target}")
+    write_atomically(
+        files["model"], lambda stream: joblib.dump(arrays["pipeline"], stream), "wb"
+    )
+    write_json(files["summary"], summary)
+    write_report(
+        files["report"],
+        title or f"propmap map of {target}",
+        [map_section(summary, out, "", title or f"Map of {target}")],
+    )
+
+
+def map_section(summary: dict, folder: Path, link_prefix: str, title: str):
+    """The report section of one map (also used by the demo)."""
+    from propmap.viz._report import ReportSection
+
+    accuracy = summary["accuracy"]
+    numbers = {
+        "structures (train / test)": (
+            f"{summary['structures']} ({summary['n_train']} / {summary['n_test']})"
+        ),
+        "mixing α": summary["mixing"],
+        "ridge penalty": summary["penalty"],
+    }
+    if summary["gamma"] is not None:
+        numbers["kernel γ"] = summary["gamma"]
+    for name, label in (("map", "map (latent)"), ("full_model", summary["full_model"])):
+        test = accuracy[name]["test"]
+        numbers[f"test MAE, {label}"] = test["mae"]
+        numbers[f"test RMSE, {label}"] = test["rmse"]
+        numbers[f"test R², {label}"] = test["r2"]
+    if "baseline" in accuracy:
+        numbers["test MAE, composition baseline alone"] = accuracy["baseline"]["test"][
+            "mae"
+        ]
+    numbers["SOAP features"] = summary["n_features"]
+    baseline = (
+        " after subtracting a per-element composition baseline fitted on the "
+        "training set"
+        if summary["baseline"] == "composition"
+        else ""
+    )
+    text = (
+        f"{summary['model']} of the {summary['aggregate']} of atomic SOAP features "
+        f"against {summary['target']}{baseline}. The map predicts through its "
+        f"{summary['n_components']}-D latent space; the full {summary['full_model']} "
+        "uses every feature. Mixing: "
+        f"{summary['mixing_chosen_by']}; penalty: {summary['penalty_chosen_by']}."
+    )
+    files = summary["files"]
+    return ReportSection(
+        title=title,
+        text=text,
+        numbers=numbers,
+        figures=[
+            (folder / files["map"], "Latent map, coloured by the property."),
+            (
+                folder / files["parity"],
+                "Predicted against true values, map and full model.",
+            ),
+            (folder / files["sweep"], "Cross-validated losses against the mixing α."),
+        ],
+        links=[(link_prefix + files["viewer"], "Open the interactive viewer")],
+    )

@@ -1,0 +1,112 @@
+"""The choices and option groups the workflows share (and the CLI lists)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+
+__all__ = [
+    "Aggregate",
+    "Axis",
+    "Baseline",
+    "Kernel",
+    "Method",
+    "SoapOptions",
+    "WorkflowError",
+]
+
+
+class WorkflowError(ValueError):
+    """Bad input or conflicting options; the message says what to change."""
+
+
+class _Choice(StrEnum):
+    """A string choice: compares equal to its value, prints as it."""
+
+
+class Kernel(_Choice):
+    """The map's model: PCovR on the features (linear) or Kernel PCovR."""
+
+    linear = "linear"
+    rbf = "rbf"
+    laplacian = "laplacian"
+
+
+class Aggregate(_Choice):
+    """How atoms' features make a structure's: the mean (intensive properties) or
+    the sum (extensive ones, such as energies)."""
+
+    mean = "mean"
+    sum = "sum"
+
+
+class Baseline(_Choice):
+    """What is subtracted from the target before the model: nothing, or a
+    per-element composition fit (one energy per element, least squares)."""
+
+    none = "none"
+    composition = "composition"
+
+
+class Method(_Choice):
+    """Selection methods."""
+
+    fps = "fps"
+    cur = "cur"
+    pcov_fps = "pcov-fps"
+    pcov_cur = "pcov-cur"
+
+
+class Axis(_Choice):
+    """What is selected: feature columns or sample rows."""
+
+    features = "features"
+    samples = "samples"
+
+
+@dataclass(frozen=True)
+class SoapOptions:
+    """SOAP settings of :class:`propmap.atomistic.SoapFeaturizer`.
+
+    Parameters
+    ----------
+    cutoff : float, default=5.0
+        Cutoff radius (Å).
+    max_radial : int, default=4
+        Largest radial index n.
+    max_angular : int, default=3
+        Largest angular channel l.
+    gaussian_width : float, default=0.3
+        Width of the atomic Gaussians (Å).
+    """
+
+    cutoff: float = 5.0
+    max_radial: int = 4
+    max_angular: int = 3
+    gaussian_width: float = 0.3
+
+    def __post_init__(self) -> None:
+        if not self.cutoff > 0:
+            raise WorkflowError(f"the SOAP cutoff must be positive, not {self.cutoff}.")
+        if not self.gaussian_width > 0:
+            raise WorkflowError(
+                f"the SOAP Gaussian width must be positive, not {self.gaussian_width}."
+            )
+        for name in ("max_radial", "max_angular"):
+            if getattr(self, name) < 0:
+                raise WorkflowError(f"SOAP {name} must be >= 0.")
+
+    def featurizer(self, **kwargs):
+        """A :class:`~propmap.atomistic.SoapFeaturizer` with these settings."""
+        from propmap.atomistic import SoapFeaturizer
+
+        return SoapFeaturizer(
+            cutoff=self.cutoff,
+            max_radial=self.max_radial,
+            max_angular=self.max_angular,
+            atomic_gaussian_width=self.gaussian_width,
+            **kwargs,
+        )
+
+    def as_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,112 @@
+"""Steps every workflow is built from: the output folder, reading structures,
+featurising them, progress notes and JSON summaries."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from propmap.workflows._options import SoapOptions, WorkflowError
+
+__all__ = [
+    "check_memory",
+    "featurise",
+    "output_folder",
+    "read_inputs",
+    "stage",
+    "write_json",
+]
+
+# a SOAP matrix may take at most this share of the memory available now
+MEMORY_SHARE = 0.6
+
+
+def stage(message: str, enabled: bool) -> None:
+    """A one-line note of what is being done (with progress on)."""
+    if enabled:
+        print(f"propmap: {message}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def output_folder(directory: Path, force: bool):
+    """The output folder, created for the block; an existing non-empty one needs
+    ``force``. If the block fails, a folder it created is removed again when it
+    is still empty (files already written are whole: every writer is atomic)."""
+    directory = Path(directory)
+    if directory.exists():
+        if not directory.is_dir():
+            raise WorkflowError(f"{directory} exists and is not a folder.")
+        if any(directory.iterdir()) and not force:
+            raise WorkflowError(
+                f"output folder {directory} exists and is not empty; use --force."
+            )
+    created = not directory.exists()
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        yield directory
+    except BaseException:
+        if created and directory.is_dir() and not any(directory.iterdir()):
+            shutil.rmtree(directory, ignore_errors=True)
+        raise
+
+
+def write_json(path: Path, data: dict) -> None:
+    from propmap._files import write_atomically
+
+    write_atomically(path, lambda stream: json.dump(data, stream, indent=2))
+
+
+def read_inputs(paths, target: str | None, progress: bool):
+    """The structures in ``paths`` and their ``target`` values (None without one)."""
+    from propmap.atomistic import read_structures, structure_targets
+
+    stage(f"reading {', '.join(str(p) for p in paths)}", progress)
+    structures = read_structures([str(p) for p in paths])
+    return structures, None if target is None else structure_targets(structures, target)
+
+
+def _available_memory() -> int:
+    """Bytes of memory available now (Linux), or the physical memory."""
+    try:
+        with open("/proc/meminfo") as stream:
+            for line in stream:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_memory(n_rows: int, n_columns: int, what: str, advice: str) -> None:
+    """Refuse a float64 matrix that would not fit in the memory available."""
+    needed = 8 * n_rows * n_columns
+    available = _available_memory()
+    if needed > MEMORY_SHARE * available:
+        raise WorkflowError(
+            f"{what} would take {needed / 2**30:.1f} GiB ({n_rows:,} rows x "
+            f"{n_columns:,} columns), more than the {available / 2**30:.1f} GiB "
+            f"of memory available; {advice}"
+        )
+
+
+def featurise(structures, soap: SoapOptions, per: str, progress: bool):
+    """The fitted SOAP featuriser and the features of ``structures``, after a
+    check that they fit in memory."""
+    featurizer = soap.featurizer(progress=progress, per=per).fit(structures)
+    n_columns = len(featurizer.get_feature_names_out())
+    # featomic holds the per-atom rows of one batch besides the result
+    batch_atoms = sum(len(a) for a in structures[:1000])
+    check_memory(
+        len(structures) + batch_atoms,
+        n_columns,
+        f"SOAP features of {len(structures)} structures with "
+        f"{len(featurizer.species_)} elements",
+        "lower --max-radial / --max-angular or the cutoff, or map fewer elements "
+        "at a time (the columns grow with the square of the number of elements).",
+    )
+    stage(f"SOAP features of {len(structures)} structures", progress)
+    return featurizer, featurizer.transform(structures)
