@@ -84,3 +84,119 @@ def test_roots_tolerance_rule():
 )
 def test_solver_policy(solver, shape, n_components, expected):
     assert resolve_solver(solver, shape, n_components) == expected
+
+
+# -- PCovPath: held-out losses for every mixing and penalty from one set-up
+
+
+def _held_out_losses(model, X, Y):
+    """(reconstruction, prediction) loss of a fitted estimator, from its score."""
+    prediction = model.predict(X).reshape(Y.shape)
+    loss_y = float(np.sum((Y - prediction) ** 2) / np.sum(Y**2))
+    return -model.score(X, Y) - loss_y, loss_y
+
+
+@pytest.fixture(scope="module")
+def path_data():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(120, 30))
+    Y = X @ rng.normal(size=(30, 2)) + 0.3 * rng.normal(size=(120, 2))
+    # centred on the training rows, as the estimators expect
+    X -= X[:90].mean(axis=0)
+    Y -= Y[:90].mean(axis=0)
+    return X[:90], Y[:90], X[90:], Y[90:]
+
+
+@pytest.mark.parametrize("space", ["feature", "sample"])
+@pytest.mark.parametrize("mixing", [0.0, 0.3, 1.0])
+@pytest.mark.parametrize("penalty", [1e-3, 1.0])
+def test_pcov_path_equals_pcovr_fits(path_data, space, mixing, penalty):
+    from sklearn.linear_model import Ridge
+
+    from propmap._linalg import PCovPath
+    from propmap.decomposition import PCovR
+
+    X, Y, Xv, Yv = path_data
+    if space == "feature":
+        path = PCovPath.from_features(X, Y, Xv)
+    else:
+        path = PCovPath.from_kernel(X @ X.T, Y, Xv @ X.T, np.sum(Xv**2, axis=1))
+    model = PCovR(
+        mixing=mixing,
+        n_components=2,
+        space=space,
+        svd_solver="full",
+        regressor=Ridge(alpha=penalty, fit_intercept=False),
+    ).fit(X, Y)
+    np.testing.assert_allclose(
+        path.losses(mixing, penalty, 2, Yv), _held_out_losses(model, Xv, Yv), atol=1e-9
+    )
+    ridge = Ridge(alpha=penalty, fit_intercept=False).fit(X, Y).predict(Xv)
+    np.testing.assert_allclose(path.ridge(penalty)[1], ridge, atol=1e-9)
+
+
+@pytest.mark.parametrize("mixing", [0.0, 0.5, 1.0])
+def test_pcov_path_equals_centred_kernel_pcovr(path_data, mixing):
+    from sklearn.kernel_ridge import KernelRidge
+
+    from propmap.decomposition import KernelPCovR
+    from propmap.workflows._options import Kernel
+    from propmap.workflows._tuning import Distances, full_kernel, kernel_path
+
+    X, Y, Xv, Yv = path_data
+    every, targets = np.vstack([X, Xv]), np.vstack([Y, Yv])
+    gamma, penalty = 0.02, 0.1
+    matrix = full_kernel(Distances.of(every, Kernel.rbf), Kernel.rbf, gamma)
+    inner, held = np.arange(90), np.arange(90, 120)
+    path = kernel_path(matrix, targets, inner, held, center=True)
+    model = KernelPCovR(
+        mixing=mixing,
+        n_components=2,
+        kernel="rbf",
+        gamma=gamma,
+        center=True,
+        svd_solver="full",
+        regressor=KernelRidge(alpha=penalty, kernel="rbf", gamma=gamma),
+    ).fit(X, Y)
+    np.testing.assert_allclose(
+        path.losses(mixing, penalty, 2, Yv), _held_out_losses(model, Xv, Yv), atol=1e-9
+    )
+
+
+@pytest.mark.parametrize("mixing", [0.0, 0.5, 1.0])
+def test_pcov_path_equals_nystroem_pcovr(path_data, mixing):
+    import warnings
+
+    from propmap._linalg import PCovPath
+    from propmap.decomposition import SparseKernelPCovR
+    from propmap.workflows._tuning import NystroemDistances
+
+    X, Y, Xv, Yv = path_data
+    active, gamma, penalty = np.arange(0, 90, 3), 0.02, 0.05
+    features, validation = NystroemDistances.of(X, Xv, X[active]).features(gamma)
+    path = PCovPath.from_features(features, Y, validation)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        model = SparseKernelPCovR(
+            mixing=mixing,
+            n_components=2,
+            active=active,
+            kernel="rbf",
+            gamma=gamma,
+            alpha=penalty,
+            center=True,
+            svd_solver="full",
+        ).fit(X, Y)
+    np.testing.assert_allclose(
+        path.losses(mixing, penalty, 2, Yv), _held_out_losses(model, Xv, Yv), atol=1e-9
+    )
+
+
+def test_pcov_path_losses_move_the_right_way_with_mixing(path_data):
+    from propmap._linalg import PCovPath
+
+    X, Y, _Xv, _Yv = path_data
+    path = PCovPath.from_features(X, Y, X)  # on the training points themselves
+    losses = np.array([path.losses(a, 1e-3, 2, Y) for a in np.linspace(0, 1, 11)])
+    assert np.all(np.diff(losses[:, 0]) <= 1e-9)  # X loss does not increase
+    assert np.all(np.diff(losses[:, 1]) >= -1e-9)  # Y loss does not decrease

@@ -1,0 +1,198 @@
+"""map_structures from Python, on real QM9 molecules: outputs, the fast
+cross-validated sweep against explicit refits, and option checks before work."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+pytest.importorskip("featomic")
+pytest.importorskip("matplotlib")
+pytest.importorskip("chemiscope")
+
+import ase.io
+
+from propmap.datasets import load_qm9
+from propmap.workflows import (
+    MAP_FILES,
+    Aggregate,
+    Baseline,
+    Kernel,
+    SoapOptions,
+    WorkflowError,
+    map_structures,
+)
+
+SMALL = SoapOptions(cutoff=3.5, max_radial=2, max_angular=2)
+
+
+@pytest.fixture(scope="module")
+def qm9_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("inputs") / "qm9.extxyz"
+    ase.io.write(path, load_qm9(150), format="extxyz")
+    return path
+
+
+def test_map_from_python_writes_everything(qm9_file, tmp_path):
+    out = tmp_path / "gap"
+    summary = map_structures([qm9_file], "gap", out, soap=SMALL)
+    for name in MAP_FILES.values():
+        assert (out / name).stat().st_size > 0, name
+    assert json.loads((out / "summary.json").read_text()) == summary
+    assert summary["model"] == "PCovR"
+    assert summary["baseline"] == "none"
+    map_test = summary["accuracy"]["map"]["test"]
+    ridge_test = summary["accuracy"]["full_model"]["test"]
+    # real data: both models explain most of the gap's variance
+    assert map_test["r2"] > 0.3
+    assert ridge_test["r2"] > 0.3
+    assert map_test["rmse"] >= map_test["mae"] > 0
+    report = (out / "report.html").read_text()
+    assert f"{ridge_test['mae']:.4g}" in report
+    assert f"{map_test['mae']:.4g}" in report
+
+
+def test_the_fast_sweep_equals_explicit_refits(qm9_file):
+    """The workflow's cross-validated losses are those of refitting PCovR with
+    the chosen ridge penalty for every mixing and fold."""
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import KFold
+
+    from propmap.atomistic import read_structures, structure_targets
+    from propmap.decomposition import PCovR
+    from propmap.preprocessing import StandardFlexibleScaler
+    from propmap.workflows._tuning import Distances, tune
+
+    structures = read_structures(str(qm9_file))
+    X = SMALL.featurizer().fit_transform(structures)
+    y = structure_targets(structures, "gap")
+    X = StandardFlexibleScaler().fit_transform(X)
+    Y = StandardFlexibleScaler(column_wise=True).fit_transform(y[:, None])
+    folds = list(KFold(4, shuffle=True, random_state=1).split(X))
+    tuning = tune(
+        X,
+        Y,
+        folds,
+        kernel=Kernel.linear,
+        distances=Distances.of(X, Kernel.linear),
+        n_components=2,
+        gamma=None,
+        gamma_grid=False,
+        penalty=None,
+        mixing=None,
+        n_active=None,
+        seed=0,
+    )
+    for k, mixing in enumerate(tuning.mixings):
+        losses = []
+        for inner, held in folds:
+            model = PCovR(
+                mixing=mixing,
+                n_components=2,
+                svd_solver="full",
+                regressor=Ridge(alpha=tuning.penalty, fit_intercept=False),
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                model.fit(X[inner], Y[inner])
+            prediction = model.predict(X[held]).reshape(-1, 1)
+            loss_y = np.sum((Y[held] - prediction) ** 2) / np.sum(Y[held] ** 2)
+            losses.append((-model.score(X[held], Y[held]) - loss_y, loss_y))
+        np.testing.assert_allclose(
+            (tuning.loss_x[k], tuning.loss_y[k]), np.mean(losses, axis=0), rtol=1e-7
+        )
+    best = tuning.loss_y.min()
+    assert tuning.mixing == max(
+        a
+        for a, loss in zip(tuning.mixings, tuning.loss_y, strict=True)
+        if loss <= 1.05 * best
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "model"),
+    [({"kernel": "rbf"}, "KernelPCovR"), ({"sparse": 40}, "SparseKernelPCovR")],
+)
+def test_kernel_maps_choose_gamma_and_penalty(qm9_file, tmp_path, options, model):
+    summary = map_structures(
+        [qm9_file], "gap", tmp_path / "kernel", soap=SMALL, **options
+    )
+    assert summary["model"] == model
+    assert summary["kernel"] == "rbf"
+    assert summary["gamma"] > 0
+    assert summary["penalty"] > 0
+    assert "jointly with γ" in summary["penalty_chosen_by"]
+    assert summary["accuracy"]["full_model"]["test"]["r2"] > 0.3
+
+
+def test_given_mixing_gamma_and_penalty_are_used(qm9_file, tmp_path):
+    summary = map_structures(
+        [qm9_file], "gap", tmp_path / "given", soap=SMALL, kernel="rbf",
+        mixing=0.3, gamma=0.05, penalty=0.01,
+    )  # fmt: skip
+    assert (summary["mixing"], summary["gamma"], summary["penalty"]) == (
+        0.3,
+        0.05,
+        0.01,
+    )
+    assert summary["mixing_chosen_by"] == summary["penalty_chosen_by"] == "given"
+
+
+def test_extensive_targets_get_a_composition_baseline(qm9_file, tmp_path):
+    summary = map_structures(
+        [qm9_file], "U0", tmp_path / "u0", soap=SMALL, aggregate=Aggregate.sum
+    )
+    assert summary["baseline"] == "composition"
+    accuracy = summary["accuracy"]
+    # the baseline turns thousands of eV into about one; SOAP does better still
+    assert accuracy["baseline"]["test"]["mae"] < 3.0
+    assert accuracy["full_model"]["test"]["mae"] < accuracy["baseline"]["test"]["mae"]
+    assert set(summary["baseline_element_values"]) <= set("HCNOF")
+    without = map_structures(
+        [qm9_file], "U0", tmp_path / "raw", soap=SMALL, aggregate="sum",
+        baseline=Baseline.none,
+    )  # fmt: skip
+    assert "baseline" not in without["accuracy"]
+    assert (
+        without["accuracy"]["full_model"]["test"]["mae"]
+        > accuracy["full_model"]["test"]["mae"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"sparse": 10, "kernel": "linear"}, "--sparse"),
+        ({"sparse": 10, "kernel": "laplacian"}, "--sparse"),
+        ({"gamma": 0.1}, "--gamma"),
+        ({"kernel": "rbf", "gamma": 0.0}, "--gamma"),
+        ({"kernel": "gaussian"}, "unknown kernel"),
+        ({"mixing": 1.5}, "--mixing"),
+        ({"penalty": -1.0}, "--alpha"),
+        ({"components": 1}, "2 components"),
+        ({"test_fraction": 1.0}, "test fraction"),
+        ({"aggregate": "max"}, "max"),
+    ],
+)
+def test_conflicting_options_fail_before_any_work(tmp_path, options, message):
+    out = tmp_path / "never"
+    # the structure file does not even exist: the options are checked first
+    with pytest.raises(ValueError, match=message):
+        map_structures([tmp_path / "missing.xyz"], "gap", out, **options)
+    assert not out.exists()
+
+
+def test_too_many_active_points_leave_no_folder(qm9_file, tmp_path):
+    out = tmp_path / "sparse"
+    with pytest.raises(WorkflowError, match="training structures"):
+        map_structures([qm9_file], "gap", out, soap=SMALL, sparse=1000)
+    assert not out.exists()
+
+
+def test_unseen_test_elements_are_reported():
+    from propmap.workflows._map import _unseen_elements
+
+    structures = [ase.Atoms("CH4"), ase.Atoms("H2O"), ase.Atoms("HF"), ase.Atoms("NH3")]
+    assert _unseen_elements(structures, [0, 1], [2, 3]) == ["F", "N"]
+    assert _unseen_elements(structures, [0, 1, 2, 3], [1]) == []
