@@ -339,3 +339,37 @@ def test_constant_column_and_zero_matrix(rng, axis, method):
     zero = selector(axis, method, n_to_select=3, **extra).fit(np.zeros((20, 6)), y[:20])
     assert zero.n_selected_ == 3
     assert len(set(zero.selected_idx_.tolist())) == 3
+
+
+# -- KernelFPS: FPS from a precomputed kernel matrix
+
+
+def test_kernel_fps_on_the_linear_kernel_is_fps_on_real_soap_features():
+    pytest.importorskip("featomic")
+    from propmap.datasets import load_qm9
+    from propmap.workflows import SoapOptions
+
+    molecules = load_qm9(300)
+    X = SoapOptions(max_radial=2, max_angular=2).featurizer().fit_transform(molecules)
+    plain = sample_selection.FPS(n_to_select=60).fit(X)
+    kernel = sample_selection.KernelFPS(n_to_select=60).fit(X @ X.T)
+    np.testing.assert_array_equal(kernel.selected_idx_, plain.selected_idx_)
+    np.testing.assert_allclose(
+        kernel.get_select_distance()[1:], plain.get_select_distance()[1:], rtol=1e-8
+    )
+
+
+def test_kernel_fps_picks_in_the_kernel_feature_space(rng):
+    from sklearn.metrics.pairwise import rbf_kernel
+
+    X = rng.normal(size=(80, 4))
+    # the rbf kernel's feature-space distance is 2 - 2 k(x, y): a monotone
+    # function of the Euclidean one, so the farthest points are the same
+    kernel = sample_selection.KernelFPS(n_to_select=10).fit(rbf_kernel(X, gamma=0.1))
+    plain = sample_selection.FPS(n_to_select=10).fit(X)
+    np.testing.assert_array_equal(kernel.selected_idx_, plain.selected_idx_)
+
+
+def test_kernel_fps_needs_a_square_kernel(rng):
+    with pytest.raises(ValueError, match="square kernel matrix"):
+        sample_selection.KernelFPS(n_to_select=2).fit(rng.normal(size=(10, 4)))

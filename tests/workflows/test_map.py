@@ -82,7 +82,6 @@ def test_the_fast_sweep_equals_explicit_refits(qm9_file):
         penalty=None,
         mixing=None,
         n_active=None,
-        seed=0,
     )
     for k, mixing in enumerate(tuning.mixings):
         losses = []
@@ -122,7 +121,11 @@ def test_kernel_maps_choose_gamma_and_penalty(qm9_file, tmp_path, options, model
     assert summary["kernel"] == "rbf"
     assert summary["gamma"] > 0
     assert summary["penalty"] > 0
-    assert "jointly with γ" in summary["penalty_chosen_by"]
+    assert "factors of 2" in summary["gamma_chosen_by"]
+    tried = [entry["gamma"] for entry in summary["gamma_search"]]
+    assert summary["gamma"] in tried
+    best = min(summary["gamma_search"], key=lambda entry: entry["loss_cv"])
+    assert best["gamma"] == summary["gamma"]
     assert summary["accuracy"]["full_model"]["test"]["r2"] > 0.3
 
 
@@ -137,6 +140,8 @@ def test_given_mixing_gamma_and_penalty_are_used(qm9_file, tmp_path):
         0.01,
     )
     assert summary["mixing_chosen_by"] == summary["penalty_chosen_by"] == "given"
+    assert summary["gamma_chosen_by"] == "given"
+    assert summary["gamma_search"] is None
 
 
 def test_extensive_targets_get_a_composition_baseline(qm9_file, tmp_path):
@@ -196,3 +201,25 @@ def test_unseen_test_elements_are_reported():
     structures = [ase.Atoms("CH4"), ase.Atoms("H2O"), ase.Atoms("HF"), ase.Atoms("NH3")]
     assert _unseen_elements(structures, [0, 1], [2, 3]) == ["F", "N"]
     assert _unseen_elements(structures, [0, 1, 2, 3], [1]) == []
+
+
+def test_nystroem_without_the_gram_matrix_is_the_same_map(
+    qm9_file, tmp_path, monkeypatch
+):
+    """Above GRAM_ROWS structures the Nyström map picks its active points by FPS
+    on the features instead of the Gram matrix: the same points, the same map."""
+    import propmap.workflows._map as map_module
+
+    options = {"soap": SMALL, "sparse": 30, "gamma": 0.05}
+    with_gram = map_structures([qm9_file], "gap", tmp_path / "gram", **options)
+    monkeypatch.setattr(map_module, "GRAM_ROWS", 0)
+    without = map_structures([qm9_file], "gap", tmp_path / "features", **options)
+    assert without["penalty"] == with_gram["penalty"]
+    assert without["mixing"] == with_gram["mixing"]
+    np.testing.assert_allclose(
+        without["sweep"]["loss_y_cv"], with_gram["sweep"]["loss_y_cv"], rtol=1e-8
+    )
+    for model in ("map", "full_model"):
+        assert without["accuracy"][model]["test"]["mae"] == pytest.approx(
+            with_gram["accuracy"][model]["test"]["mae"], rel=1e-8
+        )

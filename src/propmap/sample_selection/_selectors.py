@@ -1,5 +1,8 @@
 """Sample selectors: the selection engine on the rows of X."""
 
+import numpy as np
+
+from propmap.selection._fps import GramInnerProducts
 from propmap.selection._methods import (
     CURMethod,
     FPSMethod,
@@ -8,7 +11,7 @@ from propmap.selection._methods import (
     fill_doc,
 )
 
-__all__ = ["CUR", "FPS", "PCovCUR", "PCovFPS"]
+__all__ = ["CUR", "FPS", "KernelFPS", "PCovCUR", "PCovFPS"]
 
 
 class _SampleSelector:
@@ -50,6 +53,60 @@ class FPS(_SampleSelector, FPSMethod):
     >>> FPS(n_to_select=3).fit(X).selected_idx_
     array([0, 3, 1])
     """
+
+
+@fill_doc
+class KernelFPS(_SampleSelector, FPSMethod):
+    """Select samples by farthest point sampling in the feature space of a
+    kernel, from the precomputed kernel (Gram) matrix of the samples.
+
+    The squared distance of samples i and j is ``K_ii + K_jj − 2 K_ij``; with the
+    linear kernel ``K = XXᵀ`` the picks are those of :class:`FPS` on X, without
+    touching X again: each step reads one column of K, so picking m of n samples
+    costs O(n m) once K exists (FPS on X costs O(n m d)). Useful when K is needed
+    anyway, or to pick in the space of any positive semi-definite kernel.
+
+    Parameters
+    ----------
+    {initialize}
+    {engine}
+
+    Attributes
+    ----------
+    {attributes}
+    {targets}
+    {distances}
+
+    See Also
+    --------
+    FPS : the same on the samples' features.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from propmap.sample_selection import KernelFPS
+    >>> X = np.array([[0.0, 0.0], [1.0, 0.0], [0.1, 0.1], [0.0, 2.0]])
+    >>> KernelFPS(n_to_select=3).fit(X @ X.T).selected_idx_
+    array([0, 3, 1])
+    """
+
+    def _validate(self, X, y):
+        X, y = super()._validate(X, y)
+        if X.shape[0] != X.shape[1]:
+            raise ValueError(
+                "KernelFPS needs the square kernel matrix of the samples; got "
+                f"shape {X.shape}."
+            )
+        return X, y
+
+    def _inner_products(self, points, targets):
+        gram = points.toarray() if hasattr(points, "toarray") else np.asarray(points)
+        return GramInnerProducts(gram)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.pairwise = True
+        return tags
 
 
 @fill_doc

@@ -28,6 +28,7 @@ from propmap.workflows._tuning import (
     Distances,
     NystroemDistances,
     PCovPath,
+    active_points,
     full_kernel,
     kernel_path,
     median_gamma,
@@ -38,6 +39,10 @@ __all__ = ["MAP_FILES", "map_structures"]
 
 MIN_STRUCTURES = 8
 CV_FOLDS = 5
+# the kernel width is searched on the folds of at most this many training rows
+GAMMA_SEARCH_ROWS = 800
+# Nyström maps of more structures than this do without the n x n Gram matrix
+GRAM_ROWS = 8192
 MAP_FILES = {
     "map": "map.png",
     "parity": "parity.png",
@@ -89,6 +94,38 @@ def _scores(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     }
 
 
+def _folds(rows, seed: int):
+    """K-fold splits of ``rows`` (pairs of index arrays into the same data)."""
+    from sklearn.model_selection import KFold
+
+    splitter = KFold(n_splits=min(CV_FOLDS, rows.size), shuffle=True, random_state=seed)
+    return [(rows[inner], rows[held]) for inner, held in splitter.split(rows)]
+
+
+def _subsample_folds(train, seed: int):
+    """The folds of the kernel-width search: a random subsample of the training
+    rows when there are more than GAMMA_SEARCH_ROWS."""
+    rng = np.random.default_rng(seed)
+    rows = train
+    if train.size > GAMMA_SEARCH_ROWS:
+        rows = np.sort(rng.choice(train, GAMMA_SEARCH_ROWS, replace=False))
+    return _folds(rows, seed)
+
+
+def _gamma_rule(kernel, gamma_grid: bool, sparse, n_train: int) -> str | None:
+    """How γ was chosen, in words."""
+    if kernel == Kernel.linear:
+        return None
+    if not gamma_grid:
+        return "given"
+    rows = n_train if sparse is not None else min(n_train, GAMMA_SEARCH_ROWS)
+    return (
+        f"{CV_FOLDS}-fold cross-validation on {rows} training structures: smallest "
+        "held-out loss of the full model over factors of 2 (1/16 to 16) of 1 / the "
+        "median squared distance between them"
+    )
+
+
 def _unseen_elements(structures, train, test) -> list[str]:
     seen = {s for i in train for s in structures[i].get_chemical_symbols()}
     return sorted(
@@ -104,7 +141,7 @@ class _Fitted:
     ridge_prediction: np.ndarray  # scaled targets, all rows
 
 
-def _fit_final(Xs, Ys, train, kernel, distances, tuning, components, sparse, seed):
+def _fit_final(Xs, Ys, train, kernel, distances, tuning, components, sparse):
     from sklearn.kernel_ridge import KernelRidge
     from sklearn.linear_model import Ridge
 
@@ -113,13 +150,16 @@ def _fit_final(Xs, Ys, train, kernel, distances, tuning, components, sparse, see
     rows = np.arange(Xs.shape[0])
     settings = {"mixing": tuning.mixing, "n_components": components}
     if sparse is not None:
+        # SparseKernelPCovR's own FPS picks, from the Gram matrix when there is one
+        position = {row: k for k, row in enumerate(train)}
+        active = [position[row] for row in active_points(Xs, train, sparse, distances)]
         model = SparseKernelPCovR(
             n_active=sparse,
+            active=np.array(active),
             kernel="rbf",
             gamma=tuning.gamma,
             alpha=tuning.penalty,
             center=True,
-            random_state=seed,
             **settings,
         )
     elif kernel == Kernel.linear:
@@ -141,10 +181,12 @@ def _fit_final(Xs, Ys, train, kernel, distances, tuning, components, sparse, see
         model.fit(Xs[train], Ys[train])
     # the full (ridge or kernel ridge) model on the same training rows
     if sparse is not None:
-        active = Xs[train][model.active_indices_]
-        features, every = NystroemDistances.of(Xs[train], Xs, active).features(
-            tuning.gamma
-        )
+        active = train[model.active_indices_]
+        if distances is None:
+            nystroem = NystroemDistances.of(Xs[train], Xs, Xs[active])
+        else:
+            nystroem = NystroemDistances.within(distances, train, rows, active)
+        features, every = nystroem.features(tuning.gamma)
         path = PCovPath.from_features(features, Ys[train], every)
     else:
         matrix = full_kernel(distances, kernel, tuning.gamma)
@@ -280,7 +322,7 @@ def _run(
     progress,
     seed,
 ):
-    from sklearn.model_selection import KFold, train_test_split
+    from sklearn.model_selection import train_test_split
 
     from propmap.atomistic import CompositionBaseline
     from propmap.preprocessing import StandardFlexibleScaler
@@ -320,7 +362,10 @@ def _run(
     del X
 
     stage("kernels and cross-validation (penalty, γ, mixing)", progress)
-    distances = None if sparse is not None else Distances.of(Xs, kernel)
+    # one Gram matrix (and distance matrix) of all rows serves every fold and γ;
+    # Nyström maps of many structures do without it
+    dense = sparse is None or n <= GRAM_ROWS
+    distances = Distances.of(Xs, kernel) if dense else None
     if gamma is None and kernel != Kernel.linear:
         sample = train[:1000]
         if distances is not None:
@@ -332,12 +377,7 @@ def _run(
         gamma_grid = True
     else:
         gamma_grid = False
-    folds = [
-        (train[inner], train[held])
-        for inner, held in KFold(
-            n_splits=min(CV_FOLDS, train.size), shuffle=True, random_state=seed
-        ).split(train)
-    ]
+    folds = _folds(train, seed)
     tuning = tune(
         Xs,
         Ys,
@@ -350,19 +390,19 @@ def _run(
         penalty=penalty,
         mixing=mixing,
         n_active=sparse,
-        seed=seed,
+        search_folds=_subsample_folds(train, seed) if dense and gamma_grid else None,
     )
     stage(f"final fit (mixing {tuning.mixing:g})", progress)
-    fitted = _fit_final(
-        Xs, Ys, train, kernel, distances, tuning, components, sparse, seed
-    )
+    fitted = _fit_final(Xs, Ys, train, kernel, distances, tuning, components, sparse)
     model = fitted.model
     latent = model.transform(Xs)
 
     def in_units(scaled: np.ndarray) -> np.ndarray:
         return y_scaler.inverse_transform(scaled.reshape(-1, 1))[:, 0] + reference
 
-    predicted = in_units(model.predict(Xs))
+    # every model here predicts through its latent space, T P_TY: no second
+    # pass of kernels over all structures
+    predicted = in_units(latent @ model.pty_)
     ridge_predicted = in_units(fitted.ridge_prediction)
     accuracy = {
         name: {
@@ -387,6 +427,7 @@ def _run(
         "full_model": "ridge" if kernel == Kernel.linear else f"{kernel} kernel ridge",
         "kernel": kernel.value,
         "gamma": tuning.gamma,
+        "gamma_chosen_by": _gamma_rule(kernel, gamma_grid, sparse, train.size),
         "n_active": sparse,
         "n_components": components,
         "mixing": tuning.mixing,
@@ -394,12 +435,16 @@ def _run(
         "penalty": tuning.penalty,
         "penalty_chosen_by": "given"
         if penalty is not None
-        else f"{cv}: smallest held-out loss of the full model"
-        + (", jointly with γ" if gamma_grid else ""),
+        else f"{cv}: smallest held-out loss of the full model",
         "r2_train": accuracy["map"]["train"]["r2"],
         "r2_test": accuracy["map"]["test"]["r2"],
         "mae_test": accuracy["map"]["test"]["mae"],
         "accuracy": accuracy,
+        "gamma_search": [
+            {"gamma": g, "loss_cv": loss} for g, loss in tuning.gamma_losses.items()
+        ]
+        if gamma_grid
+        else None,
         "sweep": {
             "mixing": tuning.mixings.tolist(),
             "loss_x_cv": tuning.loss_x.tolist(),

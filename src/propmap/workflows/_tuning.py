@@ -30,6 +30,7 @@ __all__ = [
     "PENALTY_GRID",
     "NystroemDistances",
     "Tuning",
+    "active_points",
     "full_kernel",
     "kernel_path",
     "median_gamma",
@@ -40,7 +41,10 @@ MIXING_GRID = tuple(round(0.1 * k, 1) for k in range(11))
 # the training Gram matrix has trace n_train (StandardFlexibleScaler), so the
 # penalties are relative to an average eigenvalue of about 1
 PENALTY_GRID = tuple(float(v) for v in np.logspace(-7, 2, 19))
-GAMMA_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
+# γ is searched over factors of the median heuristic: these three first, then on
+# by factors of 2 past whichever end wins, up to the limits
+GAMMA_FACTORS = (0.5, 1.0, 2.0)
+GAMMA_LIMITS = (1.0 / 16.0, 16.0)
 LOSS_TOLERANCE = 0.05
 MIXING_RULE = (
     "largest α whose mean held-out prediction loss is within 5 % of the best α's"
@@ -121,10 +125,22 @@ class NystroemDistances:
 
     @classmethod
     def of(cls, training, others, active) -> NystroemDistances:
+        """From the features of the training rows, the other rows and the
+        active points."""
         return cls(
             squared_distances(training, active),
             squared_distances(others, active),
             squared_distances(active, active),
+        )
+
+    @classmethod
+    def within(cls, distances: Distances, training, others, active):
+        """Rows (indices) of distances computed already."""
+        squared = distances.distances
+        return cls(
+            squared[np.ix_(training, active)],
+            squared[np.ix_(others, active)],
+            squared[np.ix_(active, active)],
         )
 
     def features(self, gamma: float) -> tuple[np.ndarray, np.ndarray]:
@@ -145,11 +161,17 @@ class NystroemDistances:
         return features, other
 
 
-def active_points(X, count: int, seed: int) -> np.ndarray:
-    """The rows SparseKernelPCovR picks by default (farthest point sampling)."""
-    from propmap.sample_selection import FPS
+def active_points(X, rows, count: int, distances: Distances | None) -> np.ndarray:
+    """The ``count`` of ``rows`` that SparseKernelPCovR's default farthest point
+    sampling picks, as indices into X: from the linear Gram matrix when it
+    exists (O(n m)), else from the features (O(n m d))."""
+    from propmap.sample_selection import FPS, KernelFPS
 
-    return FPS(n_to_select=count, random_state=seed).fit(X).selected_idx_
+    if distances is not None:
+        picked = KernelFPS(n_to_select=count).fit(distances.gram[np.ix_(rows, rows)])
+    else:
+        picked = FPS(n_to_select=count).fit(X[rows])
+    return rows[picked.selected_idx_]
 
 
 @dataclass
@@ -162,21 +184,74 @@ class Tuning:
     mixings: np.ndarray
     loss_x: np.ndarray
     loss_y: np.ndarray
-    penalty_losses: dict = field(default_factory=dict)
+    # the best mean held-out loss of the full model at each γ tried
+    gamma_losses: dict = field(default_factory=dict)
 
 
-def _fold_paths(Y, folds, kernel, distances, gamma):
-    """One path per fold: dense kernels from the shared distances, Nyström
-    features from each fold's own distances to its active points."""
-    if isinstance(distances[0], NystroemDistances):
-        paths = []
-        for fold, (inner, _) in zip(distances, folds, strict=True):
-            features, validation = fold.features(gamma)
-            paths.append(PCovPath.from_features(features, Y[inner], validation))
-        return paths
-    matrix = full_kernel(distances[0], kernel, gamma)
-    center = kernel != Kernel.linear
-    return [kernel_path(matrix, Y, inner, held, center) for inner, held in folds]
+class _FoldPaths:
+    """The paths of every fold at a given γ: dense kernels from the distances of
+    all rows, Nyström features from each fold's distances to its active points
+    (picked once: they do not depend on γ)."""
+
+    def __init__(self, X, Y, folds, kernel, distances, n_active):
+        self.Y, self.folds, self.kernel, self.distances = Y, folds, kernel, distances
+        self.nystroem = None
+        if n_active is not None:
+            self.nystroem = []
+            for inner, held in folds:
+                active = active_points(X, inner, n_active, distances)
+                self.nystroem.append(
+                    NystroemDistances.of(X[inner], X[held], X[active])
+                    if distances is None
+                    else NystroemDistances.within(distances, inner, held, active)
+                )
+
+    def at(self, gamma) -> list[PCovPath]:
+        if self.nystroem is not None:
+            paths = []
+            for fold, (inner, _) in zip(self.nystroem, self.folds, strict=True):
+                features, validation = fold.features(gamma)
+                paths.append(
+                    PCovPath.from_features(features, self.Y[inner], validation)
+                )
+            return paths
+        matrix = full_kernel(self.distances, self.kernel, gamma)
+        center = self.kernel != Kernel.linear
+        return [
+            kernel_path(matrix, self.Y, inner, held, center)
+            for inner, held in self.folds
+        ]
+
+    def best_penalty(self, paths, penalties) -> tuple[float, float]:
+        """(smallest mean held-out ridge loss, its penalty)."""
+        losses = [
+            np.mean(
+                [
+                    path.ridge_loss(lam, self.Y[held])
+                    for path, (_, held) in zip(paths, self.folds, strict=True)
+                ]
+            )
+            for lam in penalties
+        ]
+        k = int(np.argmin(losses))
+        return float(losses[k]), penalties[k]
+
+
+def _search_gamma(evaluate, gamma: float) -> tuple[float, dict]:
+    """γ minimising ``evaluate(γ)`` over factors of 2 around ``gamma``: the three
+    of GAMMA_FACTORS, then further out past whichever end wins, within
+    GAMMA_LIMITS; returns it and every loss seen."""
+    losses = {factor: evaluate(gamma * factor) for factor in GAMMA_FACTORS}
+    while True:
+        best = min(losses, key=losses.get)
+        if best == min(losses) and best / 2 >= GAMMA_LIMITS[0]:
+            losses[best / 2] = evaluate(gamma * best / 2)
+        elif best == max(losses) and best * 2 <= GAMMA_LIMITS[1]:
+            losses[best * 2] = evaluate(gamma * best * 2)
+        else:
+            break
+    best = min(losses, key=losses.get)
+    return gamma * best, {gamma * f: loss for f, loss in sorted(losses.items())}
 
 
 def tune(
@@ -192,49 +267,36 @@ def tune(
     penalty: float | None,
     mixing: float | None,
     n_active: int | None,
-    seed: int,
+    search_folds=None,
 ) -> Tuning:
-    """Cross-validate the penalty (and γ), then sweep the mixing, on ``folds``
-    (pairs of row indices into X and Y)."""
-    gammas = (
-        [gamma]
-        if gamma is None or not gamma_grid
-        else [gamma * factor for factor in GAMMA_FACTORS]
-    )
+    """Cross-validate γ (if ``gamma_grid``) and the penalty, then sweep the mixing,
+    on ``folds`` (pairs of row indices into X and Y).
+
+    γ is searched with ``search_folds`` (default: ``folds``), e.g. the folds of a
+    subsample of the training rows: one eigendecomposition per fold and γ is the
+    cost of the search, and the best width hardly depends on the number of rows.
+    The penalty is then chosen on ``folds`` at that γ.
+    """
     penalties = PENALTY_GRID if penalty is None else (penalty,)
-    best = None
-    penalty_losses = {}
-    if n_active is not None:  # the active points of each fold do not depend on γ
-        per_fold = []
-        for inner, held in folds:
-            active = inner[active_points(X[inner], n_active, seed)]
-            per_fold.append(NystroemDistances.of(X[inner], X[held], X[active]))
-    else:
-        per_fold = [distances]
-    for candidate in gammas:
-        paths = _fold_paths(Y, folds, kernel, per_fold, candidate)
-        losses = np.array(
-            [
-                np.mean(
-                    [
-                        p.ridge_loss(lam, Y[held])
-                        for p, (_, held) in zip(paths, folds, strict=True)
-                    ]
-                )
-                for lam in penalties
-            ]
+    gamma_losses: dict = {}
+    if gamma_grid:
+        search = _FoldPaths(X, Y, search_folds or folds, kernel, distances, n_active)
+        gamma, gamma_losses = _search_gamma(
+            lambda g: search.best_penalty(search.at(g), penalties)[0], gamma
         )
-        penalty_losses[candidate] = losses.tolist()
-        k = int(np.argmin(losses))
-        if best is None or losses[k] < best[0]:
-            best = (losses[k], candidate, penalties[k], paths)
-    _, gamma, penalty, paths = best
+    fold_paths = (
+        search
+        if gamma_grid and search_folds is None
+        else _FoldPaths(X, Y, folds, kernel, distances, n_active)
+    )
+    paths = fold_paths.at(gamma)
+    _, penalty = fold_paths.best_penalty(paths, penalties)
     sweep = np.array(
         [
             np.mean(
                 [
-                    p.losses(alpha, penalty, n_components, Y[held])
-                    for p, (_, held) in zip(paths, folds, strict=True)
+                    path.losses(alpha, penalty, n_components, Y[held])
+                    for path, (_, held) in zip(paths, folds, strict=True)
                 ],
                 axis=0,
             )
@@ -245,6 +307,4 @@ def tune(
     if mixing is None:
         within = loss_y <= (1.0 + LOSS_TOLERANCE) * loss_y.min()
         mixing = float(mixings[within].max())
-    return Tuning(
-        penalty, gamma, float(mixing), mixings, loss_x, loss_y, penalty_losses
-    )
+    return Tuning(penalty, gamma, float(mixing), mixings, loss_x, loss_y, gamma_losses)
