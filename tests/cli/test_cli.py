@@ -64,7 +64,7 @@ def no_partial_files(folder):
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["map"], ["select"], ["contributions"], ["demo"]]
+    "command", [[], ["map"], ["project"], ["select"], ["contributions"], ["demo"]]
 )
 def test_help(runner, command):
     result = invoke(runner, *command, "--help")
@@ -144,8 +144,11 @@ def test_map_writes_everything(runner, g2_file, tmp_path):
     assert no_partial_files(out)
     import joblib
 
+    from propmap.workflows import MapPipeline
+
     pipeline = joblib.load(out / "model.joblib")
-    assert set(pipeline) == {"featurizer", "baseline", "x_scaler", "y_scaler", "model"}
+    assert isinstance(pipeline, MapPipeline)
+    assert pipeline.predict(ase.io.read(g2_file, ":3")).shape == (3,)
 
 
 def test_map_with_a_kernel_and_a_given_mixing(runner, g2_file, tmp_path):

@@ -508,3 +508,25 @@ def test_save_figure_needs_a_figure(tmp_path, figure):
 def test_save_figure_missing_folder(tmp_path, figure):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         save_figure(figure, tmp_path / "missing" / "sweep.png")
+
+
+def test_latent_map_marks_projected_points(rng):
+    latent, marked = rng.normal(size=(40, 2)), rng.normal(size=(3, 2))
+    figure = latent_map(latent, rng.normal(size=40), marked=marked, marked_label="new")
+    ax = figure.axes[0]
+    points, stars = ax.collections
+    np.testing.assert_array_equal(stars.get_offsets(), marked)
+    assert legend_texts(ax) == ["new (3)"]
+    with pytest.raises(ValueError, match="marked must have the latent's 2 columns"):
+        latent_map(latent, marked=rng.normal(size=(3, 3)))
+    with pytest.raises(ValueError, match="marked"):
+        latent_map(latent, marked=np.full((2, 2), np.nan))
+
+
+def test_parity_plot_panel_titles(rng):
+    y = rng.normal(size=(30, 2))
+    figure = parity_plot(y, y, label=["gap", "gap"], panel_titles=["map", "ridge"])
+    assert [ax.get_title() for ax in figure.axes] == ["map", "ridge"]
+    assert figure.axes[1].get_xlabel() == "true gap"
+    with pytest.raises(ValueError, match="one title per target"):
+        parity_plot(y, y, panel_titles=["only one"])

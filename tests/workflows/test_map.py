@@ -223,3 +223,62 @@ def test_nystroem_without_the_gram_matrix_is_the_same_map(
         assert without["accuracy"][model]["test"]["mae"] == pytest.approx(
             with_gram["accuracy"][model]["test"]["mae"], rel=1e-8
         )
+
+
+def test_the_model_file_is_one_pipeline_on_structures(qm9_file, tmp_path):
+    import joblib
+
+    from propmap.atomistic import read_structures
+    from propmap.workflows import MapPipeline
+
+    out = tmp_path / "u0"
+    summary = map_structures([qm9_file], "U0", out, soap=SMALL, aggregate="sum")
+    pipeline = joblib.load(out / "model.joblib")
+    assert isinstance(pipeline, MapPipeline)
+    assert [name for name, _ in pipeline.steps] == ["featurizer", "scaler", "model"]
+    structures = read_structures(str(qm9_file))
+    truth = np.array([s.info["U0"] for s in structures])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        predicted = pipeline.predict(structures)
+        latent = pipeline.transform(structures)
+    # in eV, baseline included, and the latent coordinates the map shows
+    np.testing.assert_allclose(latent, pipeline.map_["latent"], atol=1e-10)
+    test = pipeline.map_["sets"] == "test"
+    mae = np.mean(np.abs(predicted[test] - truth[test]))
+    assert mae == pytest.approx(summary["accuracy"]["map"]["test"]["mae"], rel=1e-9)
+    assert "r2_after_baseline" in summary["accuracy"]["map"]["test"]
+
+
+def test_a_pipeline_refits_from_structures(qm9_file):
+    """MapPipeline is a scikit-learn Pipeline: clone and fit work on structures."""
+    from sklearn.base import clone
+    from sklearn.linear_model import Ridge
+
+    from propmap.atomistic import CompositionBaseline, read_structures
+    from propmap.decomposition import PCovR
+    from propmap.preprocessing import StandardFlexibleScaler
+    from propmap.workflows import MapPipeline, ScaledTargetModel
+
+    structures = read_structures(str(qm9_file))
+    y = np.array([s.info["U0"] for s in structures])
+    pipeline = MapPipeline(
+        [
+            ("featurizer", SMALL.featurizer(per="sum")),
+            ("scaler", StandardFlexibleScaler()),
+            (
+                "model",
+                ScaledTargetModel(
+                    PCovR(n_components=2, regressor=Ridge(1e-3, fit_intercept=False)),
+                    StandardFlexibleScaler(column_wise=True),
+                ),
+            ),
+        ],
+        baseline=CompositionBaseline(),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        fitted = clone(pipeline).fit(structures[:120], y[:120])
+        error = np.abs(fitted.predict(structures[120:]) - y[120:])
+    assert np.mean(error) < 1.0  # eV, on totals of thousands of eV
+    assert fitted.transform(structures[:3]).shape == (3, 2)

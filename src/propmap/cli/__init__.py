@@ -14,6 +14,7 @@ import typer
 from propmap.cli._contributions import contributions_command
 from propmap.cli._demo import demo_command
 from propmap.cli._map import map_command
+from propmap.cli._project import project_command
 from propmap.cli._select import select_command
 
 __all__ = ["app", "main"]
@@ -59,6 +60,7 @@ def _main(
 
 app.command("map")(map_command)
 app.command("select")(select_command)
+app.command("project")(project_command)
 app.command("contributions")(contributions_command)
 app.command("demo")(demo_command)
 

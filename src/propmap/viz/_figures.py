@@ -113,6 +113,8 @@ def latent_map(
     axis_labels: Sequence[str] = ("PCovR 1", "PCovR 2"),
     title: str | None = None,
     categorical: bool = False,
+    marked=None,
+    marked_label: str = "new",
 ) -> Figure:
     """Scatter plot of the first two latent coordinates, coloured by a property.
 
@@ -133,6 +135,11 @@ def latent_map(
         Title of the axes.
     categorical : bool, default=False
         Treat ``values`` as labels rather than numbers.
+    marked : array-like of shape (n_marked, n_components), default=None
+        More points in the same latent space (e.g. new structures projected onto
+        the map), drawn on top as red stars.
+    marked_label : str, default="new"
+        Legend entry of the marked points.
 
     Returns
     -------
@@ -145,9 +152,17 @@ def latent_map(
         ``latent`` is not 2-D with at least two columns, is empty or has NaN or
         infinite values; ``values`` does not have one entry per sample, has NaN
         or infinite numbers, or is not numeric without ``categorical=True``;
-        ``axis_labels`` is not a pair.
+        ``axis_labels`` is not a pair; ``marked`` does not have as many columns
+        as ``latent``, or has NaN or infinite values.
     """
     latent = _finite(latent, "latent", (2,))
+    if marked is not None:
+        marked = _finite(marked, "marked", (2,))
+        if marked.shape[1] != latent.shape[1]:
+            raise ValueError(
+                f"marked must have the latent's {latent.shape[1]} columns; got "
+                f"shape {marked.shape}."
+            )
     n_samples, n_components = latent.shape
     if n_components < 2:
         raise ValueError(
@@ -199,6 +214,20 @@ def latent_map(
     else:
         points = ax.scatter(x, y, c=values, cmap="viridis", **style)
         figure.colorbar(points, ax=ax, pad=0.02, aspect=30).set_label(value_label)
+    if marked is not None:
+        ax.scatter(
+            marked[:, 0],
+            marked[:, 1],
+            marker="*",
+            s=140,
+            color="red",
+            edgecolors="k",
+            linewidths=0.6,
+            label=f"{marked_label} ({marked.shape[0]})",
+            zorder=3,
+        )
+        if not categorical:
+            ax.legend(loc="best", fontsize="small")
     ax.set_xlabel(axis_labels[0])
     ax.set_ylabel(axis_labels[1])
     if title is not None:
@@ -266,6 +295,7 @@ def parity_plot(
     label: str | Sequence[str] = "property",
     groups=None,
     title: str | None = None,
+    panel_titles: Sequence[str] | None = None,
 ) -> Figure:
     """Predicted against true values, with the line y = x and the R² and mean
     absolute error in the legend.
@@ -288,6 +318,9 @@ def parity_plot(
         set.
     title : str, default=None
         Title of the axes (of the figure with several targets).
+    panel_titles : sequence of str, default=None
+        With several targets (or several models of one target, as columns), a
+        title for each panel.
 
     Returns
     -------
@@ -330,6 +363,13 @@ def parity_plot(
                 f"label must give one name per target ({n_targets}); got {len(labels)}."
             )
     masks = _group_masks(groups, n_samples)
+    if panel_titles is not None and (
+        isinstance(panel_titles, str) or len(panel_titles) != n_targets
+    ):
+        raise ValueError(
+            f"panel_titles must give one title per target ({n_targets}); got "
+            f"{panel_titles!r}."
+        )
 
     n_columns = min(n_targets, _PANELS_PER_ROW)
     n_rows = -(-n_targets // n_columns)
@@ -362,6 +402,8 @@ def parity_plot(
             ylabel=f"predicted {labels[j]}",
         )
         ax.legend(loc="upper left", fontsize="small")
+        if panel_titles is not None:
+            ax.set_title(panel_titles[j])
     if title is not None:
         if n_targets == 1:
             axes[0].set_title(title)

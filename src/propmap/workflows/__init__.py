@@ -17,6 +17,11 @@ _EXPORTS = {
     "WorkflowError": "propmap.workflows._options",
     "MAP_FILES": "propmap.workflows._map",
     "map_structures": "propmap.workflows._map",
+    "PROJECT_FILES": "propmap.workflows._project",
+    "load_map": "propmap.workflows._project",
+    "project_structures": "propmap.workflows._project",
+    "MapPipeline": "propmap.workflows._pipeline",
+    "ScaledTargetModel": "propmap.workflows._pipeline",
 }
 
 __all__ = sorted(_EXPORTS)

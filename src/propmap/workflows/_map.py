@@ -16,6 +16,7 @@ import numpy as np
 
 from propmap.workflows._options import Aggregate, Baseline, Kernel, SoapOptions
 from propmap.workflows._options import WorkflowError as _Error
+from propmap.workflows._pipeline import assemble
 from propmap.workflows._steps import (
     featurise,
     output_folder,
@@ -84,14 +85,23 @@ def _check_options(kernel, gamma, sparse, mixing, penalty, components) -> Kernel
     return kernel
 
 
-def _scores(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    residual = truth - predicted
+def _r2(truth: np.ndarray, residual: np.ndarray) -> float:
     total = np.sum((truth - truth.mean()) ** 2)
-    return {
+    return float(1.0 - np.sum(residual**2) / total) if total > 0 else float("nan")
+
+
+def _scores(truth, predicted, baseline=None) -> dict[str, float]:
+    """MAE, RMSE and R²; with a baseline also the R² of what it leaves (the R² of
+    a total energy is 1.000 for any sensible model)."""
+    residual = truth - predicted
+    scores = {
         "mae": float(np.mean(np.abs(residual))),
         "rmse": float(np.sqrt(np.mean(residual**2))),
-        "r2": float(1.0 - np.sum(residual**2) / total) if total > 0 else float("nan"),
+        "r2": _r2(truth, residual),
     }
+    if baseline is not None and np.any(baseline != 0):
+        scores["r2_after_baseline"] = _r2(truth - baseline, residual)
+    return scores
 
 
 def _folds(rows, seed: int):
@@ -406,8 +416,8 @@ def _run(
     ridge_predicted = in_units(fitted.ridge_prediction)
     accuracy = {
         name: {
-            "train": _scores(y[train], values[train]),
-            "test": _scores(y[test], values[test]),
+            split: _scores(y[rows], values[rows], reference[rows])
+            for split, rows in (("train", train), ("test", test))
         }
         for name, values in (("map", predicted), ("full_model", ridge_predicted))
     }
@@ -467,14 +477,24 @@ def _run(
         "seed": seed,
         "files": MAP_FILES,
     }
-    pipeline = {
-        "featurizer": featurizer.set_params(progress=False),
-        "baseline": fitted_baseline,
-        "x_scaler": x_scaler,
-        "y_scaler": y_scaler,
-        "model": model,
-    }
+    groups = np.where(np.isin(indices, test), "test", "train")
+    pipeline = assemble(
+        featurizer.set_params(progress=False),
+        x_scaler,
+        model,
+        y_scaler,
+        fitted_baseline,
+        {
+            "structures": structures,
+            "latent": latent,
+            "target": y,
+            "target_name": target,
+            "sets": groups,
+            "names": [a.info.get("source", str(k)) for k, a in enumerate(structures)],
+        },
+    )
     arrays = {
+        "residual": residual,
         "latent": latent,
         "predicted": predicted,
         "ridge_predicted": ridge_predicted,
@@ -514,15 +534,22 @@ def _write_outputs(out, structures, y, target, summary, arrays, title) -> None:
         files["map"],
     )
     groups = np.where(np.isin(np.arange(y.size), arrays["test"]), "test", "train")
+    # with a baseline, its residual is what the models learn and what shows
+    shown, shift, shown_label = y, 0.0, target
+    if summary["baseline"] == "composition":
+        shift = y - arrays["residual"]
+        shown, shown_label = arrays["residual"], f"{target} − composition baseline"
     save_figure(
         parity_plot(
-            np.column_stack([y, y]),
-            np.column_stack([predicted, arrays["ridge_predicted"]]),
-            label=[
-                f"{target} (map, {summary['n_components']}-D latent)",
-                f"{target} ({summary['full_model']})",
+            np.column_stack([shown, shown]),
+            np.column_stack([predicted - shift, arrays["ridge_predicted"] - shift]),
+            label=[shown_label, shown_label],
+            # train first, so that the test points are drawn on top
+            groups={"train": groups == "train", "test": groups == "test"},
+            panel_titles=[
+                f"map ({summary['n_components']}-D latent space)",
+                f"full model ({summary['full_model']})",
             ],
-            groups=groups,
         ),
         files["parity"],
     )
@@ -542,6 +569,11 @@ def _write_outputs(out, structures, y, target, summary, arrays, title) -> None:
         properties={
             target: y,
             f"{target} (predicted)": predicted,
+            **(
+                {f"{target} − composition baseline": arrays["residual"]}
+                if summary["baseline"] == "composition"
+                else {}
+            ),
             "set": groups.tolist(),
         },
         latent=latent,
@@ -585,6 +617,8 @@ def map_section(summary: dict, folder: Path, link_prefix: str, title: str):
         numbers[f"test MAE, {label}"] = test["mae"]
         numbers[f"test RMSE, {label}"] = test["rmse"]
         numbers[f"test R², {label}"] = test["r2"]
+        if "r2_after_baseline" in test:
+            numbers[f"test R² after the baseline, {label}"] = test["r2_after_baseline"]
     if "baseline" in accuracy:
         numbers["test MAE, composition baseline alone"] = accuracy["baseline"]["test"][
             "mae"

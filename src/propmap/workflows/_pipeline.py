@@ -1,0 +1,122 @@
+"""The fitted map as one scikit-learn Pipeline: structures in, latent coordinates
+and predictions (in the target's units) out."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["MapPipeline", "ScaledTargetModel"]
+
+
+class ScaledTargetModel(RegressorMixin, TransformerMixin, BaseEstimator):
+    """A PCov model fitted on scaled targets, predicting in the targets' units.
+
+    Parameters
+    ----------
+    model : estimator
+        A (Kernel, Nyström) PCovR model: ``fit``, ``transform``, ``predict``.
+    target_scaler : transformer
+        Scales the targets (e.g. ``StandardFlexibleScaler(column_wise=True)``);
+        its ``inverse_transform`` brings predictions back to the targets' units.
+
+    Attributes
+    ----------
+    model_ : estimator
+        The fitted model.
+    target_scaler_ : transformer
+        The fitted target scaler.
+    """
+
+    def __init__(self, model=None, target_scaler=None) -> None:
+        self.model = model
+        self.target_scaler = target_scaler
+
+    @classmethod
+    def from_fitted(cls, model, target_scaler) -> ScaledTargetModel:
+        """Wrap a model and a scaler fitted already."""
+        wrapped = cls(model, target_scaler)
+        wrapped.model_, wrapped.target_scaler_ = model, target_scaler
+        wrapped.n_features_in_ = model.n_features_in_
+        return wrapped
+
+    def fit(self, X, y):
+        y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        self.target_scaler_ = clone(self.target_scaler).fit(y)
+        self.model_ = clone(self.model).fit(X, self.target_scaler_.transform(y))
+        self.n_features_in_ = self.model_.n_features_in_
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """Latent coordinates."""
+        check_is_fitted(self, "model_")
+        return self.model_.transform(X)
+
+    def predict(self, X) -> np.ndarray:
+        """Predictions in the targets' units (through the latent space)."""
+        check_is_fitted(self, "model_")
+        scaled = np.asarray(self.model_.predict(X)).reshape(len(X), -1)
+        return self.target_scaler_.inverse_transform(scaled)[:, 0]
+
+
+class MapPipeline(Pipeline):
+    """A fitted map: featuriser → scaler → :class:`ScaledTargetModel`, plus an
+    optional baseline of the structures (e.g. a per-element composition fit) that
+    the model's predictions are added to.
+
+    ``predict(structures)`` gives the property in its units, ``transform`` the
+    latent coordinates. Everything else is scikit-learn's ``Pipeline``.
+
+    Parameters
+    ----------
+    steps : list of (name, estimator)
+        As for :class:`sklearn.pipeline.Pipeline`.
+    baseline : regressor or None, default=None
+        Fitted on the structures and the raw targets; the steps model what it
+        leaves.
+
+    Attributes
+    ----------
+    baseline_ : regressor or None
+        The fitted baseline.
+    map_ : dict
+        The structures of the map and what the viewer shows of them, set by
+        :func:`~propmap.workflows.map_structures`: ``structures``, ``latent``,
+        ``target`` (values), ``target_name``, ``sets`` ("train"/"test"),
+        ``names``.
+    """
+
+    def __init__(self, steps, *, baseline=None, memory=None, verbose=False):
+        super().__init__(steps, memory=memory, verbose=verbose)
+        self.baseline = baseline
+
+    def fit(self, X, y=None, **params):
+        y = np.asarray(y, dtype=np.float64)
+        self.baseline_ = None if self.baseline is None else clone(self.baseline)
+        residual = y
+        if self.baseline_ is not None:
+            residual = y - self.baseline_.fit(X, y).predict(X)
+        return super().fit(X, residual, **params)
+
+    def predict(self, X, **params):
+        prediction = super().predict(X, **params)
+        if getattr(self, "baseline_", None) is not None:
+            prediction = prediction + self.baseline_.predict(X)
+        return prediction
+
+
+def assemble(featurizer, x_scaler, model, y_scaler, baseline, record) -> MapPipeline:
+    """The pipeline of parts fitted already, and the map's record."""
+    pipeline = MapPipeline(
+        [
+            ("featurizer", featurizer),
+            ("scaler", x_scaler),
+            ("model", ScaledTargetModel.from_fitted(model, y_scaler)),
+        ],
+        baseline=baseline,
+    )
+    pipeline.baseline_ = baseline
+    pipeline.map_ = record
+    return pipeline

@@ -1,0 +1,207 @@
+"""The project workflow: new structures onto an existing map (a ``model.joblib``
+written by :func:`~propmap.workflows.map_structures`)."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from propmap.workflows._options import WorkflowError
+from propmap.workflows._pipeline import MapPipeline
+from propmap.workflows._steps import output_folder, read_inputs, stage, write_json
+
+__all__ = ["PROJECT_FILES", "load_map", "project_structures"]
+
+PROJECT_FILES = {
+    "table": "projected.csv",
+    "map": "map.png",
+    "viewer": "viewer.html",
+    "chemiscope": "chemiscope.json.gz",
+    "summary": "summary.json",
+}
+
+
+def load_map(path) -> MapPipeline:
+    """The fitted map in ``path`` (a ``model.joblib`` of ``propmap map``); a
+    WorkflowError says what is wrong with any other file."""
+    import joblib
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No such model file: {path}")
+    try:
+        pipeline = joblib.load(path)
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        KeyError,
+        IndexError,
+    ) as error:
+        raise WorkflowError(
+            f"{path} is not a readable model file ({type(error).__name__}: {error}); "
+            "give the model.joblib that propmap map wrote."
+        ) from None
+    except (AttributeError, ModuleNotFoundError, ImportError) as error:
+        raise WorkflowError(
+            f"{path} needs code that is not here to load ({error}); was it written "
+            "by another version of propmap or by another program?"
+        ) from None
+    if not isinstance(pipeline, MapPipeline) or not hasattr(pipeline, "map_"):
+        raise WorkflowError(
+            f"{path} holds a {type(pipeline).__name__}, not a propmap map: give the "
+            "model.joblib that propmap map wrote."
+        )
+    return pipeline
+
+
+def _check_elements(pipeline: MapPipeline, structures) -> None:
+    from ase.data import chemical_symbols
+
+    known = {int(z) for z in pipeline.named_steps["featurizer"].species_}
+    seen = {int(z) for atoms in structures for z in atoms.numbers}
+    unseen = sorted(seen - known)
+    if unseen:
+        new = ", ".join(chemical_symbols[z] for z in unseen)
+        mapped = ", ".join(chemical_symbols[z] for z in sorted(known))
+        raise WorkflowError(
+            f"the new structures contain {new}, which the map's structures do not "
+            f"({mapped}); the map cannot place them."
+        )
+
+
+def project_structures(
+    model: Path,
+    paths: list[Path],
+    out: Path,
+    *,
+    neighbours: int = 5,
+    progress: bool = False,
+    force: bool = False,
+    title: str | None = None,
+) -> dict[str, Any]:
+    """Place new structures on a map: their latent coordinates, predicted
+    property, nearest training structures, a map figure and a viewer.
+
+    Parameters
+    ----------
+    model : path-like
+        ``model.joblib`` written by :func:`~propmap.workflows.map_structures`.
+    paths : list of path-like
+        Structure files or folders of the new structures.
+    out : path-like
+        Output folder (see ``PROJECT_FILES``).
+    neighbours : int, default=5
+        How many nearest training structures (in the latent space) to list.
+    progress, force, title
+        As for :func:`~propmap.workflows.map_structures`.
+
+    Returns
+    -------
+    summary : dict
+        What ``summary.json`` holds.
+    """
+    import warnings
+
+    from sklearn.neighbors import NearestNeighbors
+
+    if neighbours < 1:
+        raise WorkflowError(f"--neighbours must be at least 1, not {neighbours}.")
+    pipeline = load_map(model)
+    record = pipeline.map_
+    training = np.flatnonzero(np.asarray(record["sets"]) == "train")
+    count = min(neighbours, training.size)
+    with output_folder(out, force) as out:
+        structures, _ = read_inputs(paths, None, progress)
+        _check_elements(pipeline, structures)
+        stage(f"projecting {len(structures)} structures", progress)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # new data is not centred
+            latent = pipeline.transform(structures)
+            predicted = pipeline.predict(structures)
+        finder = NearestNeighbors(n_neighbors=count).fit(record["latent"][training])
+        distances, nearest = finder.kneighbors(latent)
+        names = [a.info.get("source", str(k)) for k, a in enumerate(structures)]
+        summary = _write(
+            out, pipeline, structures, names, latent, predicted,
+            training[nearest], distances, title,
+        )  # fmt: skip
+        summary["model_file"] = str(model)
+    return summary
+
+
+def _write(
+    out, pipeline, structures, names, latent, predicted, nearest, distances, title
+):
+    import pandas as pd
+
+    from propmap._files import write_atomically
+    from propmap.viz import (
+        chemiscope_dataset,
+        latent_map,
+        save_figure,
+        write_chemiscope_json,
+        write_viewer,
+    )
+
+    record = pipeline.map_
+    target = record["target_name"]
+    model_name = type(pipeline.named_steps["model"].model_).__name__
+    columns = {"structure": names}
+    for k in range(latent.shape[1]):
+        columns[f"{model_name} {k + 1}"] = latent[:, k]
+    columns[f"{target} (predicted)"] = predicted
+    for j in range(nearest.shape[1]):
+        columns[f"neighbour {j + 1}"] = [record["names"][i] for i in nearest[:, j]]
+        columns[f"distance {j + 1}"] = distances[:, j]
+    table = pd.DataFrame(columns)
+    files = {name: out / file for name, file in PROJECT_FILES.items()}
+    write_atomically(files["table"], lambda f: table.to_csv(f, index=False))
+    labels = (f"{model_name} 1", f"{model_name} 2")
+    save_figure(
+        latent_map(
+            record["latent"],
+            record["target"],
+            value_label=target,
+            axis_labels=labels,
+            title=title,
+            marked=latent,
+            marked_label="projected",
+        ),
+        files["map"],
+    )
+    every = list(record["structures"]) + list(structures)
+    dataset = chemiscope_dataset(
+        every,
+        properties={
+            target: np.concatenate([record["target"], predicted]),
+            "set": list(record["sets"]) + ["projected"] * len(structures),
+        },
+        latent=np.vstack([record["latent"], latent]),
+        latent_name=model_name,
+        color=target,
+        name=title or f"propmap: {len(structures)} structures on the map of {target}",
+        description=(
+            f"The map's structures (train and test, their true {target}) and the "
+            f"projected ones (set 'projected', their predicted {target})."
+        ),
+    )
+    write_chemiscope_json(dataset, files["chemiscope"])
+    write_viewer(dataset, files["viewer"], title=title or f"propmap: {target}")
+    summary = {
+        "structures": len(structures),
+        "target": target,
+        "model": model_name,
+        "neighbours": int(nearest.shape[1]),
+        "predicted": {
+            "mean": float(np.mean(predicted)),
+            "min": float(np.min(predicted)),
+            "max": float(np.max(predicted)),
+        },
+        "files": PROJECT_FILES,
+    }
+    write_json(files["summary"], summary)
+    return summary

@@ -1,0 +1,139 @@
+"""project_structures and `propmap project`: new structures on an existing map."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("featomic")
+pytest.importorskip("matplotlib")
+pytest.importorskip("chemiscope")
+
+import ase
+import ase.io
+import joblib
+from typer.testing import CliRunner
+
+from propmap.cli import app
+from propmap.datasets import load_qm9
+from propmap.workflows import (
+    PROJECT_FILES,
+    SoapOptions,
+    WorkflowError,
+    load_map,
+    map_structures,
+    project_structures,
+)
+
+SMALL = SoapOptions(cutoff=3.5, max_radial=2, max_angular=2)
+
+
+@pytest.fixture(scope="module")
+def fitted_map(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("map")
+    molecules = load_qm9(160)
+    training, new = molecules[:140], molecules[140:]
+    ase.io.write(folder / "train.extxyz", training, format="extxyz")
+    ase.io.write(folder / "new.extxyz", new, format="extxyz")
+    summary = map_structures(
+        [folder / "train.extxyz"], "gap", folder / "map", soap=SMALL
+    )
+    return folder, summary
+
+
+def test_project_places_new_structures(fitted_map, tmp_path):
+    folder, summary = fitted_map
+    out = tmp_path / "projected"
+    result = project_structures(
+        folder / "map" / "model.joblib", [folder / "new.extxyz"], out, neighbours=3
+    )
+    for name in PROJECT_FILES.values():
+        assert (out / name).stat().st_size > 0, name
+    assert result["structures"] == 20
+    assert json.loads((out / "summary.json").read_text())["neighbours"] == 3
+    table = pd.read_csv(out / "projected.csv")
+    assert len(table) == 20
+    assert {
+        "PCovR 1",
+        "PCovR 2",
+        "gap (predicted)",
+        "neighbour 3",
+        "distance 3",
+    } <= set(table.columns)
+    # predictions are the pipeline's, and the distances are sorted
+    pipeline = load_map(folder / "map" / "model.joblib")
+    new = ase.io.read(folder / "new.extxyz", ":")
+    np.testing.assert_allclose(table["gap (predicted)"], pipeline.predict(new))
+    distances = table[["distance 1", "distance 2", "distance 3"]].to_numpy()
+    assert np.all(np.diff(distances, axis=1) >= 0)
+    # neighbours are training structures of the map
+    training_names = {
+        name
+        for name, kind in zip(
+            pipeline.map_["names"], pipeline.map_["sets"], strict=True
+        )
+        if kind == "train"
+    }
+    assert set(table["neighbour 1"]) <= training_names
+    # new gaps predicted about as well as the map's own test set
+    truth = np.array([m.info["gap"] for m in new])
+    mae = np.mean(np.abs(table["gap (predicted)"] - truth))
+    assert mae < 3 * summary["accuracy"]["map"]["test"]["mae"]
+
+
+def test_a_structure_of_the_map_is_its_own_nearest_neighbour(fitted_map, tmp_path):
+    folder, _ = fitted_map
+    pipeline = load_map(folder / "map" / "model.joblib")
+    first_train = int(np.flatnonzero(pipeline.map_["sets"] == "train")[0])
+    ase.io.write(tmp_path / "one.xyz", pipeline.map_["structures"][first_train])
+    project_structures(
+        folder / "map" / "model.joblib", [tmp_path / "one.xyz"], tmp_path / "o"
+    )
+    table = pd.read_csv(tmp_path / "o" / "projected.csv")
+    assert table["neighbour 1"][0] == pipeline.map_["names"][first_train]
+    assert table["distance 1"][0] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_unseen_elements_are_named(fitted_map, tmp_path):
+    folder, _ = fitted_map
+    ase.io.write(tmp_path / "odd.xyz", [ase.Atoms("SiH4", positions=np.eye(5, 3))])
+    out = tmp_path / "odd"
+    with pytest.raises(WorkflowError, match="contain Si, which the map"):
+        project_structures(folder / "map" / "model.joblib", [tmp_path / "odd.xyz"], out)
+    assert not out.exists()
+
+
+def test_files_that_are_not_a_map_are_refused(tmp_path):
+    other = tmp_path / "other.joblib"
+    joblib.dump({"model": 1}, other)
+    with pytest.raises(WorkflowError, match="holds a dict, not a propmap map"):
+        load_map(other)
+    garbage = tmp_path / "garbage.joblib"
+    garbage.write_bytes(b"not a pickle at all")
+    with pytest.raises(WorkflowError, match="not a readable model file"):
+        load_map(garbage)
+    with pytest.raises(FileNotFoundError, match=r"nope\.joblib"):
+        load_map(tmp_path / "nope.joblib")
+
+
+def test_the_project_command(fitted_map, tmp_path):
+    folder, _ = fitted_map
+    runner = CliRunner()
+    model = str(folder / "map" / "model.joblib")
+    new = str(folder / "new.extxyz")
+    ok = runner.invoke(app, ["project", model, new, "-o", str(tmp_path / "p")])
+    assert ok.exit_code == 0, ok.output
+    assert "projected 20 structures" in ok.stdout
+    joblib.dump([1, 2], tmp_path / "list.joblib")
+    bad = runner.invoke(
+        app, ["project", str(tmp_path / "list.joblib"), new, "-o", str(tmp_path / "q")]
+    )
+    assert bad.exit_code == 1
+    assert bad.stderr.strip().startswith("propmap: error:")
+    assert "not a propmap map" in bad.stderr
+    assert not (tmp_path / "q").exists()
+    zero = runner.invoke(
+        app, ["project", model, new, "-o", str(tmp_path / "r"), "--neighbours", "0"]
+    )
+    assert zero.exit_code == 2
