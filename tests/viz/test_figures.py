@@ -514,7 +514,7 @@ def test_latent_map_marks_projected_points(rng):
     latent, marked = rng.normal(size=(40, 2)), rng.normal(size=(3, 2))
     figure = latent_map(latent, rng.normal(size=40), marked=marked, marked_label="new")
     ax = figure.axes[0]
-    points, stars = ax.collections
+    _, stars = ax.collections
     np.testing.assert_array_equal(stars.get_offsets(), marked)
     assert legend_texts(ax) == ["new (3)"]
     with pytest.raises(ValueError, match="marked must have the latent's 2 columns"):
