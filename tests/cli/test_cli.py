@@ -366,10 +366,46 @@ def test_select_on_a_feature_file(runner, tmp_path):
     method = invoke(
         runner, "select", table, "-t", "y", "--method", "kmeans", "-o", tmp_path / "w"
     )
-    assert_clean_error(method, "kmeans")
+    # a wrong choice fails in the option parser, listing the right ones
+    assert method.exit_code == 2
+    assert "pcov-cur" in method.output
+    assert not (tmp_path / "w").exists()
+    ignored = invoke(
+        runner, "select", table, "-t", "y", "--method", "fps", "--mixing", "0.3",
+        "-o", tmp_path / "v",
+    )  # fmt: skip
+    assert_clean_error(ignored, "--mixing")
+    assert not (tmp_path / "v").exists()
+    assert not (tmp_path / "y").exists()  # the failed --count run left nothing
+
+
+def test_select_writes_a_report_and_sums_features(runner, g2_file, tmp_path):
+    out = tmp_path / "summed"
+    result = invoke(
+        runner, "select", g2_file, "-t", "enthalpy_of_formation", "--method", "cur",
+        "--count", "4", "--aggregate", "sum", "-o", out, *SMALL_SOAP,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["aggregate"] == "sum"
+    assert summary["mixing"] is None
+    report = (out / "report.html").read_text()
+    assert report.count("data:image/png;base64,") == 1
+    assert "test RMSE with 4" in report
 
 
 # -- contributions
+
+
+def test_contributions_on_single_molecules_fail_before_the_work(
+    runner, g2_file, tmp_path
+):
+    out = tmp_path / "molecules"
+    result = invoke(
+        runner, "contributions", g2_file, "-t", "enthalpy_of_formation", "-o", out
+    )
+    assert_clean_error(result, "single isolated molecule", "propmap map")
+    assert not out.exists()
 
 
 def test_contributions(runner, s22_file, tmp_path):

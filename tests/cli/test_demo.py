@@ -50,6 +50,16 @@ def test_demo_writes_the_report_and_the_viewers(demo):
     assert gap["seed"] == 0
 
 
+def test_run_demo_from_python_returns_the_summaries(tmp_path):
+    from propmap.workflows import run_demo
+
+    result = run_demo(tmp_path / "demo")
+    assert set(result) == {"gap", "u0", "contributions", "seconds"}
+    written = json.loads((tmp_path / "demo" / "u0" / "summary.json").read_text())
+    assert result["u0"] == written
+    assert (tmp_path / "demo" / "report.html").stat().st_size > 0
+
+
 def test_demo_refuses_to_overwrite_without_force(demo):
     out, _ = demo
     result = CliRunner().invoke(app, ["demo", "-o", str(out)])

@@ -1,13 +1,11 @@
-"""What every command shares: the output folder, error reporting, SOAP options."""
+"""What every command shares: error reporting and the option types."""
 
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -17,15 +15,6 @@ EXPECTED_ERRORS = (ValueError, KeyError, OSError, ImportError)
 
 # set by the global --debug option: unexpected errors show their traceback
 DEBUG = {"enabled": False}
-
-
-class CommandError(Exception):
-    """A failure whose message is meant for the user as it is."""
-
-
-def fail(message: str) -> None:
-    """Raise a :class:`CommandError`."""
-    raise CommandError(message)
 
 
 def report_errors(command: Callable) -> Callable:
@@ -41,7 +30,7 @@ def report_errors(command: Callable) -> Callable:
         except KeyboardInterrupt:
             typer.echo("propmap: interrupted", err=True)
             raise typer.Exit(130) from None
-        except (CommandError, *EXPECTED_ERRORS) as error:
+        except EXPECTED_ERRORS as error:
             message = str(error)
             if isinstance(error, KeyError) and error.args:
                 message = str(error.args[0])
@@ -58,23 +47,6 @@ def report_errors(command: Callable) -> Callable:
             raise typer.Exit(1) from None
 
     return wrapper
-
-
-def prepare_output(directory: Path, force: bool) -> Path:
-    """Create the output folder; an existing non-empty one needs ``force``."""
-    if directory.exists():
-        if not directory.is_dir():
-            fail(f"{directory} exists and is not a folder.")
-        if any(directory.iterdir()) and not force:
-            fail(f"output folder {directory} exists and is not empty; use --force.")
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
-
-
-def write_json(path: Path, data: dict) -> None:
-    from propmap._files import write_atomically
-
-    write_atomically(path, lambda stream: json.dump(data, stream, indent=2))
 
 
 def progress_enabled(progress: bool | None) -> bool:
@@ -100,32 +72,3 @@ Seed = Annotated[int, typer.Option(help="Random seed (splits, random choices).")
 Force = Annotated[
     bool, typer.Option("--force", help="Overwrite a non-empty output folder.")
 ]
-
-
-def read_inputs(paths, target: str | None, progress: bool):
-    """The structures in ``paths`` and their ``target`` values (None without one)."""
-    from propmap.atomistic import read_structures, structure_targets
-
-    stage(f"reading {', '.join(str(p) for p in paths)}", progress)
-    structures = read_structures([str(p) for p in paths])
-    return structures, None if target is None else structure_targets(structures, target)
-
-
-def soap_featurizer(
-    cutoff: float, max_radial: int, max_angular: int, width: float, **kwargs: Any
-):
-    from propmap.atomistic import SoapFeaturizer
-
-    return SoapFeaturizer(
-        cutoff=cutoff,
-        max_radial=max_radial,
-        max_angular=max_angular,
-        atomic_gaussian_width=width,
-        **kwargs,
-    )
-
-
-def stage(message: str, enabled: bool) -> None:
-    """A one-line note of what is being done (with --progress)."""
-    if enabled:
-        typer.echo(f"propmap: {message}", err=True)

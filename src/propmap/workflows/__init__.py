@@ -21,6 +21,13 @@ _EXPORTS = {
     "load_map": "propmap.workflows._project",
     "project_structures": "propmap.workflows._project",
     "MapPipeline": "propmap.workflows._pipeline",
+    "CONTRIBUTION_FILES": "propmap.workflows._contributions",
+    "CONTRIBUTION_SOAP": "propmap.workflows._contributions",
+    "explain_contributions": "propmap.workflows._contributions",
+    "run_demo": "propmap.workflows._demo",
+    "SELECT_FILES": "propmap.workflows._select",
+    "run_selection": "propmap.workflows._select",
+    "read_table": "propmap.workflows._tables",
     "ScaledTargetModel": "propmap.workflows._pipeline",
 }
 

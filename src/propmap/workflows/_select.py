@@ -1,0 +1,314 @@
+"""The selection workflow: pick informative features or representative samples,
+and show how the test error falls with the number picked."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from propmap.workflows._options import Aggregate, Axis, Method, SoapOptions
+from propmap.workflows._options import WorkflowError as _Error
+from propmap.workflows._steps import (
+    featurise,
+    output_folder,
+    read_inputs,
+    stage,
+    write_json,
+)
+from propmap.workflows._tables import is_feature_file, read_table
+
+__all__ = ["SELECT_FILES", "run_selection"]
+
+# the plain method each PCov method is compared with
+PLAIN = {
+    Method.fps: Method.fps,
+    Method.cur: Method.cur,
+    Method.pcov_fps: Method.fps,
+    Method.pcov_cur: Method.cur,
+}
+CLASS_NAMES = {
+    Method.fps: "FPS",
+    Method.cur: "CUR",
+    Method.pcov_fps: "PCovFPS",
+    Method.pcov_cur: "PCovCUR",
+}
+RANDOM_REPEATS = 5
+DEFAULT_MIXING = 0.5
+SELECT_FILES = {
+    "selected": "selected.csv",
+    "curve": "selection_curve.png",
+    "summary": "summary.json",
+    "report": "report.html",
+}
+
+
+def _selector(method: Method, axis: Axis, count: int, seed: int, mixing):
+    from propmap import feature_selection, sample_selection
+
+    module = feature_selection if axis == Axis.features else sample_selection
+    selector = getattr(module, CLASS_NAMES[method])(
+        n_to_select=count, random_state=seed
+    )
+    if method in (Method.pcov_fps, Method.pcov_cur):
+        selector.set_params(mixing=mixing)
+    return selector
+
+
+def _test_error(X, y, train, test, picked, axis: Axis) -> float:
+    """Test RMSE of a ridge regression on the picked features (trained on the
+    training samples) or trained on the picked training samples (all features)."""
+    from sklearn.linear_model import RidgeCV
+
+    model = RidgeCV(alphas=np.logspace(-6, 3, 10))
+    if axis == Axis.features:
+        model.fit(X[np.ix_(train, picked)], y[train])
+        prediction = model.predict(X[np.ix_(test, picked)])
+    else:
+        rows = train[picked]
+        if rows.size < 2:
+            return float(np.sqrt(np.mean((y[test] - y[rows].mean()) ** 2)))
+        model.fit(X[rows], y[rows])
+        prediction = model.predict(X[test])
+    return float(np.sqrt(np.mean((y[test] - prediction) ** 2)))
+
+
+def _check_options(method, axis, count, mixing) -> tuple[Method, Axis, float | None]:
+    try:
+        method = Method(method)
+    except ValueError:
+        choices = ", ".join(m.value for m in Method)
+        raise _Error(f"unknown method {method!r}; choose from {choices}.") from None
+    try:
+        axis = Axis(axis)
+    except ValueError:
+        raise _Error(f"axis must be 'features' or 'samples', not {axis!r}.") from None
+    pcov = method in (Method.pcov_fps, Method.pcov_cur)
+    if mixing is not None and not pcov:
+        raise _Error(
+            f"--mixing is the α of the PCov methods; {method.value} has none "
+            "(use pcov-fps or pcov-cur, or leave out --mixing)."
+        )
+    if mixing is not None and not 0.0 <= mixing <= 1.0:
+        raise _Error(f"--mixing must be in [0, 1], not {mixing}.")
+    if count < 1:
+        raise _Error(f"--count must be at least 1, not {count}.")
+    return method, axis, (DEFAULT_MIXING if mixing is None and pcov else mixing)
+
+
+def run_selection(
+    paths: list[Path],
+    out: Path,
+    *,
+    method: Method | str = Method.pcov_cur,
+    axis: Axis | str = Axis.features,
+    count: int = 20,
+    target: str | None = None,
+    mixing: float | None = None,
+    test_fraction: float = 0.2,
+    soap: SoapOptions | None = None,
+    aggregate: Aggregate | str = Aggregate.mean,
+    progress: bool = False,
+    seed: int = 0,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Select features or samples, and measure the test error of a ridge model
+    against the number selected, for the method, its plain counterpart and random
+    picks.
+
+    Parameters
+    ----------
+    paths : list of path-like
+        Structure files or folders (SOAP features), or one feature table (CSV
+        with a header, or NPZ with arrays ``X`` and ``y``).
+    out : path-like
+        Output folder (see ``SELECT_FILES``).
+    method : {"fps", "cur", "pcov-fps", "pcov-cur"}, default="pcov-cur"
+    axis : {"features", "samples"}, default="features"
+    count : int, default=20
+        How many to select.
+    target : str or None
+        The property (structure info key or table column); needed by the PCov
+        methods and the error curve.
+    mixing : float or None, default=None
+        α of the PCov methods (None: 0.5); refused for fps and cur.
+    test_fraction : float, default=0.2
+        Share of samples held out; selection sees only the others.
+    soap : SoapOptions or None
+        SOAP settings for structures.
+    aggregate : {"mean", "sum"}, default="mean"
+        Structure features as the mean or the sum of the atoms'.
+    progress, seed, force
+        As for :func:`~propmap.workflows.map_structures`.
+
+    Returns
+    -------
+    summary : dict
+        What ``summary.json`` holds.
+    """
+    method, axis, mixing = _check_options(method, axis, count, mixing)
+    aggregate = Aggregate(aggregate)
+    soap = soap or SoapOptions()
+    with output_folder(out, force) as out:
+        return _select(
+            paths, out, method, axis, count, target, mixing, test_fraction, soap,
+            aggregate, progress, seed,
+        )  # fmt: skip
+
+
+def _inputs(paths, target, soap, aggregate, progress):
+    """X, y, column names and sample names from a table or from structures."""
+    if is_feature_file(paths):
+        table = read_table(paths[0], target)
+        return table.X, table.y, table.columns, table.rows, "table"
+    structures, y = read_inputs(paths, target, progress)
+    per = "structure" if aggregate == Aggregate.mean else "sum"
+    featurizer, X = featurise(structures, soap, per, progress)
+    names = list(featurizer.get_feature_names_out())
+    samples = [a.info.get("source", str(k)) for k, a in enumerate(structures)]
+    return X, y, names, samples, "structures"
+
+
+def _select(
+    paths, out, method, axis, count, target, mixing, test_fraction, soap, aggregate,
+    progress, seed,
+):  # fmt: skip
+    import pandas as pd
+    from sklearn.model_selection import train_test_split
+
+    from propmap._files import write_atomically
+    from propmap.preprocessing import StandardFlexibleScaler
+    from propmap.viz import save_figure, selection_curves
+
+    X, y, names, sample_names, source = _inputs(
+        paths, target, soap, aggregate, progress
+    )
+    if y is None:
+        raise _Error("--target is needed: the PCov methods and the error curve use it.")
+    if not np.all(np.isfinite(y)):
+        raise _Error("the target has missing or non-numeric values.")
+    n_samples, n_features = X.shape
+    if n_samples < 5:
+        raise _Error(
+            f"{n_samples} samples are too few for a test split; give at least 5."
+        )
+    available = (
+        n_features if axis == Axis.features else int(n_samples * (1 - test_fraction))
+    )
+    if not 1 <= count <= available:
+        raise _Error(
+            f"--count must be between 1 and {available} {axis} here, not {count}."
+        )
+
+    indices = np.arange(n_samples)
+    train, test = train_test_split(indices, test_size=test_fraction, random_state=seed)
+    if source == "table":
+        # columns in their own units: unit variance each (constant ones just centred)
+        spread = X[train].std(axis=0)
+        X = (X - X[train].mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+    else:
+        # SOAP channels share one scale: keep their relative sizes
+        X = StandardFlexibleScaler().fit(X[train]).transform(X)
+    y_centred = y - y[train].mean()
+    pool = X[train]  # selection sees only the training samples
+    stage(f"{method} selection of {count} {axis}", progress)
+
+    def select(name: Method) -> np.ndarray:
+        selector = _selector(name, axis, count, seed, mixing)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            selector.fit(pool, y_centred[train])
+        return np.asarray(selector.selected_idx_)
+
+    chosen = select(method)
+    picks = {method.value: chosen}
+    if PLAIN[method] != method:
+        picks[PLAIN[method].value] = select(PLAIN[method])
+    counts = np.unique(np.linspace(1, count, min(count, 10)).round().astype(int))
+    rng = np.random.default_rng(seed)
+    size = n_features if axis == Axis.features else train.size
+    errors = {
+        name: np.array([_test_error(X, y, train, test, p[:k], axis) for k in counts])
+        for name, p in picks.items()
+    }
+    errors["random"] = np.array(
+        [
+            [_test_error(X, y, train, test, order[:k], axis) for k in counts]
+            for order in (rng.permutation(size) for _ in range(RANDOM_REPEATS))
+        ]
+    )
+    labels = names if axis == Axis.features else [sample_names[i] for i in train]
+    selected = pd.DataFrame(
+        {
+            "rank": np.arange(1, chosen.size + 1),
+            "index": chosen if axis == Axis.features else train[chosen],
+            "name": [labels[i] for i in chosen],
+        }
+    )
+    files = {name: out / file for name, file in SELECT_FILES.items()}
+    write_atomically(files["selected"], lambda f: selected.to_csv(f, index=False))
+    save_figure(selection_curves(counts, errors, ylabel="test RMSE"), files["curve"])
+    summary = {
+        "method": method.value,
+        "axis": axis.value,
+        "count": count,
+        "mixing": mixing,
+        "target": target,
+        "input": source,
+        "aggregate": aggregate.value if source == "structures" else None,
+        "samples": n_samples,
+        "features": n_features,
+        "n_train": int(train.size),
+        "n_test": int(test.size),
+        "counts": counts.tolist(),
+        "test_rmse": {
+            name: (value.mean(axis=0) if value.ndim == 2 else value).tolist()
+            for name, value in errors.items()
+        },
+        "seed": seed,
+        "files": SELECT_FILES,
+    }
+    write_json(files["summary"], summary)
+    _report(files["report"], summary, files["curve"], selected)
+    return summary
+
+
+def _report(path, summary, curve, selected) -> None:
+    from propmap.viz._report import ReportSection, write_report
+
+    final = {name: values[-1] for name, values in summary["test_rmse"].items()}
+    numbers = {
+        "samples (train / test)": (
+            f"{summary['samples']} ({summary['n_train']} / {summary['n_test']})"
+        ),
+        "features": summary["features"],
+        **{f"test RMSE with {summary['count']}, {k}": v for k, v in final.items()},
+        "first picks": ", ".join(map(str, selected["name"].head(8))),
+    }
+    if summary["mixing"] is not None:
+        numbers["mixing α"] = summary["mixing"]
+    what = (
+        "features (ridge on them)"
+        if summary["axis"] == "features"
+        else ("training samples (ridge trained on them)")
+    )
+    heading = f"{summary['method']} of {summary['count']} {summary['axis']}"
+    write_report(
+        path,
+        f"propmap selection: {heading}",
+        [
+            ReportSection(
+                title=f"{summary['method']} selection of {summary['axis']}",
+                text=(
+                    f"The test error of a ridge regression of {summary['target']} "
+                    f"against the number of picked {what}, for {summary['method']}, "
+                    f"its plain counterpart and {RANDOM_REPEATS} random orders "
+                    "(mean). Selection saw only the training samples."
+                ),
+                numbers=numbers,
+                figures=[(curve, "Test RMSE against the number selected.")],
+            )
+        ],
+    )

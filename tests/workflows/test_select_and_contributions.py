@@ -1,0 +1,101 @@
+"""run_selection and explain_contributions from Python, on real data."""
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("featomic")
+pytest.importorskip("matplotlib")
+
+import ase.io
+
+from propmap.datasets import load_qm9, load_s22
+from propmap.workflows import (
+    CONTRIBUTION_FILES,
+    SELECT_FILES,
+    SoapOptions,
+    WorkflowError,
+    explain_contributions,
+    run_selection,
+)
+
+SMALL = SoapOptions(cutoff=3.5, max_radial=2, max_angular=2)
+
+
+@pytest.fixture(scope="module")
+def qm9_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("inputs") / "qm9.extxyz"
+    ase.io.write(path, load_qm9(120), format="extxyz")
+    return path
+
+
+def test_pcov_cur_features_beat_random_ones_on_qm9_gaps(qm9_file, tmp_path):
+    out = tmp_path / "select"
+    summary = run_selection(
+        [qm9_file], out, method="pcov-cur", count=12, target="gap", soap=SMALL
+    )
+    for name in SELECT_FILES.values():
+        assert (out / name).stat().st_size > 0, name
+    assert json.loads((out / "summary.json").read_text()) == summary
+    assert summary["mixing"] == 0.5
+    rmse = summary["test_rmse"]
+    assert set(rmse) == {"pcov-cur", "cur", "random"}
+    # supervised picks predict the gap better than the mean of random ones
+    assert rmse["pcov-cur"][-1] < rmse["random"][-1]
+
+
+def test_sample_selection_from_a_table_names_the_rows(tmp_path):
+    rng = np.random.default_rng(1)
+    table = tmp_path / "countries.csv"
+    rows = [f"country{k}" for k in range(40)]
+    X = rng.normal(size=(40, 5))
+    lines = ["name,a,b,c,d,e,life"] + [
+        ",".join([r, *map(str, x), str(x[0] + x[1])])
+        for r, x in zip(rows, X, strict=True)
+    ]
+    table.write_text("\n".join(lines) + "\n")
+    summary = run_selection(
+        [table], tmp_path / "s", method="fps", axis="samples", count=5, target="life"
+    )
+    assert summary["input"] == "table"
+    assert summary["features"] == 5  # the name column labels rows, it is no feature
+    picked = (tmp_path / "s" / "selected.csv").read_text().splitlines()[1:]
+    assert all(line.split(",")[2].startswith("country") for line in picked)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"method": "fps", "mixing": 0.4}, "--mixing"),
+        ({"method": "kmeans"}, "unknown method"),
+        ({"axis": "both"}, "axis"),
+        ({"count": 0}, "--count"),
+        ({"method": "pcov-cur", "mixing": 2.0}, "--mixing"),
+    ],
+)
+def test_selection_options_fail_before_any_work(tmp_path, options, message):
+    out = tmp_path / "never"
+    with pytest.raises(WorkflowError, match=message):
+        run_selection([tmp_path / "missing.xyz"], out, target="gap", **options)
+    assert not out.exists()
+
+
+def test_contributions_of_s22_dimers(tmp_path):
+    path = tmp_path / "s22.extxyz"
+    ase.io.write(path, load_s22().dimers[:8], format="extxyz")
+    out = tmp_path / "contributions"
+    summary = explain_contributions(
+        [path], "interaction_energy", out, soap=SoapOptions(4.0, 2, 2)
+    )
+    for key in ("atoms", "instances", "motifs", "parity", "summary", "viewer"):
+        assert (out / CONTRIBUTION_FILES[key]).stat().st_size > 0, key
+    assert summary["structures"] == 8
+    assert summary["molecules"] == "cut from the structures"
+
+
+def test_contributions_refuse_single_molecules_early(qm9_file, tmp_path):
+    out = tmp_path / "single"
+    with pytest.raises(WorkflowError, match="single isolated molecule"):
+        explain_contributions([qm9_file], "U0", out)
+    assert not out.exists()
