@@ -1,5 +1,7 @@
 """Reading structures with read_structures, and their targets."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -217,3 +219,67 @@ def test_calculator_results_of_moved_atoms_are_not_used(waters):
 
     with pytest.raises(KeyError, match="'energy' in structure 0"):
         structure_targets(waters, "energy")
+
+
+# -- SD files: every record, with its tags, through RDKit
+
+
+def _write_sd(path, names=("ethanol", "methylamine", "water")):
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+
+    smiles = {"ethanol": "CCO", "methylamine": "CN", "water": "O"}
+    writer = Chem.SDWriter(str(path))
+    for k, name in enumerate(names):
+        molecule = Chem.AddHs(Chem.MolFromSmiles(smiles[name]))
+        AllChem.EmbedMolecule(molecule, randomSeed=k)
+        molecule.SetProp("_Name", name)
+        molecule.SetProp("activity", str(1.5 * k))
+        molecule.SetProp("series", f"S{k}")
+        writer.write(molecule)
+    writer.close()
+    return path
+
+
+def test_sd_files_are_read_record_by_record_with_their_tags(tmp_path):
+    path = _write_sd(tmp_path / "ligands.sdf")
+    structures = read_structures(path)
+    assert [s.get_chemical_formula() for s in structures] == ["C2H6O", "CH5N", "H2O"]
+    assert [s.info["name"] for s in structures] == ["ethanol", "methylamine", "water"]
+    np.testing.assert_array_equal(
+        structure_targets(structures, "activity"), [0, 1.5, 3]
+    )
+    assert structures[2].info["series"] == "S2"
+    assert structures[1].info["source"] == f"{path}:1"
+
+
+def test_rdkits_bundled_egfr_ligands_are_365_structures():
+    import rdkit
+
+    path = Path(rdkit.__file__).parent / "Contrib" / "PBF" / "testData" / "egfr.sdf"
+    if not path.exists():
+        pytest.skip("this RDKit build ships no egfr.sdf")
+    structures = read_structures(path)
+    assert len(structures) == 365
+    assert all("H" in s.get_chemical_symbols() for s in structures)
+    assert structures[0].info["id"] == "ZINC02640583"
+
+
+def test_a_broken_sd_record_is_named(tmp_path):
+    path = _write_sd(tmp_path / "broken.sdf")
+    text = path.read_text().split("$$$$\n")
+    text[1] = (
+        "garbage\n\n\n  2  1  0  0  0  0  0  0  0  0999 V2000\nnot atoms\nM  END\n"
+    )
+    path.write_text("$$$$\n".join(text))
+    with pytest.raises(ValueError, match=r"record 1 of .*broken\.sdf"):
+        read_structures(path)
+
+
+def test_a_multi_record_file_read_as_one_structure_warns(tmp_path):
+    sd = _write_sd(tmp_path / "three.sdf")
+    as_mol = tmp_path / "three.mol"  # ase's reader of .mol keeps the first record
+    as_mol.write_text(sd.read_text())
+    with pytest.warns(UserWarning, match="holds 3 SD records but was read as 1"):
+        structures = read_structures(as_mol)
+    assert len(structures) == 1

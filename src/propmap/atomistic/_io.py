@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import reprlib
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -208,15 +209,78 @@ def _known_format(path: Path) -> bool:
     return name in ioformats and ioformats[name].can_read
 
 
-def _read_file(path: Path, format, selection: int | slice) -> list:
+# SD files are read by RDKit: ase reads only their first record, without tags
+_SD_SUFFIXES = (".sdf", ".sd")
+# what starts (or ends) each record in multi-record text formats, to warn when a
+# reader kept one structure of several
+_RECORD_MARKERS = {"$$$$": "SD records", "ENDMDL": "PDB models", "data_": "CIF blocks"}
+
+
+def _read_sd_file(path: Path) -> list:
+    """Every record of an SD file as ase.Atoms (explicit hydrogens kept), its SD
+    tags in ``info`` (numbers as floats), and ``info["name"]`` from the title."""
+    import ase
+
+    Chem = require("rdkit.Chem", "atomistic")
+    supplier = Chem.SDMolSupplier(str(path), removeHs=False, sanitize=False)
+    frames = []
+    for record, molecule in enumerate(supplier):
+        if molecule is None:
+            raise ValueError(f"record {record} of '{path}' is not a valid SD record.")
+        if molecule.GetNumConformers() == 0:
+            raise ValueError(f"record {record} of '{path}' has no coordinates.")
+        atoms = ase.Atoms(
+            [atom.GetSymbol() for atom in molecule.GetAtoms()],
+            positions=molecule.GetConformer().GetPositions(),
+        )
+        for key, value in molecule.GetPropsAsDict(
+            includePrivate=False, includeComputed=False
+        ).items():
+            atoms.info[key] = _tag_value(value)
+        if molecule.HasProp("_Name") and molecule.GetProp("_Name").strip():
+            atoms.info.setdefault("name", molecule.GetProp("_Name").strip())
+        frames.append(atoms)
+    return frames
+
+
+def _tag_value(value):
+    """An SD tag as a float when it reads as one, else as it is."""
+    if isinstance(value, bool | int | float):
+        return float(value)
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        return value
+
+
+def _warn_if_records_lost(path: Path, count: int) -> None:
+    """Warn when a file with several records was read as fewer structures."""
+    try:
+        text = path.read_text(errors="ignore")
+    except OSError:
+        return
+    for marker, what in _RECORD_MARKERS.items():
+        records = sum(
+            1 for line in text.splitlines() if line.strip().startswith(marker)
+        )
+        if records > count:
+            warnings.warn(
+                f"'{path}' holds {records} {what} but was read as {count} "
+                f"structure{'s' if count > 1 else ''}: give format= (or a file "
+                "suffix) whose reader keeps every record.",
+                UserWarning,
+                stacklevel=4,
+            )
+            return
+
+
+def _read_with_ase(path: Path, format) -> list:
     import ase.io
     from ase.io.formats import UnknownFileTypeError
 
-    if path.stat().st_size == 0:
-        raise ValueError(f"'{path}' is empty: it holds no structures.")
     as_format = f" as format {format!r}" if format is not None else ""
     try:
-        frames = ase.io.read(path, index=":", format=format)
+        return ase.io.read(path, index=":", format=format)
     except UnknownFileTypeError as error:
         reason = (
             "ase has no reader for this format"
@@ -230,6 +294,17 @@ def _read_file(path: Path, format, selection: int | slice) -> list:
             f"ase could not read '{path}'{as_format}; the file may be corrupt or in "
             f"another format ({detail})."
         ) from error
+
+
+def _read_file(path: Path, format, selection: int | slice) -> list:
+    if path.stat().st_size == 0:
+        raise ValueError(f"'{path}' is empty: it holds no structures.")
+    if format in (None, "sdf") and path.suffix.lower() in _SD_SUFFIXES:
+        frames = _read_sd_file(path)
+    else:
+        frames = _read_with_ase(path, format)
+        if len(frames) < 2:
+            _warn_if_records_lost(path, len(frames))
     if not frames:
         raise ValueError(f"'{path}' holds no structures.")
     positions = range(len(frames))
