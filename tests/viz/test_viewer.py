@@ -323,7 +323,8 @@ def test_viewer_is_one_offline_file(dataset, tmp_path):
     bundle, data, start = (content for _, content in page.scripts)
     assert "Chemiscope" in bundle
     assert len(bundle) > 1_000_000
-    assert "DefaultVisualizer.load" in start
+    assert "DefaultVisualizer" in start
+    assert "visualizer.load(places, dataset, warnings)" in start
     assert "<" not in data
     assert json.loads(data) == dataset
     assert len(page.tags) < 30  # no tags from the data or the bundle leaked out
@@ -396,3 +397,29 @@ def test_viewer_reports_a_broken_dataset(tmp_path, visit):
     assert any("propmap viewer" in text for text in page.console_errors())
     assert page.blocked == []
     assert page.page.evaluate("window.propmapViewer") is None
+
+
+@pytest.mark.browser
+def test_viewer_of_a_table_shows_the_map_alone(tmp_path, visit, rng):
+    rows = 25
+    dataset = chemiscope_dataset(
+        None,
+        properties={
+            "name": [f"row {k}" for k in range(rows)],
+            "life": rng.normal(size=rows),
+        },
+        latent=rng.normal(size=(rows, 2)),
+    )
+    assert not dataset.get("structures")
+    page = visit(write_viewer(dataset, tmp_path / "table.html"))
+    assert page.status == "loaded", page.page.inner_text("#propmap-error")
+    assert_clean(page)
+    assert page.map_traces()[0]["points"] == rows
+    assert page.page.locator("#propmap-structure").is_hidden()
+
+
+def test_a_dataset_without_structures_needs_points(rng):
+    with pytest.raises(ValueError, match="needs properties or a latent"):
+        chemiscope_dataset(None)
+    with pytest.raises(ValueError, match="atom_properties need structures"):
+        chemiscope_dataset(None, atom_properties={"q": [1.0]}, latent=np.ones((1, 2)))

@@ -131,8 +131,9 @@ def chemiscope_dataset(
 
     Parameters
     ----------
-    structures : ase.Atoms or sequence of ase.Atoms
-        The structures, none of them empty.
+    structures : ase.Atoms, sequence of ase.Atoms or None
+        The structures, none of them empty; None for data that are not
+        structures (a table's rows), where the viewer shows the map alone.
     properties : mapping of str to array-like, optional
         Per-structure properties: one value per structure, numbers, or strings
         for categories.
@@ -196,9 +197,17 @@ def chemiscope_dataset(
     ({'property': 'PCovR 1'}, {'property': 'electrons'})
     """
     chemiscope = require("chemiscope", "viz")
-    structures = _structure_list(structures)
-    sizes = [len(atoms) for atoms in structures]
-    n_structures, n_atoms = len(structures), sum(sizes)
+    if structures is None:
+        # a map of data that are not structures: one point per row
+        if atom_properties:
+            raise ValueError("atom_properties need structures.")
+        sizes = []
+        n_structures = _row_count(properties, latent)
+    else:
+        structures = _structure_list(structures)
+        sizes = [len(atoms) for atoms in structures]
+        n_structures = len(structures)
+    n_atoms = sum(sizes)
 
     # name -> {"target": ..., "values": [...]}, in the order given
     columns: dict[str, dict] = {}
@@ -257,7 +266,17 @@ def chemiscope_dataset(
             "properties."
         )
     if color is None:
-        color = next((key for key in given if columns[key]["target"] == target), None)
+        # not a label per point (names): chemiscope colours by categories only
+        # when they repeat
+        color = next(
+            (
+                key
+                for key in given
+                if columns[key]["target"] == target
+                and not _distinct_labels(columns[key]["values"])
+            ),
+            None,
+        )
     elif color not in columns:
         raise ValueError(
             f"color={color!r} is not one of the properties: {sorted(columns)}."
@@ -293,7 +312,8 @@ def chemiscope_dataset(
         **axes,
         map_color=color,
         target=target,
-        periodic=all(atoms.cell.rank == 3 for atoms in structures),
+        periodic=structures is not None
+        and all(atoms.cell.rank == 3 for atoms in structures),
     )
     metadata = {"name": name}
     if description:
@@ -305,6 +325,24 @@ def chemiscope_dataset(
         environments=environments,
         settings=settings,
     )
+
+
+def _distinct_labels(values: list) -> bool:
+    """Strings that are all different: names, not categories."""
+    return (
+        len(values) > 1
+        and isinstance(values[0], str)
+        and len(set(values)) == len(values)
+    )
+
+
+def _row_count(properties, latent) -> int:
+    """The number of points of a dataset without structures."""
+    if latent is not None:
+        return int(np.asarray(latent).shape[0])
+    if properties:
+        return len(_property_values(next(iter(properties.values())), "Property"))
+    raise ValueError("a dataset without structures needs properties or a latent.")
 
 
 def write_chemiscope_json(dataset: Mapping, path) -> Path:
@@ -397,12 +435,16 @@ _START = """
       document.getElementById("propmap-dataset").textContent);
     var warnings = new Chemiscope.Warnings();
     warnings.addHandler(function (message) { show("propmap-warning", message); });
-    Chemiscope.DefaultVisualizer.load({
-      map: "propmap-map",
-      info: "propmap-info",
-      meta: "propmap-meta",
-      structure: "propmap-structure"
-    }, dataset, warnings).then(function (viewer) {
+    var places = {map: "propmap-map", info: "propmap-info", meta: "propmap-meta"};
+    var visualizer = Chemiscope.MapVisualizer;
+    if (dataset.structures && dataset.structures.length > 0) {
+      places.structure = "propmap-structure";
+      visualizer = Chemiscope.DefaultVisualizer;
+    } else {
+      // rows of a table: no structure to show, the map takes the page
+      document.getElementById("propmap-structure").style.display = "none";
+    }
+    visualizer.load(places, dataset, warnings).then(function (viewer) {
       window.propmapViewer = viewer;
       status.textContent = "";
       document.body.dataset.status = "loaded";

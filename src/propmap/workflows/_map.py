@@ -24,6 +24,7 @@ from propmap.workflows._steps import (
     stage,
     write_json,
 )
+from propmap.workflows._tables import is_feature_file, read_table
 from propmap.workflows._tuning import (
     MIXING_RULE,
     Distances,
@@ -284,18 +285,21 @@ def map_structures(
     baseline = Baseline(baseline)
     if not 0.0 < test_fraction < 1.0:
         raise _Error(f"the test fraction must be in (0, 1), not {test_fraction}.")
+    from_table = is_feature_file(paths)
+    if from_table:
+        _check_table_options(aggregate, baseline, soap)
+        baseline = Baseline.none
     soap = soap or SoapOptions()
     with output_folder(out, force) as out:
-        structures, y = read_inputs(paths, target, progress)
-        n = len(structures)
+        inputs = _read(paths, target, soap, aggregate, progress, from_table)
+        n = len(inputs.y)
         if n < max(MIN_STRUCTURES, components + 3):
             raise _Error(
-                f"{n} structures are too few for a {components}-component map with "
+                f"{n} {inputs.kind} are too few for a {components}-component map with "
                 f"a test set; give at least {max(MIN_STRUCTURES, components + 3)}."
             )
         summary, arrays = _run(
-            structures,
-            y,
+            inputs,
             target,
             kernel,
             gamma,
@@ -311,13 +315,61 @@ def map_structures(
             seed,
         )
         stage("figures, viewer and report", progress)
-        _write_outputs(out, structures, y, target, summary, arrays, title)
+        _write_outputs(out, inputs, target, summary, arrays, title)
     return summary
 
 
+@dataclass
+class _Inputs:
+    """What the map is made of: structures and their SOAP features, or the rows
+    of a feature table."""
+
+    X: np.ndarray
+    y: np.ndarray
+    names: list[str]
+    structures: list | None
+    featurizer: Any
+    x_scaler: Any
+    kind: str  # "structures" or "rows"
+    columns: list[str] | None = None  # a table's feature columns
+
+
+def _check_table_options(aggregate, baseline, soap) -> None:
+    """Options that only structures have are refused for a feature table."""
+    if aggregate != Aggregate.mean:
+        raise _Error("--aggregate is for structures; a feature table has no atoms.")
+    if baseline is not None and Baseline(baseline) != Baseline.none:
+        raise _Error("--baseline composition needs structures, not a feature table.")
+    if soap is not None and soap != SoapOptions():
+        raise _Error("the SOAP options are for structures, not a feature table.")
+
+
+def _read(paths, target, soap, aggregate, progress, from_table) -> _Inputs:
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from propmap.preprocessing import StandardFlexibleScaler
+
+    if from_table:
+        table = read_table(paths[0], target)
+        if table.y is None or not np.all(np.isfinite(table.y)):
+            raise _Error(f"the target {target!r} has missing or non-numeric values.")
+        # columns in their own units: unit variance each, then ‖X‖² = n as for SOAP
+        scaler = make_pipeline(StandardScaler(), StandardFlexibleScaler())
+        return _Inputs(
+            table.X, table.y, table.rows, None, None, scaler, "rows", table.columns
+        )
+    structures, y = read_inputs(paths, target, progress)
+    per = "structure" if aggregate == Aggregate.mean else "sum"
+    featurizer, X = featurise(structures, soap, per, progress)
+    names = [a.info.get("source", str(k)) for k, a in enumerate(structures)]
+    return _Inputs(
+        X, y, names, structures, featurizer, StandardFlexibleScaler(), "structures"
+    )
+
+
 def _run(
-    structures,
-    y,
+    inputs,
     target,
     kernel,
     gamma,
@@ -332,25 +384,21 @@ def _run(
     progress,
     seed,
 ):
+    from sklearn.base import clone
     from sklearn.model_selection import train_test_split
 
     from propmap.atomistic import CompositionBaseline
     from propmap.preprocessing import StandardFlexibleScaler
 
-    n = len(structures)
-    featurizer, X = featurise(
-        structures,
-        soap,
-        "structure" if aggregate == Aggregate.mean else "sum",
-        progress,
-    )
+    structures, X, y = inputs.structures, inputs.X, inputs.y
+    n = len(y)
     indices = np.arange(n)
     train, test = train_test_split(indices, test_size=test_fraction, random_state=seed)
     if sparse is not None and sparse > train.size:
         raise _Error(
             f"--sparse {sparse} is more than the {train.size} training structures."
         )
-    unseen = _unseen_elements(structures, train, test)
+    unseen = [] if structures is None else _unseen_elements(structures, train, test)
     if unseen:
         warnings.warn(
             f"test structures contain elements no training structure has "
@@ -366,7 +414,7 @@ def _run(
         )
         reference = fitted_baseline.predict(structures)
     residual = y - reference
-    x_scaler = StandardFlexibleScaler().fit(X[train])
+    x_scaler = clone(inputs.x_scaler).fit(X[train])
     y_scaler = StandardFlexibleScaler(column_wise=True).fit(residual[train, None])
     Xs, Ys = x_scaler.transform(X), y_scaler.transform(residual[:, None])
     del X
@@ -460,7 +508,8 @@ def _run(
             "loss_x_cv": tuning.loss_x.tolist(),
             "loss_y_cv": tuning.loss_y.tolist(),
         },
-        "aggregate": aggregate.value,
+        "input": inputs.kind if inputs.kind == "structures" else "table",
+        "aggregate": aggregate.value if structures is not None else None,
         "baseline": baseline.value,
         "baseline_element_values": None
         if fitted_baseline is None
@@ -472,14 +521,16 @@ def _run(
                 strict=True,
             )
         },
-        "soap": soap.as_dict(),
+        "soap": soap.as_dict() if structures is not None else None,
         "n_features": int(Xs.shape[1]),
         "seed": seed,
         "files": MAP_FILES,
     }
     groups = np.where(np.isin(indices, test), "test", "train")
     pipeline = assemble(
-        featurizer.set_params(progress=False),
+        None
+        if inputs.featurizer is None
+        else inputs.featurizer.set_params(progress=False),
         x_scaler,
         model,
         y_scaler,
@@ -490,7 +541,8 @@ def _run(
             "target": y,
             "target_name": target,
             "sets": groups,
-            "names": [a.info.get("source", str(k)) for k, a in enumerate(structures)],
+            "names": inputs.names,
+            "columns": inputs.columns,
         },
     )
     arrays = {
@@ -510,7 +562,7 @@ def _symbols(numbers) -> list[str]:
     return [chemical_symbols[int(z)] for z in numbers]
 
 
-def _write_outputs(out, structures, y, target, summary, arrays, title) -> None:
+def _write_outputs(out, inputs, target, summary, arrays, title) -> None:
     import joblib
 
     from propmap._files import write_atomically
@@ -526,6 +578,7 @@ def _write_outputs(out, structures, y, target, summary, arrays, title) -> None:
     from propmap.viz._report import write_report
 
     files = {name: out / file for name, file in MAP_FILES.items()}
+    y = inputs.y
     model_name = summary["model"]
     labels = (f"{model_name} 1", f"{model_name} 2")
     latent, predicted = arrays["latent"], arrays["predicted"]
@@ -565,8 +618,9 @@ def _write_outputs(out, structures, y, target, summary, arrays, title) -> None:
     )
     map_test = summary["accuracy"]["map"]["test"]
     dataset = chemiscope_dataset(
-        structures,
+        inputs.structures,
         properties={
+            **({} if inputs.structures is not None else {"name": inputs.names}),
             target: y,
             f"{target} (predicted)": predicted,
             **(
@@ -581,8 +635,9 @@ def _write_outputs(out, structures, y, target, summary, arrays, title) -> None:
         color=target,
         name=title or f"propmap map of {target}",
         description=(
-            f"{model_name} (mixing {summary['mixing']:g}) of SOAP features; test "
-            f"R² {map_test['r2']:.3f}"
+            f"{model_name} (mixing {summary['mixing']:g}) of "
+            f"{'SOAP features' if summary['input'] == 'structures' else 'the table'}"
+            f"; test R² {map_test['r2']:.3f}"
         ),
     )
     write_chemiscope_json(dataset, files["chemiscope"])
@@ -623,15 +678,21 @@ def map_section(summary: dict, folder: Path, link_prefix: str, title: str):
         numbers["test MAE, composition baseline alone"] = accuracy["baseline"]["test"][
             "mae"
         ]
-    numbers["SOAP features"] = summary["n_features"]
+    from_table = summary["input"] == "table"
+    numbers["features" if from_table else "SOAP features"] = summary["n_features"]
     baseline = (
         " after subtracting a per-element composition baseline fitted on the "
         "training set"
         if summary["baseline"] == "composition"
         else ""
     )
+    features = (
+        "the table's standardised columns"
+        if from_table
+        else f"the {summary['aggregate']} of atomic SOAP features"
+    )
     text = (
-        f"{summary['model']} of the {summary['aggregate']} of atomic SOAP features "
+        f"{summary['model']} of {features} "
         f"against {summary['target']}{baseline}. The map predicts through its "
         f"{summary['n_components']}-D latent space; the full {summary['full_model']} "
         "uses every feature. Mixing: "

@@ -62,9 +62,10 @@ class ScaledTargetModel(RegressorMixin, TransformerMixin, BaseEstimator):
 
 
 class MapPipeline(Pipeline):
-    """A fitted map: featuriser → scaler → :class:`ScaledTargetModel`, plus an
-    optional baseline of the structures (e.g. a per-element composition fit) that
-    the model's predictions are added to.
+    """A fitted map: featuriser → scaler → :class:`ScaledTargetModel` (no
+    featuriser for a map of a feature table), plus an optional baseline of the
+    structures (e.g. a per-element composition fit) that the model's predictions
+    are added to.
 
     ``predict(structures)`` gives the property in its units, ``transform`` the
     latent coordinates. Everything else is scikit-learn's ``Pipeline``.
@@ -109,14 +110,12 @@ class MapPipeline(Pipeline):
 
 def assemble(featurizer, x_scaler, model, y_scaler, baseline, record) -> MapPipeline:
     """The pipeline of parts fitted already, and the map's record."""
-    pipeline = MapPipeline(
-        [
-            ("featurizer", featurizer),
-            ("scaler", x_scaler),
-            ("model", ScaledTargetModel.from_fitted(model, y_scaler)),
-        ],
-        baseline=baseline,
-    )
+    steps = [] if featurizer is None else [("featurizer", featurizer)]
+    steps += [
+        ("scaler", x_scaler),
+        ("model", ScaledTargetModel.from_fitted(model, y_scaler)),
+    ]
+    pipeline = MapPipeline(steps, baseline=baseline)
     pipeline.baseline_ = baseline
     pipeline.map_ = record
     return pipeline

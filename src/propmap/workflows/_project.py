@@ -58,6 +58,25 @@ def load_map(path) -> MapPipeline:
     return pipeline
 
 
+def _table_rows(record: dict, paths) -> tuple[list[str], np.ndarray]:
+    """Names and features of new rows for a map of a feature table, in the map's
+    column order; a WorkflowError names missing columns."""
+    from propmap.workflows._tables import is_feature_file, read_table
+
+    if not is_feature_file(paths):
+        raise WorkflowError(
+            "this map was made from a feature table: give the new rows as one CSV or "
+            "NPZ file with its columns, not structure files."
+        )
+    table = read_table(paths[0], None)
+    wanted = list(record["columns"])
+    missing = [c for c in wanted if c not in table.columns]
+    if missing:
+        raise WorkflowError(f"{paths[0]} lacks the map's columns {', '.join(missing)}.")
+    order = [table.columns.index(c) for c in wanted]
+    return table.rows, table.X[:, order]
+
+
 def _check_elements(pipeline: MapPipeline, structures) -> None:
     from ase.data import chemical_symbols
 
@@ -115,16 +134,23 @@ def project_structures(
     training = np.flatnonzero(np.asarray(record["sets"]) == "train")
     count = min(neighbours, training.size)
     with output_folder(out, force) as out:
-        structures, _ = read_inputs(paths, None, progress)
-        _check_elements(pipeline, structures)
-        stage(f"projecting {len(structures)} structures", progress)
+        if record["structures"] is None:
+            structures, names, data = None, *_table_rows(record, paths)
+        else:
+            structures, _ = read_inputs(paths, None, progress)
+            _check_elements(pipeline, structures)
+            names = [a.info.get("source", str(k)) for k, a in enumerate(structures)]
+            data = structures
+        stage(
+            f"projecting {len(names)} {'rows' if structures is None else 'structures'}",
+            progress,
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # new data is not centred
-            latent = pipeline.transform(structures)
-            predicted = pipeline.predict(structures)
+            latent = pipeline.transform(data)
+            predicted = pipeline.predict(data)
         finder = NearestNeighbors(n_neighbors=count).fit(record["latent"][training])
         distances, nearest = finder.kneighbors(latent)
-        names = [a.info.get("source", str(k)) for k, a in enumerate(structures)]
         summary = _write(
             out, pipeline, structures, names, latent, predicted,
             training[nearest], distances, title,
@@ -173,17 +199,20 @@ def _write(
         ),
         files["map"],
     )
-    every = list(record["structures"]) + list(structures)
+    every = (
+        None if structures is None else list(record["structures"]) + list(structures)
+    )
     dataset = chemiscope_dataset(
         every,
         properties={
+            **({} if every is not None else {"name": list(record["names"]) + names}),
             target: np.concatenate([record["target"], predicted]),
-            "set": list(record["sets"]) + ["projected"] * len(structures),
+            "set": list(record["sets"]) + ["projected"] * len(names),
         },
         latent=np.vstack([record["latent"], latent]),
         latent_name=model_name,
         color=target,
-        name=title or f"propmap: {len(structures)} structures on the map of {target}",
+        name=title or f"propmap: {len(names)} new points on the map of {target}",
         description=(
             f"The map's structures (train and test, their true {target}) and the "
             f"projected ones (set 'projected', their predicted {target})."
@@ -192,7 +221,7 @@ def _write(
     write_chemiscope_json(dataset, files["chemiscope"])
     write_viewer(dataset, files["viewer"], title=title or f"propmap: {target}")
     summary = {
-        "structures": len(structures),
+        "structures": len(names),
         "target": target,
         "model": model_name,
         "neighbours": int(nearest.shape[1]),
