@@ -85,3 +85,21 @@ def test_soap_benchmark_quick_run():
     )
     assert completed.returncode == 0, completed.stderr
     assert "propmap / featomic" in completed.stdout
+
+
+@pytest.mark.slow
+def test_main_job_benchmark_quick_run():
+    pytest.importorskip("featomic")
+    pytest.importorskip("chemiscope")
+    completed = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_main_job.py"), "--quick", "--no-save"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "ERROR" not in completed.stdout
+    for job in ("map", "map-rbf", "map-sparse-125", "map-U0-sum"):
+        assert f" {job} " in completed.stdout, job
+    assert "map-rbf / SOAP" in completed.stdout

@@ -282,3 +282,40 @@ def test_a_pipeline_refits_from_structures(qm9_file):
         error = np.abs(fitted.predict(structures[120:]) - y[120:])
     assert np.mean(error) < 1.0  # eV, on totals of thousands of eV
     assert fitted.transform(structures[:3]).shape == (3, 2)
+
+
+def test_soap_too_large_for_memory_is_refused_before_featomic(
+    qm9_file, tmp_path, monkeypatch
+):
+    import propmap.workflows._steps as steps
+
+    monkeypatch.setattr(steps, "_available_memory", lambda: 2**20)  # 1 MiB
+    out = tmp_path / "huge"
+    with pytest.raises(WorkflowError, match="of the 1 MiB of memory") as error:
+        map_structures([qm9_file], "gap", out, soap=SMALL)
+    assert "--max-radial" in str(error.value)
+    assert "150 structures with 4 elements" in str(error.value)
+    assert not out.exists()
+
+
+def test_elements_only_in_test_structures_are_warned_about(tmp_path):
+    from sklearn.model_selection import train_test_split
+
+    molecules = [m for m in load_qm9(400) if "F" not in m.get_chemical_symbols()]
+    molecules = (
+        molecules[:59] + [m for m in load_qm9() if "F" in m.get_chemical_symbols()][:1]
+    )
+    _, test = train_test_split(np.arange(60), test_size=0.2, random_state=0)
+    # put the one fluorinated molecule where the split sends a test structure
+    position = int(test[0])
+    molecules[position], molecules[-1] = molecules[-1], molecules[position]
+    path = tmp_path / "with_f.extxyz"
+    ase.io.write(path, molecules, format="extxyz")
+    with pytest.warns(UserWarning, match=r"no training structure has \(F\)"):
+        map_structures([path], "gap", tmp_path / "out", soap=SMALL)
+
+
+def test_index_is_only_for_tables(qm9_file, tmp_path):
+    with pytest.raises(WorkflowError, match="--index"):
+        map_structures([qm9_file], "gap", tmp_path / "x", index="name")
+    assert not (tmp_path / "x").exists()

@@ -133,6 +133,13 @@ def test_the_project_command(fitted_map, tmp_path):
     assert bad.stderr.strip().startswith("propmap: error:")
     assert "not a propmap map" in bad.stderr
     assert not (tmp_path / "q").exists()
+    ase.io.write(tmp_path / "odd.xyz", [ase.Atoms("SiH4", positions=np.eye(5, 3))])
+    unseen = runner.invoke(
+        app, ["project", model, str(tmp_path / "odd.xyz"), "-o", str(tmp_path / "s")]
+    )
+    assert unseen.exit_code == 1
+    assert "contain Si" in unseen.stderr
+    assert len(unseen.stderr.strip().splitlines()) == 1
     zero = runner.invoke(
         app, ["project", model, new, "-o", str(tmp_path / "r"), "--neighbours", "0"]
     )

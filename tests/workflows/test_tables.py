@@ -124,3 +124,19 @@ def test_map_command_on_a_table(table, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "ridge MAE" in result.stdout
+
+
+def test_index_names_the_column_that_labels_rows(table, tmp_path):
+    frame = pd.read_csv(table / "indicators.csv").drop(columns="country")
+    frame["code"] = [f"C{k:03d}" for k in range(len(frame))]  # last, not first
+    frame.to_csv(tmp_path / "coded.csv", index=False)
+    with pytest.raises(
+        WorkflowError, match="non-numeric or missing values in columns code"
+    ):
+        map_structures([tmp_path / "coded.csv"], "life", tmp_path / "n")
+    map_structures([tmp_path / "coded.csv"], "life", tmp_path / "m", index="code")
+    pipeline = load_map(tmp_path / "m" / "model.joblib")
+    assert pipeline.map_["names"][:2] == ["C000", "C001"]
+    assert pipeline.map_["columns"] == COLUMNS
+    with pytest.raises(WorkflowError, match="no column 'nope'"):
+        read_table(tmp_path / "coded.csv", "life", "nope")

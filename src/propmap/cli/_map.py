@@ -24,7 +24,11 @@ from propmap.workflows._options import Aggregate, Baseline, Kernel
 @report_errors
 def map_command(
     structures: Annotated[
-        list[Path], typer.Argument(help="Structure files or folders (any ase format).")
+        list[Path],
+        typer.Argument(
+            help="Structure files or folders (any ase format), or one feature "
+            "table (.csv with a header, or .npz with arrays X and y)."
+        ),
     ],
     target: Annotated[str, typer.Option("--target", "-t", help="Property to map.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
@@ -86,6 +90,13 @@ def map_command(
             "default: composition with --aggregate sum, else none."
         ),
     ] = None,
+    index: Annotated[
+        str | None,
+        typer.Option(
+            help="For a feature table (CSV): the column naming the rows; default: "
+            "the first column when it is not numeric."
+        ),
+    ] = None,
     progress: Progress = None,
     seed: Seed = 0,
     force: Force = False,
@@ -115,6 +126,7 @@ def map_command(
         progress=progress_enabled(progress),
         seed=seed,
         force=force,
+        index=index,
     )
     typer.echo(accuracy_line(summary) + f"; wrote {out}/")
 

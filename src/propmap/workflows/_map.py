@@ -224,6 +224,7 @@ def map_structures(
     seed: int = 0,
     force: bool = False,
     title: str | None = None,
+    index: str | None = None,
 ) -> dict[str, Any]:
     """Map structures by (Kernel) PCovR of their SOAP features, coloured by a
     property, and measure how well the map and the full model predict it.
@@ -272,6 +273,9 @@ def map_structures(
         Write into a non-empty output folder.
     title : str or None, default=None
         Title of the figures and viewer.
+    index : str or None, default=None
+        For a feature table: the column that names the rows (default: the first
+        column, when it is not numeric).
 
     Returns
     -------
@@ -289,9 +293,11 @@ def map_structures(
     if from_table:
         _check_table_options(aggregate, baseline, soap)
         baseline = Baseline.none
+    elif index is not None:
+        raise _Error("--index names the rows of a feature table, not of structures.")
     soap = soap or SoapOptions()
     with output_folder(out, force) as out:
-        inputs = _read(paths, target, soap, aggregate, progress, from_table)
+        inputs = _read(paths, target, soap, aggregate, progress, from_table, index)
         n = len(inputs.y)
         if n < max(MIN_STRUCTURES, components + 3):
             raise _Error(
@@ -344,14 +350,14 @@ def _check_table_options(aggregate, baseline, soap) -> None:
         raise _Error("the SOAP options are for structures, not a feature table.")
 
 
-def _read(paths, target, soap, aggregate, progress, from_table) -> _Inputs:
+def _read(paths, target, soap, aggregate, progress, from_table, index) -> _Inputs:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     from propmap.preprocessing import StandardFlexibleScaler
 
     if from_table:
-        table = read_table(paths[0], target)
+        table = read_table(paths[0], target, index)
         if table.y is None or not np.all(np.isfinite(table.y)):
             raise _Error(f"the target {target!r} has missing or non-numeric values.")
         # columns in their own units: unit variance each, then ‖X‖² = n as for SOAP

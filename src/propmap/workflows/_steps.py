@@ -87,10 +87,14 @@ def check_memory(n_rows: int, n_columns: int, what: str, advice: str) -> None:
     available = _available_memory()
     if needed > MEMORY_SHARE * available:
         raise WorkflowError(
-            f"{what} would take {needed / 2**30:.1f} GiB ({n_rows:,} rows x "
-            f"{n_columns:,} columns), more than the {available / 2**30:.1f} GiB "
-            f"of memory available; {advice}"
+            f"{what} would take {_size(needed)} ({n_rows:,} rows x {n_columns:,} "
+            f"columns), more than {MEMORY_SHARE:.0%} of the {_size(available)} of "
+            f"memory available; {advice}"
         )
+
+
+def _size(count: int) -> str:
+    return f"{count / 2**30:.1f} GiB" if count >= 2**30 else f"{count / 2**20:.0f} MiB"
 
 
 def featurise(structures, soap: SoapOptions, per: str, progress: bool):
