@@ -60,7 +60,7 @@ class CompositionBaseline(RegressorMixin, BaseEstimator):
     >>> molecules = [ase.Atoms("H2O"), ase.Atoms("CH4"), ase.Atoms("CO2")]
     >>> baseline = CompositionBaseline().fit(molecules, [-14.0, -24.0, -22.0])
     >>> baseline.predict([ase.Atoms("H2O2")]).round(3)
-    array([-18.])
+    array([-20.5])
     """
 
     def __init__(self, species=None) -> None:

@@ -148,8 +148,8 @@ def load_qm9(n: int | None = QM9_SUBSET_SIZE, *, random_state: int = 0) -> list:
     --------
     >>> from propmap.datasets import load_qm9
     >>> molecules = load_qm9()
-    >>> len(molecules), sorted(molecules[0].info)[:3]
-    (2000, ['dipole_moment', 'gap', 'homo'])
+    >>> len(molecules), molecules[0].info["smiles"], round(molecules[0].info["gap"], 2)
+    (2000, 'NC(=O)C=O', 4.82)
     """
     if n is not None and (not isinstance(n, int | np.integer) or n < 1):
         raise ValueError(f"n must be a positive integer or None, not {n!r}.")
@@ -177,4 +177,8 @@ def _read_subset() -> list:
     molecules = ase.io.read(io.StringIO(text), index=":", format="extxyz")
     for molecule in molecules:
         molecule.info.pop("source", None)
+        # plain Python numbers, as molecules_from_table makes them
+        for key, value in molecule.info.items():
+            if isinstance(value, np.generic):
+                molecule.info[key] = value.item()
     return molecules
