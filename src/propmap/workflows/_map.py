@@ -304,22 +304,11 @@ def map_structures(
                 f"{n} {inputs.kind} are too few for a {components}-component map with "
                 f"a test set; give at least {max(MIN_STRUCTURES, components + 3)}."
             )
-        summary, arrays = _run(
-            inputs,
-            target,
-            kernel,
-            gamma,
-            sparse,
-            penalty,
-            mixing,
-            components,
-            test_fraction,
-            soap,
-            aggregate,
-            baseline,
-            progress,
-            seed,
-        )
+        settings = _Settings(
+            kernel, gamma, sparse, penalty, mixing, components, test_fraction, soap,
+            aggregate, baseline, progress, seed,
+        )  # fmt: skip
+        summary, arrays = _run(inputs, target, settings)
         stage("figures, viewer and report", progress)
         _write_outputs(out, inputs, target, summary, arrays, title)
     return summary
@@ -374,22 +363,94 @@ def _read(paths, target, soap, aggregate, progress, from_table, index) -> _Input
     )
 
 
-def _run(
-    inputs,
-    target,
-    kernel,
-    gamma,
-    sparse,
-    penalty,
-    mixing,
-    components,
-    test_fraction,
-    soap,
-    aggregate,
-    baseline,
-    progress,
-    seed,
-):
+@dataclass(frozen=True)
+class _Settings:
+    """The options of one map, checked."""
+
+    kernel: Kernel
+    gamma: float | None
+    sparse: int | None
+    penalty: float | None
+    mixing: float | None
+    components: int
+    test_fraction: float
+    soap: SoapOptions
+    aggregate: Aggregate
+    baseline: Baseline
+    progress: bool
+    seed: int
+
+
+@dataclass
+class _Scaled:
+    """The training split, the baseline and the scaled data of every row."""
+
+    train: np.ndarray
+    test: np.ndarray
+    baseline: Any  # fitted CompositionBaseline or None
+    reference: np.ndarray  # the baseline's value for every row (0 without one)
+    x_scaler: Any
+    y_scaler: Any
+    X: np.ndarray
+    Y: np.ndarray
+
+
+def _run(inputs: _Inputs, target: str, settings: _Settings):
+    """Split, scale, cross-validate, fit and evaluate: the summary and what the
+    outputs are drawn from."""
+    data = _split_and_scale(inputs, settings)
+    stage("kernels and cross-validation (penalty, γ, mixing)", settings.progress)
+    distances, tuning, search = _cross_validate(data, settings)
+    stage(f"final fit (mixing {tuning.mixing:g})", settings.progress)
+    fitted = _fit_final(
+        data.X, data.Y, data.train, settings.kernel, distances, tuning,
+        settings.components, settings.sparse,
+    )  # fmt: skip
+    latent = fitted.model.transform(data.X)
+
+    def in_units(scaled: np.ndarray) -> np.ndarray:
+        values = data.y_scaler.inverse_transform(scaled.reshape(-1, 1))[:, 0]
+        return values + data.reference
+
+    # every model here predicts through its latent space, T P_TY: no second
+    # pass of kernels over all structures
+    predicted = in_units(latent @ fitted.model.pty_)
+    ridge_predicted = in_units(fitted.ridge_prediction)
+    accuracy = _accuracy(inputs.y, data, predicted, ridge_predicted)
+    summary = _summary(inputs, target, settings, data, tuning, search, accuracy)
+    summary["model"] = type(fitted.model).__name__
+    groups = np.where(np.isin(np.arange(len(inputs.y)), data.test), "test", "train")
+    featurizer = inputs.featurizer
+    pipeline = assemble(
+        None if featurizer is None else featurizer.set_params(progress=False),
+        data.x_scaler,
+        fitted.model,
+        data.y_scaler,
+        data.baseline,
+        {
+            "structures": inputs.structures,
+            "latent": latent,
+            "target": inputs.y,
+            "target_name": target,
+            "sets": groups,
+            "names": inputs.names,
+            "columns": inputs.columns,
+        },
+    )
+    arrays = {
+        "residual": inputs.y - data.reference,
+        "latent": latent,
+        "predicted": predicted,
+        "ridge_predicted": ridge_predicted,
+        "test": data.test,
+        "pipeline": pipeline,
+    }
+    return summary, arrays
+
+
+def _split_and_scale(inputs: _Inputs, settings: _Settings) -> _Scaled:
+    """The train/test split, the composition baseline (training rows) and the
+    scaled features and baseline residuals."""
     from sklearn.base import clone
     from sklearn.model_selection import train_test_split
 
@@ -397,12 +458,13 @@ def _run(
     from propmap.preprocessing import StandardFlexibleScaler
 
     structures, X, y = inputs.structures, inputs.X, inputs.y
-    n = len(y)
-    indices = np.arange(n)
-    train, test = train_test_split(indices, test_size=test_fraction, random_state=seed)
-    if sparse is not None and sparse > train.size:
+    train, test = train_test_split(
+        np.arange(len(y)), test_size=settings.test_fraction, random_state=settings.seed
+    )
+    if settings.sparse is not None and settings.sparse > train.size:
         raise _Error(
-            f"--sparse {sparse} is more than the {train.size} training structures."
+            f"--sparse {settings.sparse} is more than the {train.size} training "
+            f"{inputs.kind}."
         )
     unseen = [] if structures is None else _unseen_elements(structures, train, test)
     if unseen:
@@ -410,26 +472,29 @@ def _run(
             f"test structures contain elements no training structure has "
             f"({', '.join(unseen)}): their predictions are extrapolations.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-    reference = np.zeros(n)
-    fitted_baseline = None
-    if baseline == Baseline.composition:
-        fitted_baseline = CompositionBaseline().fit(
-            [structures[i] for i in train], y[train]
-        )
-        reference = fitted_baseline.predict(structures)
-    residual = y - reference
+    reference, baseline = np.zeros(len(y)), None
+    if settings.baseline == Baseline.composition:
+        baseline = CompositionBaseline().fit([structures[i] for i in train], y[train])
+        reference = baseline.predict(structures)
+    residual = (y - reference)[:, None]
     x_scaler = clone(inputs.x_scaler).fit(X[train])
-    y_scaler = StandardFlexibleScaler(column_wise=True).fit(residual[train, None])
-    Xs, Ys = x_scaler.transform(X), y_scaler.transform(residual[:, None])
-    del X
+    y_scaler = StandardFlexibleScaler(column_wise=True).fit(residual[train])
+    return _Scaled(
+        train, test, baseline, reference, x_scaler, y_scaler,
+        x_scaler.transform(X), y_scaler.transform(residual),
+    )  # fmt: skip
 
-    stage("kernels and cross-validation (penalty, γ, mixing)", progress)
+
+def _cross_validate(data: _Scaled, settings: _Settings):
+    """The distances every fold shares, the tuning, and whether γ was searched."""
+    kernel, train = settings.kernel, data.train
     # one Gram matrix (and distance matrix) of all rows serves every fold and γ;
     # Nyström maps of many structures do without it
-    dense = sparse is None or n <= GRAM_ROWS
-    distances = Distances.of(Xs, kernel) if dense else None
+    dense = settings.sparse is None or len(data.X) <= GRAM_ROWS
+    distances = Distances.of(data.X, kernel) if dense else None
+    gamma, search = settings.gamma, False
     if gamma is None and kernel != Kernel.linear:
         sample = train[:1000]
         if distances is not None:
@@ -437,68 +502,67 @@ def _run(
         else:
             from sklearn.metrics.pairwise import euclidean_distances
 
-            gamma = median_gamma(euclidean_distances(Xs[sample], squared=True))
-        gamma_grid = True
-    else:
-        gamma_grid = False
-    folds = _folds(train, seed)
+            gamma = median_gamma(euclidean_distances(data.X[sample], squared=True))
+        search = True
     tuning = tune(
-        Xs,
-        Ys,
-        folds,
+        data.X,
+        data.Y,
+        _folds(train, settings.seed),
         kernel=kernel,
         distances=distances,
-        n_components=components,
+        n_components=settings.components,
         gamma=gamma,
-        gamma_grid=gamma_grid,
-        penalty=penalty,
-        mixing=mixing,
-        n_active=sparse,
-        search_folds=_subsample_folds(train, seed) if dense and gamma_grid else None,
+        gamma_grid=search,
+        penalty=settings.penalty,
+        mixing=settings.mixing,
+        n_active=settings.sparse,
+        search_folds=_subsample_folds(train, settings.seed)
+        if dense and search
+        else None,
     )
-    stage(f"final fit (mixing {tuning.mixing:g})", progress)
-    fitted = _fit_final(Xs, Ys, train, kernel, distances, tuning, components, sparse)
-    model = fitted.model
-    latent = model.transform(Xs)
+    return distances, tuning, search
 
-    def in_units(scaled: np.ndarray) -> np.ndarray:
-        return y_scaler.inverse_transform(scaled.reshape(-1, 1))[:, 0] + reference
 
-    # every model here predicts through its latent space, T P_TY: no second
-    # pass of kernels over all structures
-    predicted = in_units(latent @ model.pty_)
-    ridge_predicted = in_units(fitted.ridge_prediction)
+def _accuracy(y, data: _Scaled, predicted, ridge_predicted) -> dict:
+    """Train and test scores of the map, the full model and the baseline."""
+    splits = (("train", data.train), ("test", data.test))
     accuracy = {
         name: {
-            split: _scores(y[rows], values[rows], reference[rows])
-            for split, rows in (("train", train), ("test", test))
+            split: _scores(y[rows], values[rows], data.reference[rows])
+            for split, rows in splits
         }
         for name, values in (("map", predicted), ("full_model", ridge_predicted))
     }
-    if fitted_baseline is not None:
+    if data.baseline is not None:
         accuracy["baseline"] = {
-            "train": _scores(y[train], reference[train]),
-            "test": _scores(y[test], reference[test]),
+            split: _scores(y[rows], data.reference[rows]) for split, rows in splits
         }
-    model_name = type(model).__name__
-    cv = f"{len(folds)}-fold cross-validation on the training set"
-    summary = {
-        "structures": n,
+    return accuracy
+
+
+def _summary(inputs, target, settings, data, tuning, search, accuracy) -> dict:
+    """What summary.json holds (the model's name is added by the caller)."""
+    kernel, sparse, baseline = settings.kernel, settings.sparse, data.baseline
+    cv = f"{CV_FOLDS}-fold cross-validation on the training set"
+    from_structures = inputs.structures is not None
+    return {
+        "structures": len(inputs.y),
         "target": target,
-        "n_train": int(train.size),
-        "n_test": int(test.size),
-        "model": model_name,
+        "n_train": int(data.train.size),
+        "n_test": int(data.test.size),
         "full_model": "ridge" if kernel == Kernel.linear else f"{kernel} kernel ridge",
         "kernel": kernel.value,
         "gamma": tuning.gamma,
-        "gamma_chosen_by": _gamma_rule(kernel, gamma_grid, sparse, train.size),
+        "gamma_chosen_by": _gamma_rule(kernel, search, sparse, data.train.size),
         "n_active": sparse,
-        "n_components": components,
+        "n_components": settings.components,
         "mixing": tuning.mixing,
-        "mixing_chosen_by": "given" if mixing is not None else f"{cv}: {MIXING_RULE}",
+        "mixing_chosen_by": "given"
+        if settings.mixing is not None
+        else f"{cv}: {MIXING_RULE}",
         "penalty": tuning.penalty,
         "penalty_chosen_by": "given"
-        if penalty is not None
+        if settings.penalty is not None
         else f"{cv}: smallest held-out loss of the full model",
         "r2_train": accuracy["map"]["train"]["r2"],
         "r2_test": accuracy["map"]["test"]["r2"],
@@ -507,59 +571,30 @@ def _run(
         "gamma_search": [
             {"gamma": g, "loss_cv": loss} for g, loss in tuning.gamma_losses.items()
         ]
-        if gamma_grid
+        if search
         else None,
         "sweep": {
             "mixing": tuning.mixings.tolist(),
             "loss_x_cv": tuning.loss_x.tolist(),
             "loss_y_cv": tuning.loss_y.tolist(),
         },
-        "input": inputs.kind if inputs.kind == "structures" else "table",
-        "aggregate": aggregate.value if structures is not None else None,
-        "baseline": baseline.value,
+        "input": "structures" if from_structures else "table",
+        "aggregate": settings.aggregate.value if from_structures else None,
+        "baseline": settings.baseline.value,
         "baseline_element_values": None
-        if fitted_baseline is None
-        else {
-            symbol: float(value)
-            for symbol, value in zip(
-                _symbols(fitted_baseline.species_),
-                fitted_baseline.element_values_,
+        if baseline is None
+        else dict(
+            zip(
+                _symbols(baseline.species_),
+                map(float, baseline.element_values_),
                 strict=True,
             )
-        },
-        "soap": soap.as_dict() if structures is not None else None,
-        "n_features": int(Xs.shape[1]),
-        "seed": seed,
+        ),
+        "soap": settings.soap.as_dict() if from_structures else None,
+        "n_features": int(data.X.shape[1]),
+        "seed": settings.seed,
         "files": MAP_FILES,
     }
-    groups = np.where(np.isin(indices, test), "test", "train")
-    pipeline = assemble(
-        None
-        if inputs.featurizer is None
-        else inputs.featurizer.set_params(progress=False),
-        x_scaler,
-        model,
-        y_scaler,
-        fitted_baseline,
-        {
-            "structures": structures,
-            "latent": latent,
-            "target": y,
-            "target_name": target,
-            "sets": groups,
-            "names": inputs.names,
-            "columns": inputs.columns,
-        },
-    )
-    arrays = {
-        "residual": residual,
-        "latent": latent,
-        "predicted": predicted,
-        "ridge_predicted": ridge_predicted,
-        "test": test,
-        "pipeline": pipeline,
-    }
-    return summary, arrays
 
 
 def _symbols(numbers) -> list[str]:
