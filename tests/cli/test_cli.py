@@ -294,6 +294,30 @@ def test_interrupted_run_leaves_only_whole_files(
     assert (out / "map.png").read_bytes().startswith(b"\x89PNG")
 
 
+def test_unexpected_errors_are_one_line_unless_debug(
+    runner, g2_file, tmp_path, monkeypatch
+):
+    import propmap.workflows._map as map_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(map_module, "_run", broken)
+    args = ["map", g2_file, "-t", "enthalpy_of_formation", *SMALL_SOAP]
+    quiet = invoke(runner, *args, "-o", tmp_path / "a")
+    assert quiet.exit_code == 1
+    (line,) = quiet.stderr.strip().splitlines()
+    assert line.startswith("propmap: internal error (RuntimeError): a bug")
+    assert "--debug" in line
+    assert "Traceback" not in quiet.output
+    loud = invoke(runner, "--debug", *args, "-o", tmp_path / "b")
+    assert loud.exit_code == 1
+    assert isinstance(loud.exception, RuntimeError)
+    # neither run left its output folder behind
+    assert not (tmp_path / "a").exists()
+    assert not (tmp_path / "b").exists()
+
+
 # -- select
 
 

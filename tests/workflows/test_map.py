@@ -142,6 +142,9 @@ def test_given_mixing_gamma_and_penalty_are_used(qm9_file, tmp_path):
     assert summary["mixing_chosen_by"] == summary["penalty_chosen_by"] == "given"
     assert summary["gamma_chosen_by"] == "given"
     assert summary["gamma_search"] is None
+    # a given mixing is not swept: its held-out losses alone are reported
+    assert summary["sweep"]["mixing"] == [0.3]
+    assert len(summary["sweep"]["loss_y_cv"]) == 1
 
 
 def test_extensive_targets_get_a_composition_baseline(qm9_file, tmp_path):

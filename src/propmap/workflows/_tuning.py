@@ -291,6 +291,8 @@ def tune(
     )
     paths = fold_paths.at(gamma)
     _, penalty = fold_paths.best_penalty(paths, penalties)
+    # a given mixing is evaluated alone: no sweep
+    grid = MIXING_GRID if mixing is None else (float(mixing),)
     sweep = np.array(
         [
             np.mean(
@@ -300,10 +302,10 @@ def tune(
                 ],
                 axis=0,
             )
-            for alpha in MIXING_GRID
+            for alpha in grid
         ]
     )
-    mixings, loss_x, loss_y = np.array(MIXING_GRID), sweep[:, 0], sweep[:, 1]
+    mixings, loss_x, loss_y = np.array(grid), sweep[:, 0], sweep[:, 1]
     if mixing is None:
         within = loss_y <= (1.0 + LOSS_TOLERANCE) * loss_y.min()
         mixing = float(mixings[within].max())
