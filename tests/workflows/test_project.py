@@ -86,7 +86,7 @@ def test_a_structure_of_the_map_is_its_own_nearest_neighbour(fitted_map, tmp_pat
     folder, _ = fitted_map
     pipeline = load_map(folder / "map" / "model.joblib")
     first_train = int(np.flatnonzero(pipeline.map_["sets"] == "train")[0])
-    ase.io.write(tmp_path / "one.xyz", pipeline.map_["structures"][first_train])
+    ase.io.write(tmp_path / "one.xyz", pipeline.map_structures()[first_train])
     project_structures(
         folder / "map" / "model.joblib", [tmp_path / "one.xyz"], tmp_path / "o"
     )
@@ -102,6 +102,18 @@ def test_unseen_elements_are_named(fitted_map, tmp_path):
     with pytest.raises(WorkflowError, match="contain Si, which the map"):
         project_structures(folder / "map" / "model.joblib", [tmp_path / "odd.xyz"], out)
     assert not out.exists()
+
+
+def test_the_map_keeps_its_structures_exactly(fitted_map):
+    folder, _ = fitted_map
+    pipeline = load_map(folder / "map" / "model.joblib")
+    original = ase.io.read(folder / "train.extxyz", ":")
+    kept = pipeline.map_structures()
+    assert len(kept) == len(original)
+    for before, after in zip(original, kept, strict=True):
+        np.testing.assert_array_equal(after.numbers, before.numbers)
+        np.testing.assert_array_equal(after.positions, before.positions)
+        assert not after.pbc.any()
 
 
 def test_files_that_are_not_a_map_are_refused(tmp_path):

@@ -16,7 +16,7 @@ import numpy as np
 
 from propmap.workflows._options import Aggregate, Baseline, Kernel, SoapOptions
 from propmap.workflows._options import WorkflowError as _Error
-from propmap.workflows._pipeline import assemble
+from propmap.workflows._pipeline import assemble, pack_structures
 from propmap.workflows._steps import (
     featurise,
     output_folder,
@@ -174,8 +174,12 @@ def _fit_final(Xs, Ys, train, kernel, distances, tuning, components, sparse):
             **settings,
         )
     elif kernel == Kernel.linear:
+        # arpack: exact top eigenpairs, as the cross-validation's (PCovR's auto
+        # policy would take the randomized solver here)
         model = PCovR(
-            regressor=Ridge(alpha=tuning.penalty, fit_intercept=False), **settings
+            regressor=Ridge(alpha=tuning.penalty, fit_intercept=False),
+            svd_solver="arpack",
+            **settings,
         )
     else:
         model = KernelPCovR(
@@ -428,7 +432,9 @@ def _run(inputs: _Inputs, target: str, settings: _Settings):
         data.y_scaler,
         data.baseline,
         {
-            "structures": inputs.structures,
+            "structures": None
+            if inputs.structures is None
+            else pack_structures(inputs.structures),
             "latent": latent,
             "target": inputs.y,
             "target_name": target,

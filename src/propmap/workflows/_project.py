@@ -199,9 +199,7 @@ def _write(
         ),
         files["map"],
     )
-    every = (
-        None if structures is None else list(record["structures"]) + list(structures)
-    )
+    every = None if structures is None else pipeline.map_structures() + list(structures)
     dataset = chemiscope_dataset(
         every,
         properties={
