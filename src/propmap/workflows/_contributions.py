@@ -3,8 +3,11 @@ of molecular crystals (or clusters) from an additive model on remnant features."
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from propmap.workflows._options import SoapOptions, WorkflowError
 from propmap.workflows._steps import output_folder, read_inputs, stage, write_json
@@ -48,7 +51,6 @@ def _gas_phase(structures, molecules_path: Path | None):
 def _motif_table(structures):
     """Motif instances of every structure, found molecule by molecule (so that
     periodic crystals work), with atom indices in the structure."""
-    import numpy as np
     import pandas as pd
 
     from propmap.atomistic import label_motifs, split_into_molecules
@@ -122,41 +124,60 @@ def _single_molecules(structures) -> bool:
 
 
 def _explain(paths, target, out, molecules, soap_options, progress, seed, title):
-    import warnings
-
-    import numpy as np
-    import pandas as pd
-    from sklearn.linear_model import RidgeCV
-    from sklearn.model_selection import KFold
-
-    from propmap._files import write_atomically
-    from propmap.atomistic import (
-        AdditiveModel,
-        MotifPerceptionWarning,
-        RemnantFeaturizer,
-        motif_contributions,
-        summarize_motifs,
-    )
-    from propmap.decomposition import PCovR
-    from propmap.preprocessing import StandardFlexibleScaler
-    from propmap.viz import (
-        chemiscope_dataset,
-        parity_plot,
-        save_figure,
-        write_chemiscope_json,
-        write_viewer,
-    )
-    from propmap.viz import (
-        motif_contributions as motif_figure,
-    )
-
     structures, y = read_inputs(paths, target, progress)
+    gas_phase = _check_inputs(structures, molecules)
+    soap = soap_options.featurizer()
+    stage(
+        f"remnant features and additive model of {len(structures)} structures", progress
+    )
+    fits = _AdditiveFits.of(structures, y, soap, gas_phase, seed)
+    stage("motifs", progress)
+    instances, motifs, unlabelled = _motif_instances(structures, fits.contributions)
+    atoms_table = _atom_table(structures, fits.contributions)
+    stage("atom-level map and viewer", progress)
+    latent = _atom_map(fits, structures, atoms_table["contribution"].to_numpy())
+    summary = {
+        "structures": len(structures),
+        "atoms": int(atoms_table.shape[0]),
+        "target": target,
+        "molecules": "given" if gas_phase is not None else "cut from the structures",
+        "ridge_alpha": float(fits.model.regressor_.alpha_),
+        # each structure's prediction is the sum of its atoms' contributions
+        "r2_train": _r2(y, np.array([c.sum() for c in fits.contributions])),
+        "r2_cross_validated": _r2(y, fits.cross_validated),
+        "mae_cross_validated": float(np.mean(np.abs(y - fits.cross_validated))),
+        "motif_instances": len(instances),
+        "motifs": {
+            name: {"count": int(row["count"]), "mean": float(row["mean"])}
+            for name, row in motifs.iterrows()
+        },
+        "unlabelled": unlabelled,
+        "soap": {k: v for k, v in soap.get_params().items() if k != "progress"},
+        "seed": seed,
+        "files": CONTRIBUTION_FILES,
+    }
+    _write(
+        out, structures, y, target, title, fits, instances, motifs, atoms_table, latent
+    )
+    write_json(out / CONTRIBUTION_FILES["summary"], summary)
+    return summary
+
+
+def _r2(truth, values) -> float:
+    return float(
+        1.0 - np.sum((truth - values) ** 2) / np.sum((truth - truth.mean()) ** 2)
+    )
+
+
+def _check_inputs(structures, molecules_path):
+    """The gas-phase molecules (None: cut from the structures), after the checks
+    that the structures can be explained at all."""
     if len(structures) < MIN_STRUCTURES:
         raise WorkflowError(
             f"{len(structures)} structures are too few to fit and cross-validate an "
             f"additive model; give at least {MIN_STRUCTURES}."
         )
-    gas_phase = _gas_phase(structures, molecules)
+    gas_phase = _gas_phase(structures, molecules_path)
     if gas_phase is None and _single_molecules(structures):
         raise WorkflowError(
             "every structure is a single isolated molecule, so its atoms' remnant "
@@ -165,121 +186,116 @@ def _explain(paths, target, out, molecules, soap_options, progress, seed, title)
             "molecules (or --molecules with their gas-phase geometries). For a "
             "property of single molecules use propmap map."
         )
-    soap = soap_options.featurizer()
+    return gas_phase
 
-    def make_model() -> AdditiveModel:
-        return AdditiveModel(
-            RemnantFeaturizer(soap),
-            regressor=RidgeCV(alphas=np.logspace(-6, 2, 17)),
-            composition=False,
-        )
 
-    def molecules_of(rows) -> dict:
+@dataclass
+class _AdditiveFits:
+    """The additive model on every structure, its atoms' contributions, and the
+    cross-validated predictions."""
+
+    model: Any
+    contributions: list
+    cross_validated: np.ndarray
+    gas_phase: list | None
+
+    def molecules_of(self, rows) -> dict:
         """The featurizer's ``molecules`` argument for these structures."""
-        return {} if gas_phase is None else {"molecules": [gas_phase[i] for i in rows]}
+        if self.gas_phase is None:
+            return {}
+        return {"molecules": [self.gas_phase[i] for i in rows]}
 
-    every = range(len(structures))
-    extra = molecules_of(every)
-    stage(
-        f"remnant features and additive model of {len(structures)} structures", progress
+    @classmethod
+    def of(cls, structures, y, soap, gas_phase, seed: int) -> _AdditiveFits:
+        from sklearn.linear_model import RidgeCV
+        from sklearn.model_selection import KFold
+
+        from propmap.atomistic import AdditiveModel, RemnantFeaturizer
+
+        def make_model():
+            return AdditiveModel(
+                RemnantFeaturizer(soap),
+                regressor=RidgeCV(alphas=np.logspace(-6, 2, 17)),
+                composition=False,
+            )
+
+        fits = cls(None, [], np.empty(len(structures)), gas_phase)
+        every = fits.molecules_of(range(len(structures)))
+        fits.model = make_model().fit(structures, y, **every)
+        fits.contributions = fits.model.atom_contributions(structures, **every)
+        folds = KFold(n_splits=min(5, len(structures)), shuffle=True, random_state=seed)
+        for train, test in folds.split(structures):
+            fold = make_model().fit(
+                [structures[i] for i in train], y[train], **fits.molecules_of(train)
+            )
+            fits.cross_validated[test] = fold.predict(
+                [structures[i] for i in test], **fits.molecules_of(test)
+            )
+        return fits
+
+
+def _motif_instances(structures, contributions):
+    """Motif instances with their contributions, the per-motif summary, and the
+    structures whose motifs could not be perceived."""
+    import warnings
+
+    import pandas as pd
+
+    from propmap.atomistic import (
+        MotifPerceptionWarning,
+        motif_contributions,
+        summarize_motifs,
     )
-    model = make_model().fit(structures, y, **extra)
-    contributions = model.atom_contributions(structures, **extra)
-    folds = KFold(n_splits=min(5, len(structures)), shuffle=True, random_state=seed)
-    cross_validated = np.empty(len(structures))
-    for train, test in folds.split(structures):
-        fold = make_model().fit(
-            [structures[i] for i in train], y[train], **molecules_of(train)
-        )
-        cross_validated[test] = fold.predict(
-            [structures[i] for i in test], **molecules_of(test)
-        )
 
-    stage("motifs", progress)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MotifPerceptionWarning)
         labels = _motif_table(structures)
     unlabelled = sorted({str(w.message).split(":")[0] for w in caught})
     instances = motif_contributions(labels, contributions)
-    summary_table = summarize_motifs(instances) if len(instances) else pd.DataFrame()
+    motifs = summarize_motifs(instances) if len(instances) else pd.DataFrame()
+    return instances, motifs, unlabelled
 
-    atoms_table = pd.DataFrame(
+
+def _atom_table(structures, contributions):
+    import pandas as pd
+
+    sizes = [len(a) for a in structures]
+    return pd.DataFrame(
         {
-            "structure": np.repeat(
-                np.arange(len(structures)), [len(a) for a in structures]
-            ),
-            "source": np.repeat(
-                [a.info.get("source", "") for a in structures],
-                [len(a) for a in structures],
-            ),
-            "atom": np.concatenate([np.arange(len(a)) for a in structures]),
+            "structure": np.repeat(np.arange(len(structures)), sizes),
+            "source": np.repeat([a.info.get("source", "") for a in structures], sizes),
+            "atom": np.concatenate([np.arange(n) for n in sizes]),
             "element": np.concatenate([a.get_chemical_symbols() for a in structures]),
             "contribution": np.concatenate(contributions),
         }
     )
 
-    # atom-level map: PCovR of the per-atom remnant features against the atoms'
-    # contributions
-    stage("atom-level map and viewer", progress)
-    atom_features = model.featurizer_.transform(structures, **extra)
-    atom_values = atoms_table["contribution"].to_numpy()
+
+def _atom_map(fits: _AdditiveFits, structures, atom_values) -> np.ndarray:
+    """PCovR of the per-atom remnant features against the atoms' contributions."""
+    import warnings
+
+    from propmap.decomposition import PCovR
+    from propmap.preprocessing import StandardFlexibleScaler
+
+    every = fits.molecules_of(range(len(structures)))
+    atom_features = fits.model.featurizer_.transform(structures, **every)
     scaled = StandardFlexibleScaler().fit_transform(atom_features)
     scaled_values = StandardFlexibleScaler(column_wise=True).fit_transform(
         atom_values[:, None]
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        latent = (
+        return (
             PCovR(mixing=0.5, n_components=2)
             .fit(scaled, scaled_values)
             .transform(scaled)
         )
 
-    def r2(values) -> float:
-        return float(1.0 - np.sum((y - values) ** 2) / np.sum((y - y.mean()) ** 2))
 
-    summary = {
-        "structures": len(structures),
-        "atoms": int(atoms_table.shape[0]),
-        "target": target,
-        "molecules": "given" if gas_phase is not None else "cut from the structures",
-        "ridge_alpha": float(model.regressor_.alpha_),
-        # each structure's prediction is the sum of its atoms' contributions
-        "r2_train": r2(np.array([c.sum() for c in contributions])),
-        "r2_cross_validated": r2(cross_validated),
-        "mae_cross_validated": float(np.mean(np.abs(y - cross_validated))),
-        "motif_instances": len(instances),
-        "motifs": {
-            name: {"count": int(row["count"]), "mean": float(row["mean"])}
-            for name, row in summary_table.iterrows()
-        },
-        "unlabelled": unlabelled,
-        "soap": soap.get_params(),
-        "seed": seed,
-        "files": CONTRIBUTION_FILES,
-    }
-    summary["soap"].pop("progress", None)
-
-    write_atomically(
-        out / CONTRIBUTION_FILES["atoms"], lambda f: atoms_table.to_csv(f, index=False)
-    )
-    write_atomically(
-        out / CONTRIBUTION_FILES["instances"],
-        lambda f: instances.to_csv(f, index=False),
-    )
-    write_atomically(
-        out / CONTRIBUTION_FILES["motifs"], lambda f: summary_table.to_csv(f)
-    )
-    if len(instances):
-        save_figure(
-            motif_figure(instances, title=title), out / CONTRIBUTION_FILES["plot"]
-        )
-    groups = np.full(len(structures), "cross-validated")
-    save_figure(
-        parity_plot(y, cross_validated, label=target, groups=groups),
-        out / CONTRIBUTION_FILES["parity"],
-    )
-    motif_of_atom = np.full(atoms_table.shape[0], "", dtype=object)
+def _motif_of_atoms(structures, instances, n_atoms: int) -> list[str]:
+    """Each atom's (first) motif, "none" for atoms in none."""
+    motif_of_atom = np.full(n_atoms, "", dtype=object)
     offsets = np.concatenate([[0], np.cumsum([len(a) for a in structures])])
     for structure, motif, atoms_ in zip(
         instances["structure"], instances["motif"], instances["atoms"], strict=True
@@ -288,12 +304,37 @@ def _explain(paths, target, out, molecules, soap_options, progress, seed, title)
             row = offsets[structure] + atom
             motif_of_atom[row] = motif if not motif_of_atom[row] else motif_of_atom[row]
     motif_of_atom[motif_of_atom == ""] = "none"
+    return motif_of_atom.tolist()
+
+
+def _write(out, structures, y, target, title, fits, instances, motifs, atoms, latent):
+    from propmap._files import write_atomically
+    from propmap.viz import (
+        chemiscope_dataset,
+        parity_plot,
+        save_figure,
+        write_chemiscope_json,
+        write_viewer,
+    )
+    from propmap.viz import motif_contributions as motif_figure
+
+    files = {name: out / file for name, file in CONTRIBUTION_FILES.items()}
+    write_atomically(files["atoms"], lambda f: atoms.to_csv(f, index=False))
+    write_atomically(files["instances"], lambda f: instances.to_csv(f, index=False))
+    write_atomically(files["motifs"], lambda f: motifs.to_csv(f))
+    if len(instances):
+        save_figure(motif_figure(instances, title=title), files["plot"])
+    groups = np.full(len(structures), "cross-validated")
+    save_figure(
+        parity_plot(y, fits.cross_validated, label=target, groups=groups),
+        files["parity"],
+    )
     dataset = chemiscope_dataset(
         structures,
-        properties={target: y, f"{target} (cross-validated)": cross_validated},
+        properties={target: y, f"{target} (cross-validated)": fits.cross_validated},
         atom_properties={
-            "contribution": atom_values,
-            "motif": motif_of_atom.tolist(),
+            "contribution": atoms["contribution"].to_numpy(),
+            "motif": _motif_of_atoms(structures, instances, atoms.shape[0]),
         },
         latent=latent,
         latent_name="PCovR",
@@ -302,9 +343,5 @@ def _explain(paths, target, out, molecules, soap_options, progress, seed, title)
         description="Atoms mapped by PCovR of their remnant SOAP features against "
         "their contributions.",
     )
-    write_chemiscope_json(dataset, out / CONTRIBUTION_FILES["chemiscope"])
-    write_viewer(
-        dataset, out / CONTRIBUTION_FILES["viewer"], title=title or f"propmap: {target}"
-    )
-    write_json(out / CONTRIBUTION_FILES["summary"], summary)
-    return summary
+    write_chemiscope_json(dataset, files["chemiscope"])
+    write_viewer(dataset, files["viewer"], title=title or f"propmap: {target}")
