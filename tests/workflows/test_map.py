@@ -19,24 +19,14 @@ from propmap.workflows import (
     Aggregate,
     Baseline,
     Kernel,
-    SoapOptions,
     WorkflowError,
     map_structures,
 )
 
-SMALL = SoapOptions(cutoff=3.5, max_radial=2, max_angular=2)
 
-
-@pytest.fixture(scope="module")
-def qm9_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("inputs") / "qm9.extxyz"
-    ase.io.write(path, load_qm9(150), format="extxyz")
-    return path
-
-
-def test_map_from_python_writes_everything(qm9_file, tmp_path):
+def test_map_from_python_writes_everything(qm9_file, tmp_path, small_soap):
     out = tmp_path / "gap"
-    summary = map_structures([qm9_file], "gap", out, soap=SMALL)
+    summary = map_structures([qm9_file], "gap", out, soap=small_soap)
     for name in MAP_FILES.values():
         assert (out / name).stat().st_size > 0, name
     assert json.loads((out / "summary.json").read_text()) == summary
@@ -53,7 +43,7 @@ def test_map_from_python_writes_everything(qm9_file, tmp_path):
     assert f"{map_test['mae']:.4g}" in report
 
 
-def test_the_fast_sweep_equals_explicit_refits(qm9_file):
+def test_the_fast_sweep_equals_explicit_refits(qm9_file, small_soap):
     """The workflow's cross-validated losses are those of refitting PCovR with
     the chosen ridge penalty for every mixing and fold."""
     from sklearn.linear_model import Ridge
@@ -65,7 +55,7 @@ def test_the_fast_sweep_equals_explicit_refits(qm9_file):
     from propmap.workflows._tuning import Distances, tune
 
     structures = read_structures(str(qm9_file))
-    X = SMALL.featurizer().fit_transform(structures)
+    X = small_soap.featurizer().fit_transform(structures)
     y = structure_targets(structures, "gap")
     X = StandardFlexibleScaler().fit_transform(X)
     Y = StandardFlexibleScaler(column_wise=True).fit_transform(y[:, None])
@@ -113,9 +103,11 @@ def test_the_fast_sweep_equals_explicit_refits(qm9_file):
     ("options", "model"),
     [({"kernel": "rbf"}, "KernelPCovR"), ({"sparse": 40}, "SparseKernelPCovR")],
 )
-def test_kernel_maps_choose_gamma_and_penalty(qm9_file, tmp_path, options, model):
+def test_kernel_maps_choose_gamma_and_penalty(
+    qm9_file, tmp_path, options, model, small_soap
+):
     summary = map_structures(
-        [qm9_file], "gap", tmp_path / "kernel", soap=SMALL, **options
+        [qm9_file], "gap", tmp_path / "kernel", soap=small_soap, **options
     )
     assert summary["model"] == model
     assert summary["kernel"] == "rbf"
@@ -129,9 +121,9 @@ def test_kernel_maps_choose_gamma_and_penalty(qm9_file, tmp_path, options, model
     assert summary["accuracy"]["full_model"]["test"]["r2"] > 0.3
 
 
-def test_given_mixing_gamma_and_penalty_are_used(qm9_file, tmp_path):
+def test_given_mixing_gamma_and_penalty_are_used(qm9_file, tmp_path, small_soap):
     summary = map_structures(
-        [qm9_file], "gap", tmp_path / "given", soap=SMALL, kernel="rbf",
+        [qm9_file], "gap", tmp_path / "given", soap=small_soap, kernel="rbf",
         mixing=0.3, gamma=0.05, penalty=0.01,
     )  # fmt: skip
     assert (summary["mixing"], summary["gamma"], summary["penalty"]) == (
@@ -147,9 +139,9 @@ def test_given_mixing_gamma_and_penalty_are_used(qm9_file, tmp_path):
     assert len(summary["sweep"]["loss_y_cv"]) == 1
 
 
-def test_extensive_targets_get_a_composition_baseline(qm9_file, tmp_path):
+def test_extensive_targets_get_a_composition_baseline(qm9_file, tmp_path, small_soap):
     summary = map_structures(
-        [qm9_file], "U0", tmp_path / "u0", soap=SMALL, aggregate=Aggregate.sum
+        [qm9_file], "U0", tmp_path / "u0", soap=small_soap, aggregate=Aggregate.sum
     )
     assert summary["baseline"] == "composition"
     accuracy = summary["accuracy"]
@@ -158,7 +150,7 @@ def test_extensive_targets_get_a_composition_baseline(qm9_file, tmp_path):
     assert accuracy["full_model"]["test"]["mae"] < accuracy["baseline"]["test"]["mae"]
     assert set(summary["baseline_element_values"]) <= set("HCNOF")
     without = map_structures(
-        [qm9_file], "U0", tmp_path / "raw", soap=SMALL, aggregate="sum",
+        [qm9_file], "U0", tmp_path / "raw", soap=small_soap, aggregate="sum",
         baseline=Baseline.none,
     )  # fmt: skip
     assert "baseline" not in without["accuracy"]
@@ -191,10 +183,10 @@ def test_conflicting_options_fail_before_any_work(tmp_path, options, message):
     assert not out.exists()
 
 
-def test_too_many_active_points_leave_no_folder(qm9_file, tmp_path):
+def test_too_many_active_points_leave_no_folder(qm9_file, tmp_path, small_soap):
     out = tmp_path / "sparse"
     with pytest.raises(WorkflowError, match="training structures"):
-        map_structures([qm9_file], "gap", out, soap=SMALL, sparse=1000)
+        map_structures([qm9_file], "gap", out, soap=small_soap, sparse=1000)
     assert not out.exists()
 
 
@@ -207,13 +199,13 @@ def test_unseen_test_elements_are_reported():
 
 
 def test_nystroem_without_the_gram_matrix_is_the_same_map(
-    qm9_file, tmp_path, monkeypatch
+    qm9_file, tmp_path, monkeypatch, small_soap
 ):
     """Above GRAM_ROWS structures the Nyström map picks its active points by FPS
     on the features instead of the Gram matrix: the same points, the same map."""
     import propmap.workflows._map as map_module
 
-    options = {"soap": SMALL, "sparse": 30, "gamma": 0.05}
+    options = {"soap": small_soap, "sparse": 30, "gamma": 0.05}
     with_gram = map_structures([qm9_file], "gap", tmp_path / "gram", **options)
     monkeypatch.setattr(map_module, "GRAM_ROWS", 0)
     without = map_structures([qm9_file], "gap", tmp_path / "features", **options)
@@ -228,14 +220,14 @@ def test_nystroem_without_the_gram_matrix_is_the_same_map(
         )
 
 
-def test_the_model_file_is_one_pipeline_on_structures(qm9_file, tmp_path):
+def test_the_model_file_is_one_pipeline_on_structures(qm9_file, tmp_path, small_soap):
     import joblib
 
     from propmap.atomistic import read_structures
     from propmap.workflows import MapPipeline
 
     out = tmp_path / "u0"
-    summary = map_structures([qm9_file], "U0", out, soap=SMALL, aggregate="sum")
+    summary = map_structures([qm9_file], "U0", out, soap=small_soap, aggregate="sum")
     pipeline = joblib.load(out / "model.joblib")
     assert isinstance(pipeline, MapPipeline)
     assert [name for name, _ in pipeline.steps] == ["featurizer", "scaler", "model"]
@@ -253,7 +245,7 @@ def test_the_model_file_is_one_pipeline_on_structures(qm9_file, tmp_path):
     assert "r2_after_baseline" in summary["accuracy"]["map"]["test"]
 
 
-def test_a_pipeline_refits_from_structures(qm9_file):
+def test_a_pipeline_refits_from_structures(qm9_file, small_soap):
     """MapPipeline is a scikit-learn Pipeline: clone and fit work on structures."""
     from sklearn.base import clone
     from sklearn.linear_model import Ridge
@@ -267,7 +259,7 @@ def test_a_pipeline_refits_from_structures(qm9_file):
     y = np.array([s.info["U0"] for s in structures])
     pipeline = MapPipeline(
         [
-            ("featurizer", SMALL.featurizer(per="sum")),
+            ("featurizer", small_soap.featurizer(per="sum")),
             ("scaler", StandardFlexibleScaler()),
             (
                 "model",
@@ -288,20 +280,20 @@ def test_a_pipeline_refits_from_structures(qm9_file):
 
 
 def test_soap_too_large_for_memory_is_refused_before_featomic(
-    qm9_file, tmp_path, monkeypatch
+    qm9_file, tmp_path, monkeypatch, small_soap
 ):
     import propmap.workflows._steps as steps
 
     monkeypatch.setattr(steps, "_available_memory", lambda: 2**20)  # 1 MiB
     out = tmp_path / "huge"
     with pytest.raises(WorkflowError, match="of the 1 MiB of memory") as error:
-        map_structures([qm9_file], "gap", out, soap=SMALL)
+        map_structures([qm9_file], "gap", out, soap=small_soap)
     assert "--max-radial" in str(error.value)
     assert "150 structures with 4 elements" in str(error.value)
     assert not out.exists()
 
 
-def test_elements_only_in_test_structures_are_warned_about(tmp_path):
+def test_elements_only_in_test_structures_are_warned_about(tmp_path, small_soap):
     from sklearn.model_selection import train_test_split
 
     molecules = [m for m in load_qm9(400) if "F" not in m.get_chemical_symbols()]
@@ -315,7 +307,7 @@ def test_elements_only_in_test_structures_are_warned_about(tmp_path):
     path = tmp_path / "with_f.extxyz"
     ase.io.write(path, molecules, format="extxyz")
     with pytest.warns(UserWarning, match=r"no training structure has \(F\)"):
-        map_structures([path], "gap", tmp_path / "out", soap=SMALL)
+        map_structures([path], "gap", tmp_path / "out", soap=small_soap)
 
 
 def test_index_is_only_for_tables(qm9_file, tmp_path):

@@ -19,25 +19,22 @@ from propmap.cli import app
 from propmap.datasets import load_qm9
 from propmap.workflows import (
     PROJECT_FILES,
-    SoapOptions,
     WorkflowError,
     load_map,
     map_structures,
     project_structures,
 )
 
-SMALL = SoapOptions(cutoff=3.5, max_radial=2, max_angular=2)
-
 
 @pytest.fixture(scope="module")
-def fitted_map(tmp_path_factory):
+def fitted_map(tmp_path_factory, small_soap):
     folder = tmp_path_factory.mktemp("map")
     molecules = load_qm9(160)
     training, new = molecules[:140], molecules[140:]
     ase.io.write(folder / "train.extxyz", training, format="extxyz")
     ase.io.write(folder / "new.extxyz", new, format="extxyz")
     summary = map_structures(
-        [folder / "train.extxyz"], "gap", folder / "map", soap=SMALL
+        [folder / "train.extxyz"], "gap", folder / "map", soap=small_soap
     )
     return folder, summary
 

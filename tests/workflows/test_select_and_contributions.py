@@ -10,7 +10,7 @@ pytest.importorskip("matplotlib")
 
 import ase.io
 
-from propmap.datasets import load_qm9, load_s22
+from propmap.datasets import load_s22
 from propmap.workflows import (
     CONTRIBUTION_FILES,
     SELECT_FILES,
@@ -20,20 +20,11 @@ from propmap.workflows import (
     run_selection,
 )
 
-SMALL = SoapOptions(cutoff=3.5, max_radial=2, max_angular=2)
 
-
-@pytest.fixture(scope="module")
-def qm9_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("inputs") / "qm9.extxyz"
-    ase.io.write(path, load_qm9(120), format="extxyz")
-    return path
-
-
-def test_pcov_cur_features_beat_random_ones_on_qm9_gaps(qm9_file, tmp_path):
+def test_pcov_cur_features_beat_random_ones_on_qm9_gaps(qm9_file, tmp_path, small_soap):
     out = tmp_path / "select"
     summary = run_selection(
-        [qm9_file], out, method="pcov-cur", count=12, target="gap", soap=SMALL
+        [qm9_file], out, method="pcov-cur", count=30, target="gap", soap=small_soap
     )
     for name in SELECT_FILES.values():
         assert (out / name).stat().st_size > 0, name
@@ -42,7 +33,9 @@ def test_pcov_cur_features_beat_random_ones_on_qm9_gaps(qm9_file, tmp_path):
     rmse = summary["test_rmse"]
     assert set(rmse) == {"pcov-cur", "cur", "random"}
     # supervised picks predict the gap better than the mean of random ones
-    assert rmse["pcov-cur"][-1] < rmse["random"][-1]
+    # (at 30 of 1,080 columns: 0.78 against 0.99 eV on these 150 molecules)
+    assert rmse["pcov-cur"][-1] < rmse["random"][-1] - 0.1
+    assert np.mean(rmse["pcov-cur"]) < np.mean(rmse["random"])
 
 
 def test_sample_selection_from_a_table_names_the_rows(tmp_path):
