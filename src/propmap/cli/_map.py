@@ -134,11 +134,13 @@ def map_command(
 def accuracy_line(summary: dict) -> str:
     """One line with both test accuracies of a map."""
     accuracy = summary["accuracy"]
-    parts = [
-        f"{label} MAE {accuracy[name]['test']['mae']:.4g}, "
-        f"R² {accuracy[name]['test']['r2']:.3f}"
-        for name, label in (("map", "map"), ("full_model", summary["full_model"]))
-    ]
+    parts = []
+    for name, label in (("map", "map"), ("full_model", summary["full_model"])):
+        test = accuracy[name]["test"]
+        # with a baseline, the R² of what it leaves (that of the total is ~1)
+        r2 = test.get("r2_after_baseline", test["r2"])
+        after = " after the baseline" if "r2_after_baseline" in test else ""
+        parts.append(f"{label} MAE {test['mae']:.4g}, R²{after} {r2:.3f}")
     return (
         f"{summary['model']} map of {summary['structures']} structures "
         f"(mixing {summary['mixing']:g}); test: " + "; ".join(parts)
