@@ -159,11 +159,24 @@ def project_structures(
     return summary
 
 
+def _projection_table(record, model_name, names, latent, predicted, nearest, distances):
+    """One row per new point: latent coordinates, prediction, the nearest
+    training points of the map and their distances in the latent space."""
+    import pandas as pd
+
+    columns = {"structure": names}
+    for k in range(latent.shape[1]):
+        columns[f"{model_name} {k + 1}"] = latent[:, k]
+    columns[f"{record['target_name']} (predicted)"] = predicted
+    for j in range(nearest.shape[1]):
+        columns[f"neighbour {j + 1}"] = [record["names"][i] for i in nearest[:, j]]
+        columns[f"distance {j + 1}"] = distances[:, j]
+    return pd.DataFrame(columns)
+
+
 def _write(
     out, pipeline, structures, names, latent, predicted, nearest, distances, title
 ):
-    import pandas as pd
-
     from propmap._files import write_atomically
     from propmap.viz import (
         chemiscope_dataset,
@@ -176,14 +189,9 @@ def _write(
     record = pipeline.map_
     target = record["target_name"]
     model_name = type(pipeline.named_steps["model"].model_).__name__
-    columns = {"structure": names}
-    for k in range(latent.shape[1]):
-        columns[f"{model_name} {k + 1}"] = latent[:, k]
-    columns[f"{target} (predicted)"] = predicted
-    for j in range(nearest.shape[1]):
-        columns[f"neighbour {j + 1}"] = [record["names"][i] for i in nearest[:, j]]
-        columns[f"distance {j + 1}"] = distances[:, j]
-    table = pd.DataFrame(columns)
+    table = _projection_table(
+        record, model_name, names, latent, predicted, nearest, distances
+    )
     files = {name: out / file for name, file in PROJECT_FILES.items()}
     write_atomically(files["table"], lambda f: table.to_csv(f, index=False))
     labels = (f"{model_name} 1", f"{model_name} 2")
