@@ -81,7 +81,15 @@ def test_contributions_of_s22_dimers(tmp_path):
     summary = explain_contributions(
         [path], "interaction_energy", out, soap=SoapOptions(4.0, 2, 2)
     )
-    for key in ("atoms", "instances", "motifs", "parity", "summary", "viewer"):
+    for key in (
+        "atoms",
+        "instances",
+        "motifs",
+        "parity",
+        "summary",
+        "viewer",
+        "report",
+    ):
         assert (out / CONTRIBUTION_FILES[key]).stat().st_size > 0, key
     assert summary["structures"] == 8
     assert summary["molecules"] == "cut from the structures"

@@ -50,7 +50,7 @@ def contributions_command(
     on remnant SOAP features (crystal minus isolated molecule).
 
     Writes atom and motif tables (CSV), a plot by motif, a parity plot, an
-    atom-level viewer.html, chemiscope.json.gz and summary.json.
+    atom-level viewer.html, chemiscope.json.gz, summary.json and report.html.
     """
     from propmap.workflows import SoapOptions, explain_contributions
 

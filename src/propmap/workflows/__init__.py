@@ -24,6 +24,8 @@ _EXPORTS = {
     "CONTRIBUTION_FILES": "propmap.workflows._contributions",
     "CONTRIBUTION_SOAP": "propmap.workflows._contributions",
     "explain_contributions": "propmap.workflows._contributions",
+    "contributions_section": "propmap.workflows._contributions",
+    "map_section": "propmap.workflows._map",
     "run_demo": "propmap.workflows._demo",
     "SELECT_FILES": "propmap.workflows._select",
     "run_selection": "propmap.workflows._select",

@@ -27,6 +27,7 @@ CONTRIBUTION_FILES = {
     "viewer": "viewer.html",
     "chemiscope": "chemiscope.json.gz",
     "summary": "summary.json",
+    "report": "report.html",
 }
 
 
@@ -160,7 +161,54 @@ def _explain(paths, target, out, molecules, soap_options, progress, seed, title)
         out, structures, y, target, title, fits, instances, motifs, atoms_table, latent
     )
     write_json(out / CONTRIBUTION_FILES["summary"], summary)
+    _write_report(out, summary, title)
     return summary
+
+
+def contributions_section(summary: dict, folder: Path, link_prefix: str, title: str):
+    """The report section of one contributions run (also used by the demo)."""
+    from propmap.viz._report import ReportSection
+
+    files = summary["files"]
+    figures = [(folder / files["parity"], "Cross-validated predictions.")]
+    if summary["motif_instances"]:
+        figures.insert(
+            0,
+            (
+                folder / files["plot"],
+                "Contributions of every motif instance (| = mean).",
+            ),
+        )
+    return ReportSection(
+        title=title,
+        text=(
+            "An additive ridge model on remnant SOAP features (each atom's "
+            "environment in the structure minus in its isolated molecule, "
+            f"{summary['molecules']}) gives every atom's contribution to "
+            f"{summary['target']}; functional-group motifs sum their atoms' "
+            "contributions."
+        ),
+        numbers={
+            "structures": summary["structures"],
+            "atoms": summary["atoms"],
+            "R² cross-validated": summary["r2_cross_validated"],
+            "MAE cross-validated": summary["mae_cross_validated"],
+            "motif instances": summary["motif_instances"],
+        },
+        figures=figures,
+        links=[(link_prefix + files["viewer"], "Open the atom-level viewer")],
+    )
+
+
+def _write_report(out: Path, summary: dict, title: str | None) -> None:
+    from propmap.viz._report import write_report
+
+    heading = title or f"Contributions to {summary['target']}"
+    write_report(
+        out / CONTRIBUTION_FILES["report"],
+        f"propmap: {heading}",
+        [contributions_section(summary, out, "", heading)],
+    )
 
 
 def _r2(truth, values) -> float:

@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 from propmap.workflows._contributions import (
-    CONTRIBUTION_FILES,
     CONTRIBUTION_SOAP,
+    contributions_section,
     explain_contributions,
 )
 from propmap.workflows._map import map_section, map_structures
@@ -54,7 +54,7 @@ def run_demo(out: Path, *, progress: bool = False, force: bool = False) -> dict:
 
 
 def _demo(out: Path, progress: bool, start: float) -> dict:
-    from propmap.viz._report import ReportSection, write_report
+    from propmap.viz._report import write_report
 
     qm9_file, s22_file = _write_inputs(out / "inputs")
     maps = {}
@@ -87,36 +87,11 @@ def _demo(out: Path, progress: bool, start: float) -> dict:
     sections = [
         map_section(maps["gap"], out / "gap", "gap/", "Map: QM9 HOMO–LUMO gaps (eV)"),
         map_section(maps["u0"], out / "u0", "u0/", "Map: QM9 energies U0 (eV)"),
-        ReportSection(
-            title="Contributions: what binds the S22 dimers",
-            text=(
-                "An additive ridge model on remnant SOAP features (each atom's "
-                "environment in the dimer minus in its own monomer) gives every atom's "
-                "contribution to the interaction energy (kcal/mol); functional-group "
-                "motifs sum their atoms' contributions."
-            ),
-            numbers={
-                "dimers": explained["structures"],
-                "R² cross-validated": explained["r2_cross_validated"],
-                "MAE cross-validated (kcal/mol)": explained["mae_cross_validated"],
-                "motif instances": explained["motif_instances"],
-            },
-            figures=[
-                (
-                    contributions_folder / CONTRIBUTION_FILES["plot"],
-                    "Contributions of every motif instance (| = mean).",
-                ),
-                (
-                    contributions_folder / CONTRIBUTION_FILES["parity"],
-                    "Cross-validated predictions.",
-                ),
-            ],
-            links=[
-                (
-                    f"contributions/{CONTRIBUTION_FILES['viewer']}",
-                    "Open the atom-level viewer",
-                )
-            ],
+        contributions_section(
+            explained,
+            contributions_folder,
+            "contributions/",
+            "Contributions: what binds the S22 dimers (kcal/mol)",
         ),
     ]
     elapsed = time.perf_counter() - start
