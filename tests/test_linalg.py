@@ -135,8 +135,9 @@ def test_pcov_path_equals_pcovr_fits(path_data, space, mixing, penalty):
     np.testing.assert_allclose(path.ridge(penalty)[1], ridge, atol=1e-9)
 
 
+@pytest.mark.parametrize("kernel_name", ["rbf", "laplacian"])
 @pytest.mark.parametrize("mixing", [0.0, 0.5, 1.0])
-def test_pcov_path_equals_centred_kernel_pcovr(path_data, mixing):
+def test_pcov_path_equals_centred_kernel_pcovr(path_data, mixing, kernel_name):
     from sklearn.kernel_ridge import KernelRidge
 
     from propmap.decomposition import KernelPCovR
@@ -146,17 +147,18 @@ def test_pcov_path_equals_centred_kernel_pcovr(path_data, mixing):
     X, Y, Xv, Yv = path_data
     every, targets = np.vstack([X, Xv]), np.vstack([Y, Yv])
     gamma, penalty = 0.02, 0.1
-    matrix = full_kernel(Distances.of(every, Kernel.rbf), Kernel.rbf, gamma)
+    kernel = Kernel(kernel_name)
+    matrix = full_kernel(Distances.of(every, kernel), kernel, gamma)
     inner, held = np.arange(90), np.arange(90, 120)
     path = kernel_path(matrix, targets, inner, held, center=True)
     model = KernelPCovR(
         mixing=mixing,
         n_components=2,
-        kernel="rbf",
+        kernel=kernel_name,
         gamma=gamma,
         center=True,
         svd_solver="full",
-        regressor=KernelRidge(alpha=penalty, kernel="rbf", gamma=gamma),
+        regressor=KernelRidge(alpha=penalty, kernel=kernel_name, gamma=gamma),
     ).fit(X, Y)
     np.testing.assert_allclose(
         path.losses(mixing, penalty, 2, Yv), _held_out_losses(model, Xv, Yv), atol=1e-9

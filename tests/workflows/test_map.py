@@ -100,17 +100,21 @@ def test_the_fast_sweep_equals_explicit_refits(qm9_file, small_soap):
 
 
 @pytest.mark.parametrize(
-    ("options", "model"),
-    [({"kernel": "rbf"}, "KernelPCovR"), ({"sparse": 40}, "SparseKernelPCovR")],
+    ("options", "model", "kernel"),
+    [
+        ({"kernel": "rbf"}, "KernelPCovR", "rbf"),
+        ({"kernel": "laplacian"}, "KernelPCovR", "laplacian"),
+        ({"sparse": 40}, "SparseKernelPCovR", "rbf"),
+    ],
 )
 def test_kernel_maps_choose_gamma_and_penalty(
-    qm9_file, tmp_path, options, model, small_soap
+    qm9_file, tmp_path, options, model, kernel, small_soap
 ):
     summary = map_structures(
         [qm9_file], "gap", tmp_path / "kernel", soap=small_soap, **options
     )
     assert summary["model"] == model
-    assert summary["kernel"] == "rbf"
+    assert summary["kernel"] == kernel
     assert summary["gamma"] > 0
     assert summary["penalty"] > 0
     assert "factors of 2" in summary["gamma_chosen_by"]
