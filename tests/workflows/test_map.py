@@ -318,3 +318,31 @@ def test_index_is_only_for_tables(qm9_file, tmp_path):
     with pytest.raises(WorkflowError, match="--index"):
         map_structures([qm9_file], "gap", tmp_path / "x", index="name")
     assert not (tmp_path / "x").exists()
+
+
+def test_the_full_model_is_scikit_learns_ridge_on_the_same_split(
+    qm9_file, tmp_path, small_soap
+):
+    import joblib
+    from sklearn.linear_model import Ridge
+
+    from propmap.atomistic import read_structures
+
+    out = tmp_path / "gap"
+    summary = map_structures([qm9_file], "gap", out, soap=small_soap)
+    pipeline = joblib.load(out / "model.joblib")
+    structures = read_structures(str(qm9_file))
+    y = np.array([s.info["gap"] for s in structures])
+    X = pipeline.named_steps["scaler"].transform(
+        pipeline.named_steps["featurizer"].transform(structures)
+    )
+    y_scaler = pipeline.named_steps["model"].target_scaler_
+    train = pipeline.map_["sets"] == "train"
+    ridge = Ridge(alpha=summary["penalty"], fit_intercept=False).fit(
+        X[train], y_scaler.transform(y[train, None])
+    )
+    predicted = y_scaler.inverse_transform(ridge.predict(X).reshape(-1, 1))[:, 0]
+    test = ~train
+    assert summary["accuracy"]["full_model"]["test"]["mae"] == pytest.approx(
+        np.mean(np.abs(predicted[test] - y[test])), rel=1e-8
+    )

@@ -195,6 +195,9 @@ def _fit_final(Xs, Ys, train, kernel, distances, tuning, components, sparse):
         warnings.simplefilter("ignore", UserWarning)  # a subset is not centred
         model.fit(Xs[train], Ys[train])
     # the full (ridge or kernel ridge) model on the same training rows
+    if sparse is None and kernel == Kernel.linear:
+        # PCovR's own ridge: its weights W were solved from the Gram matrix
+        return _Fitted(model, np.asarray(model.regressor_.predict(Xs)).ravel())
     if sparse is not None:
         active = train[model.active_indices_]
         if distances is None:
