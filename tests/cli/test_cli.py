@@ -294,6 +294,25 @@ def test_interrupted_run_leaves_only_whole_files(
     assert (out / "map.png").read_bytes().startswith(b"\x89PNG")
 
 
+def test_map_cutoff_defaults_by_aggregate(runner, g2_file, tmp_path):
+    args = ["map", g2_file, "-t", "enthalpy_of_formation", "--max-radial", "2",
+            "--max-angular", "2", "--mixing", "0.5"]  # fmt: skip
+    summed = invoke(runner, *args, "--aggregate", "sum", "-o", tmp_path / "s")
+    assert summed.exit_code == 0, summed.output
+    assert (
+        json.loads((tmp_path / "s" / "summary.json").read_text())["soap"]["cutoff"]
+        == 3.5
+    )
+    given = invoke(
+        runner, *args, "--aggregate", "sum", "--cutoff", "4", "-o", tmp_path / "g"
+    )
+    assert given.exit_code == 0, given.output
+    assert (
+        json.loads((tmp_path / "g" / "summary.json").read_text())["soap"]["cutoff"]
+        == 4.0
+    )
+
+
 def test_unexpected_errors_are_one_line_unless_debug(
     runner, g2_file, tmp_path, monkeypatch
 ):

@@ -346,3 +346,14 @@ def test_the_full_model_is_scikit_learns_ridge_on_the_same_split(
     assert summary["accuracy"]["full_model"]["test"]["mae"] == pytest.approx(
         np.mean(np.abs(predicted[test] - y[test])), rel=1e-8
     )
+
+
+def test_summed_features_default_to_a_shorter_cutoff(qm9_file, tmp_path):
+    from propmap.workflows import SoapOptions
+
+    assert SoapOptions.for_aggregate("sum").cutoff == 3.5
+    assert SoapOptions.for_aggregate("mean") == SoapOptions()
+    summed = map_structures(
+        [qm9_file], "U0", tmp_path / "u0", aggregate="sum", mixing=0.5, penalty=1e-3
+    )
+    assert summed["soap"]["cutoff"] == 3.5

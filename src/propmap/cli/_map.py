@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from propmap.cli._common import (
-    Cutoff,
     Force,
     MaxAngular,
     MaxRadial,
@@ -72,7 +71,14 @@ def map_command(
     test_fraction: Annotated[
         float, typer.Option(min=0.05, max=0.5, help="Share held out for testing.")
     ] = 0.2,
-    cutoff: Cutoff = 5.0,
+    cutoff: Annotated[
+        float | None,
+        typer.Option(
+            min=0.5,
+            help="SOAP cutoff radius (Å); default 5, or 3.5 with --aggregate sum "
+            "(extensive properties are sums of local contributions).",
+        ),
+    ] = None,
     max_radial: MaxRadial = 4,
     max_angular: MaxAngular = 3,
     width: Width = 0.3,
@@ -120,7 +126,12 @@ def map_command(
         penalty=alpha,
         components=components,
         test_fraction=test_fraction,
-        soap=SoapOptions(cutoff, max_radial, max_angular, width),
+        soap=SoapOptions(
+            SoapOptions.for_aggregate(aggregate).cutoff if cutoff is None else cutoff,
+            max_radial,
+            max_angular,
+            width,
+        ),
         aggregate=aggregate,
         baseline=baseline,
         progress=progress_enabled(progress),

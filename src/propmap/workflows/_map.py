@@ -265,7 +265,8 @@ def map_structures(
     test_fraction : float, default=0.2
         Share of structures held out for testing; they are used for nothing else.
     soap : SoapOptions or None, default=None
-        SOAP settings (None: the defaults).
+        SOAP settings; None: :meth:`SoapOptions.for_aggregate` (the defaults,
+        with a 3.5 Å cutoff for ``aggregate="sum"``).
     aggregate : {"mean", "sum"}, default="mean"
         Structure features as the mean (intensive properties) or the sum
         (extensive ones) of the atoms'.
@@ -302,7 +303,7 @@ def map_structures(
         baseline = Baseline.none
     elif index is not None:
         raise _Error("--index names the rows of a feature table, not of structures.")
-    soap = soap or SoapOptions()
+    soap = soap or SoapOptions.for_aggregate(aggregate)
     with output_folder(out, force) as out:
         inputs = _read(paths, target, soap, aggregate, progress, from_table, index)
         n = len(inputs.y)

