@@ -357,3 +357,30 @@ def test_summed_features_default_to_a_shorter_cutoff(qm9_file, tmp_path):
         [qm9_file], "U0", tmp_path / "u0", aggregate="sum", mixing=0.5, penalty=1e-3
     )
     assert summed["soap"]["cutoff"] == 3.5
+
+
+@pytest.mark.parametrize("options", [{"kernel": "rbf"}, {"sparse": 30}])
+def test_kernel_maps_latent_coordinates_are_the_pipelines(
+    qm9_file, tmp_path, small_soap, options
+):
+    """The map's coordinates (computed from the kernel the cross-validation
+    had) are those the saved pipeline gives for the same structures."""
+    import joblib
+
+    from propmap.atomistic import read_structures
+
+    out = tmp_path / "kernel"
+    summary = map_structures([qm9_file], "gap", out, soap=small_soap, **options)
+    pipeline = joblib.load(out / "model.joblib")
+    structures = read_structures(str(qm9_file))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        latent = pipeline.transform(structures)
+        predicted = pipeline.predict(structures)
+    scale = np.abs(latent).max()
+    np.testing.assert_allclose(pipeline.map_["latent"], latent, atol=1e-8 * scale)
+    test = pipeline.map_["sets"] == "test"
+    truth = np.array([s.info["gap"] for s in structures])
+    assert np.mean(np.abs(predicted[test] - truth[test])) == pytest.approx(
+        summary["accuracy"]["map"]["test"]["mae"], rel=1e-7
+    )

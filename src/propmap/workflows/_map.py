@@ -32,7 +32,6 @@ from propmap.workflows._tuning import (
     PCovPath,
     active_points,
     full_kernel,
-    kernel_path,
     median_gamma,
     tune,
 )
@@ -146,10 +145,12 @@ def _unseen_elements(structures, train, test) -> list[str]:
 
 @dataclass
 class _Fitted:
-    """The final model and the full model's predictions for every structure."""
+    """The final model, the full model's predictions and the latent coordinates
+    of every structure."""
 
     model: Any
     ridge_prediction: np.ndarray  # scaled targets, all rows
+    latent: np.ndarray
 
 
 def _fit_final(Xs, Ys, train, kernel, distances, tuning, components, sparse):
@@ -197,7 +198,8 @@ def _fit_final(Xs, Ys, train, kernel, distances, tuning, components, sparse):
     # the full (ridge or kernel ridge) model on the same training rows
     if sparse is None and kernel == Kernel.linear:
         # PCovR's own ridge: its weights W were solved from the Gram matrix
-        return _Fitted(model, np.asarray(model.regressor_.predict(Xs)).ravel())
+        prediction = np.asarray(model.regressor_.predict(Xs)).ravel()
+        return _Fitted(model, prediction, model.transform(Xs))
     if sparse is not None:
         active = train[model.active_indices_]
         if distances is None:
@@ -206,10 +208,18 @@ def _fit_final(Xs, Ys, train, kernel, distances, tuning, components, sparse):
             nystroem = NystroemDistances.within(distances, train, rows, active)
         features, every = nystroem.features(tuning.gamma)
         path = PCovPath.from_features(features, Ys[train], every)
-    else:
-        matrix = full_kernel(distances, kernel, tuning.gamma)
-        path = kernel_path(matrix, Ys, train, rows, kernel != Kernel.linear)
-    return _Fitted(model, path.ridge(tuning.penalty)[1][:, 0])
+        # T = (k(X, M) − k̄) P_KT from the distances at hand, not from X again
+        kernel_rows = np.exp(-tuning.gamma * nystroem.others) - model.kernel_mean_
+        return _Fitted(
+            model, path.ridge(tuning.penalty)[1][:, 0], kernel_rows @ model.pkt_
+        )
+    # Kernel PCovR's own kernel ridge, on the kernel the cross-validation had:
+    # K_c(X, X_train) W with the model's centring
+    matrix = full_kernel(distances, kernel, tuning.gamma)[:, train]
+    centred = model.centerer_.transform(matrix, copy=False)
+    weights = np.asarray(model.regressor_.dual_coef_).reshape(train.size, -1)
+    # T = K_c(X, X_train) P_KT, on the same kernel: no second kernel pass over X
+    return _Fitted(model, (centred @ weights)[:, 0], centred @ model.pkt_)
 
 
 def map_structures(
@@ -414,7 +424,7 @@ def _run(inputs: _Inputs, target: str, settings: _Settings):
         data.X, data.Y, data.train, settings.kernel, distances, tuning,
         settings.components, settings.sparse,
     )  # fmt: skip
-    latent = fitted.model.transform(data.X)
+    latent = fitted.latent
 
     def in_units(scaled: np.ndarray) -> np.ndarray:
         values = data.y_scaler.inverse_transform(scaled.reshape(-1, 1))[:, 0]

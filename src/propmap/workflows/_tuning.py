@@ -196,6 +196,20 @@ class _FoldPaths:
     def __init__(self, X, Y, folds, kernel, distances, n_active):
         self.Y, self.folds, self.kernel, self.distances = Y, folds, kernel, distances
         self.nystroem = None
+        if n_active is None and distances is not None:
+            # only the rows the folds use: the kernel at each γ is computed on
+            # them alone (800 of 2,000 rows for the γ search)
+            rows = np.unique(np.concatenate([np.concatenate(f) for f in folds]))
+            position = np.full(len(Y), -1)
+            position[rows] = np.arange(rows.size)
+            self.local_Y = Y[rows]
+            self.local_folds = [(position[i], position[h]) for i, h in folds]
+            self.local = Distances(
+                distances.gram[np.ix_(rows, rows)],
+                None
+                if distances.distances is None
+                else distances.distances[np.ix_(rows, rows)],
+            )
         if n_active is not None:
             self.nystroem = []
             for inner, held in folds:
@@ -215,11 +229,11 @@ class _FoldPaths:
                     PCovPath.from_features(features, self.Y[inner], validation)
                 )
             return paths
-        matrix = full_kernel(self.distances, self.kernel, gamma)
+        matrix = full_kernel(self.local, self.kernel, gamma)
         center = self.kernel != Kernel.linear
         return [
-            kernel_path(matrix, self.Y, inner, held, center)
-            for inner, held in self.folds
+            kernel_path(matrix, self.local_Y, inner, held, center)
+            for inner, held in self.local_folds
         ]
 
     def best_penalty(self, paths, penalties) -> tuple[float, float]:
