@@ -100,3 +100,21 @@ def test_contributions_refuse_single_molecules_early(qm9_file, tmp_path):
     with pytest.raises(WorkflowError, match="single isolated molecule"):
         explain_contributions([qm9_file], "U0", out)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("method", ["cur", "pcov-cur"])
+def test_cur_too_large_for_memory_is_refused_before_the_work(
+    qm9_file, tmp_path, small_soap, monkeypatch, method
+):
+    import propmap.workflows._steps as steps
+
+    monkeypatch.setattr(steps, "_available_memory", lambda: 40 * 2**20)  # 40 MiB
+    out = tmp_path / "select"
+    with pytest.raises(WorkflowError, match="use fps or pcov-fps") as error:
+        run_selection(
+            [qm9_file], out, method=method, count=5, target="gap", soap=small_soap
+        )
+    assert f"{method} with 1,080 features" in str(error.value)
+    assert not out.exists()
+    # FPS needs no d x d matrix: it runs in the same memory
+    run_selection([qm9_file], out, method="fps", count=5, target="gap", soap=small_soap)

@@ -12,6 +12,7 @@ import numpy as np
 from propmap.workflows._options import Aggregate, Axis, Method, SoapOptions
 from propmap.workflows._options import WorkflowError as _Error
 from propmap.workflows._steps import (
+    check_memory,
     featurise,
     output_folder,
     read_inputs,
@@ -202,6 +203,7 @@ def _select(
             f"--count must be between 1 and {available} {axis} here, not {count}."
         )
 
+    _check_selection_memory(method, n_features)
     indices = np.arange(n_samples)
     train, test = train_test_split(indices, test_size=test_fraction, random_state=seed)
     if source == "table":
@@ -273,6 +275,26 @@ def _select(
     write_json(files["summary"], summary)
     _report(files["report"], summary, files["curve"], selected)
     return summary
+
+
+# d x d arrays the CUR strategies hold at once (the Gram matrix XᵀX and its
+# eigenvectors; PCov-CUR also the down-dated copy, C'^{-1/2} and C~)
+_GRAM_COPIES = {Method.cur: 3, Method.pcov_cur: 5}
+
+
+def _check_selection_memory(method: Method, n_features: int) -> None:
+    """CUR and PCov-CUR work with n_features x n_features matrices (on either
+    axis): refuse them before the work when they would not fit."""
+    copies = _GRAM_COPIES.get(method, 0) or _GRAM_COPIES.get(PLAIN[method], 0)
+    if copies:
+        check_memory(
+            copies * n_features,
+            n_features,
+            f"{method} with {n_features:,} features ({copies} matrices of "
+            f"{n_features:,} x {n_features:,})",
+            "use fps or pcov-fps, or fewer SOAP columns (--max-radial, "
+            "--max-angular, fewer elements).",
+        )
 
 
 def _report(path, summary, curve, selected) -> None:
