@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -515,3 +516,22 @@ def test_contributions_with_given_molecules(runner, tmp_path):
         *SMALL_SOAP,
     )
     assert_clean_error(bad, "one per structure")
+
+
+def test_select_refuses_cur_on_egfr_soap_that_would_not_fit(runner, tmp_path):
+    """RDKit's 365 EGFR ligands have 40,500 SOAP columns: CUR's d x d matrices
+    need ~37 GiB, so the command says so at once instead of crashing."""
+    import rdkit
+
+    from propmap.workflows import _steps
+
+    egfr = Path(rdkit.__file__).parent / "Contrib" / "PBF" / "testData" / "egfr.sdf"
+    if not egfr.exists():
+        pytest.skip("this RDKit build ships no egfr.sdf")
+    if _steps._available_memory() > 60 * 2**30:
+        pytest.skip("this machine would have the memory")
+    out = tmp_path / "egfr"
+    target = "r_mmffld_Potential_Energy-OPLS_2005"
+    result = invoke(runner, "select", egfr, "-t", target, "--method", "cur", "-o", out)
+    assert_clean_error(result, "cur with 40,500 features", "3 matrices", "fps")
+    assert not out.exists()

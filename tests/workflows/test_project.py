@@ -153,3 +153,24 @@ def test_the_project_command(fitted_map, tmp_path):
         app, ["project", model, new, "-o", str(tmp_path / "r"), "--neighbours", "0"]
     )
     assert zero.exit_code == 2
+
+
+@pytest.mark.browser
+def test_the_projection_viewer_shows_the_map_and_the_new_points(
+    fitted_map, tmp_path, visit
+):
+    from browser_helpers import assert_clean
+
+    folder, summary = fitted_map
+    project_structures(
+        folder / "map" / "model.joblib", [folder / "new.extxyz"], tmp_path / "p"
+    )
+    page = visit(tmp_path / "p" / "viewer.html")
+    assert page.status == "loaded", page.page.inner_text("#propmap-error")
+    assert_clean(page)
+    assert page.map_traces()[0]["points"] == summary["structures"] + 20
+    sets = page.page.evaluate(
+        "JSON.parse(document.getElementById('propmap-dataset').textContent)"
+        ".properties.set.values"
+    )
+    assert sets.count("projected") == 20

@@ -288,12 +288,12 @@ def _check_selection_memory(method: Method, n_features: int) -> None:
     copies = _GRAM_COPIES.get(method, 0) or _GRAM_COPIES.get(PLAIN[method], 0)
     if copies:
         check_memory(
-            copies * n_features,
             n_features,
-            f"{method} with {n_features:,} features ({copies} matrices of "
-            f"{n_features:,} x {n_features:,})",
+            n_features,
+            f"{method} with {n_features:,} features",
             "use fps or pcov-fps, or fewer SOAP columns (--max-radial, "
             "--max-angular, fewer elements).",
+            copies=copies,
         )
 
 

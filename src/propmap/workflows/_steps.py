@@ -81,15 +81,20 @@ def _available_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def check_memory(n_rows: int, n_columns: int, what: str, advice: str) -> None:
-    """Refuse a float64 matrix that would not fit in the memory available."""
-    needed = 8 * n_rows * n_columns
+def check_memory(
+    n_rows: int, n_columns: int, what: str, advice: str, copies: int = 1
+) -> None:
+    """Refuse ``copies`` float64 matrices of ``n_rows x n_columns`` that would not
+    fit in the memory available."""
+    needed = 8 * copies * n_rows * n_columns
     available = _available_memory()
     if needed > MEMORY_SHARE * available:
+        shape = f"{n_rows:,} x {n_columns:,}"
+        held = f"{copies} matrices of {shape}" if copies > 1 else shape
         raise WorkflowError(
-            f"{what} would take {_size(needed)} ({n_rows:,} rows x {n_columns:,} "
-            f"columns), more than {MEMORY_SHARE:.0%} of the {_size(available)} of "
-            f"memory available; {advice}"
+            f"{what} would take {_size(needed)} ({held}), more than "
+            f"{MEMORY_SHARE:.0%} of the {_size(available)} of memory available; "
+            f"{advice}"
         )
 
 
