@@ -342,7 +342,10 @@ def test_grid_search_over_mixing(rng):
     n_samples=st.integers(3, 25),
     n_features=st.integers(1, 25),
     n_targets=st.integers(1, 3),
-    mixing=st.floats(0.0, 1.0),
+    # 0 < α < 1e-6 leaves the components beyond the targets' with eigenvalues
+    # α g ~ tol, where rounding of O(1) entries (1e-16) is a relative error of
+    # 1e-4 in either space: they agree there only to that (found at α = 1e-12)
+    mixing=st.one_of(st.just(0.0), st.floats(1e-6, 1.0)),
     seed=st.integers(0, 2**16),
 )
 def test_spaces_agree_for_any_shape_and_mixing(
