@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import importlib.resources
 import io
 from pathlib import Path
 
 import ase.io
 import numpy as np
-import pandas as pd
 
 from propmap._files import write_atomically
 from propmap.datasets._qm9 import (
     QM9_SIZE,
     QM9_SUBSET_SIZE,
     molecules_from_table,
+    qm9pack_table,
     subset_path,
 )
 
@@ -37,9 +36,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="folder of qm9pack's CSV files")
     parser.add_argument("--out", type=Path, default=subset_path())
     arguments = parser.parse_args()
-    folder = arguments.data or importlib.resources.files("qm9pack") / "data"
-    parts = [pd.read_csv(folder / f"qm9_part{k}.csv") for k in (1, 2, 3)]
-    table = pd.concat(parts, ignore_index=True).sort_values("Index")
+    table = qm9pack_table(arguments.data)
     if len(table) != QM9_SIZE:
         raise SystemExit(f"expected {QM9_SIZE} molecules, found {len(table)}")
     rows = np.random.default_rng(SEED).choice(

@@ -89,6 +89,17 @@ def molecules_from_table(table) -> list:
     return molecules
 
 
+def qm9pack_table(folder=None):
+    """qm9pack's three CSV parts as one table in QM9's order (``folder``: where
+    they are; default: the installed qm9pack package's data)."""
+    import pandas as pd
+
+    if folder is None:
+        folder = importlib.resources.files("qm9pack") / "data"
+    parts = [pd.read_csv(folder / f"qm9_part{k}.csv") for k in (1, 2, 3)]
+    return pd.concat(parts, ignore_index=True).sort_values("Index")
+
+
 def _read_qm9pack(n: int | None, random_state: int) -> list:
     try:
         import qm9pack  # noqa: F401
@@ -98,11 +109,7 @@ def _read_qm9pack(n: int | None, random_state: int) -> list:
             "set from the qm9pack package, which is not installed: pip install "
             '"propmap[qm9]"'
         ) from error
-    import pandas as pd
-
-    folder = importlib.resources.files("qm9pack") / "data"
-    parts = [pd.read_csv(folder / f"qm9_part{k}.csv") for k in (1, 2, 3)]
-    table = pd.concat(parts, ignore_index=True).sort_values("Index")
+    table = qm9pack_table()
     if n is not None and n < len(table):
         rows = np.random.default_rng(random_state).choice(len(table), n, replace=False)
         table = table.iloc[np.sort(rows)]
