@@ -403,14 +403,15 @@ class PCovPath:
         eigenvalues, rotation = self._top_eigenpairs(mixing, targets_hat, n_components)
         scale = inverse_sqrt_or_zero(eigenvalues, tol)
         basis = rotation * scale  # U Λ^{-1/2}
-        latent = mixing * (self.cross @ basis)
+        cross_basis = self.cross @ basis  # K_vN U Λ^{-1/2}, used twice
+        latent = mixing * cross_basis
         latent += (1.0 - mixing) * (predicted_hat @ (targets_hat.T @ basis))
         prediction = latent @ (basis.T @ self.targets)
         loss_y = _relative_loss(_as_columns(validation_targets), prediction)
-        cross = float(np.sum(latent * (self.cross @ basis)))
-        quadratic = float(
-            np.sum((latent @ (basis * np.sqrt(self.eigenvalues)[:, None]).T) ** 2)
-        )
+        cross = float(np.sum(latent * cross_basis))
+        # Tr(T_v Λ^{-1/2} Uᵀ G U Λ^{-1/2} T_vᵀ) through the c x c middle factor
+        core = basis.T @ (basis * self.eigenvalues[:, None])
+        quadratic = float(np.sum((latent @ core) * latent))
         loss_x = (self.validation_norm - 2.0 * cross + quadratic) / self.validation_norm
         return loss_x, loss_y
 
