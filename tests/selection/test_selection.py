@@ -161,9 +161,10 @@ def test_lanczos_path_same_picks(skmatter, monkeypatch, axis, method, k):
     import skmatter.feature_selection
     import skmatter.sample_selection
 
-    from propmap.selection import _cur
+    from propmap.selection import _cur, _spectral
 
     monkeypatch.setattr(_cur, "_DENSE_LIMIT", 4)
+    monkeypatch.setattr(_spectral, "DENSE_LIMIT", 4)
     X, y = make_data("low-rank", np.random.default_rng(5), n_features=30)
     params = {"n_to_select": 8, "k": k}
     if method == "PCovCUR":

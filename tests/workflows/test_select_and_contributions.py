@@ -103,18 +103,25 @@ def test_contributions_refuse_single_molecules_early(qm9_file, tmp_path):
 
 
 @pytest.mark.parametrize("method", ["cur", "pcov-cur"])
-def test_cur_too_large_for_memory_is_refused_before_the_work(
-    qm9_file, tmp_path, small_soap, monkeypatch, method
-):
+@pytest.mark.parametrize(
+    ("shape", "needed"),
+    [
+        # wide: the thin SVD's four n x d arrays, no d x d matrix
+        ((292, 40_500), "361 MiB (4 matrices of 292 x 40,500)"),
+        # tall: three d x d arrays
+        ((20_000, 9_000), "1.8 GiB (3 matrices of 9,000 x 9,000)"),
+    ],
+)
+def test_cur_memory_is_checked_before_the_work(monkeypatch, method, shape, needed):
+    import propmap.workflows._select as select
     import propmap.workflows._steps as steps
 
-    monkeypatch.setattr(steps, "_available_memory", lambda: 40 * 2**20)  # 40 MiB
-    out = tmp_path / "select"
+    monkeypatch.setattr(steps, "_available_memory", lambda: 100 * 2**20)
     with pytest.raises(WorkflowError, match="use fps or pcov-fps") as error:
-        run_selection(
-            [qm9_file], out, method=method, count=5, target="gap", soap=small_soap
-        )
-    assert f"{method} with 1,080 features" in str(error.value)
-    assert not out.exists()
-    # FPS needs no d x d matrix: it runs in the same memory
-    run_selection([qm9_file], out, method="fps", count=5, target="gap", soap=small_soap)
+        select._check_selection_memory(select.Method(method), *shape)
+    message = str(error.value)
+    assert f"{method} with {shape[0]:,} samples and {shape[1]:,} features" in message
+    assert needed in message
+    select._check_selection_memory(select.Method.pcov_fps, *shape)  # no eigh
+    monkeypatch.setattr(steps, "_available_memory", lambda: 64 * 2**30)
+    select._check_selection_memory(select.Method(method), *shape)

@@ -1,25 +1,48 @@
-r"""CUR and PCov-CUR selection on Gram matrices.
+r"""CUR and PCov-CUR selection.
 
 CUR scores candidate j by :math:`\pi_j = \sum_{l \le k} v_{jl}^2` over the top-k
 singular vectors of the residual :math:`X'` (right vectors for features, left for
 samples), picks the best, and removes the picked direction from :math:`X'`. After s
-picks :math:`X' = (I - QQ^T)X` (features) or :math:`X(I - QQ^T)` (samples), so
-everything needed is a d x d Gram matrix and its rank-one down-dates:
+picks :math:`X' = (I - QQ^T)X` (features) or :math:`X(I - QQ^T)` (samples), so one
+eigendecomposition :math:`X^TX = V\,\mathrm{diag}(D)\,V^T` (:class:`RowSpace`, thin
+for wide or rank-deficient X) serves every pick: in V's coordinates
 
-- features: :math:`C' = X'^TX'` and, on picking column c with :math:`a = C'e_c`,
-  :math:`C' \leftarrow C' - aa^T/a_c`; π from the top eigenvectors of C';
-- samples: :math:`C' = (I - QQ^T) C (I - QQ^T)`, and the left vectors
-  :math:`X'v/\sigma` need one product with X per recomputation.
+- feature CUR needs the top eigenvectors of :math:`V^TC'V = D - HH^T`, H one column
+  per pick (:math:`C' \leftarrow C' - aa^T/a_c`, :math:`a = C'e_c`);
+- sample CUR those of :math:`D^{1/2}PD^{1/2} = D - GG^T`, :math:`G = D^{1/2}\tilde Q`
+  with :math:`\tilde Q = V^TQ` the picked directions, whose vectors z give the left
+  singular vectors :math:`X V D^{-1/2} z` of :math:`X'`;
+- feature PCov-CUR those of :math:`\alpha(D - HH^T) + (1-\alpha)\hat g\hat g^T`
+  with :math:`g = C'^{-1/2}X'^TY`, the only place :math:`C'^{-1/2}` enters. It is
+  applied to the p target vectors by a rational approximation of
+  :math:`x^{-1/2}` (:mod:`propmap.selection._rational`) on the interval
+  :math:`[\lambda^+_{min}(C), \lambda_{max}(C)]`, which holds every non-zero
+  eigenvalue of every :math:`C'` (the picks lie in X's range, so :math:`C'` is a
+  compression of C to a subspace of it). Each shifted solve is
+  :math:`(C'_{RR} + t)^{-1} = [(C + tE_RE_R^T)^{-1}]_{RR}` on the unpicked set R (a
+  Schur complement), done by Woodbury on :math:`C + tI - tE_SE_S^T` with the s x s
+  capacitance :math:`N_t = U_S\,\mathrm{diag}(D/(t(D+t)))\,U_S^T`,
+  :math:`U_S = V_{S,:}`: positive definite and well conditioned although
+  :math:`C'` itself is singular, and grown by one bordered Cholesky step per pick.
+  Feature PCov-CUR uses the raw targets, as the reference does: since
+  :math:`X'^TX_S = 0`, :math:`X'^TY' = X'^TY`, down-dated like C'.
 
-PCov-CUR uses the PCovR-modified matrices instead: for features
-:math:`\tilde{C}' = \alpha C' + (1-\alpha) C'^{-1/2}X'^TY'Y'^TX'C'^{-1/2}` with
-:math:`X'^TY'` down-dated alongside C'; for samples the top left vectors of
-:math:`[\sqrt{\alpha}X' \;|\; \sqrt{1-\alpha}\,Y']`, through its
-(d + p) x (d + p) Gram matrix, with :math:`Y' = Y - X\,\mathrm{lstsq}(X_S, Y_S)`. No
-n x n matrix is formed.
+Those top eigenvectors come from the certified shift-invert Lanczos of
+:mod:`propmap.selection._spectral`, warm-started from the previous pick's vectors
+and eigenvalues (which only decrease from pick to pick, so they bound the next
+ones). Per pick this costs O(r·picks) instead of a d x d eigendecomposition.
+
+Sample PCov-CUR keeps its own route: the top left singular vectors of
+:math:`[\sqrt{\alpha}X' \,|\, \sqrt{1-\alpha}\,Y']` through their
+(r + p) x (r + p) Gram matrix, with :math:`Y' = Y - X\,\mathrm{lstsq}(X_S, Y_S)`; a
+wide X is first replaced by its coordinates :math:`U\Sigma` in its row space (the
+same residuals, scores and least squares), so no d x d matrix is formed. No n x n
+matrix is formed either.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import scipy.linalg
@@ -28,6 +51,14 @@ from sklearn.utils.extmath import safe_sparse_dot
 
 from propmap._linalg import PsdRoots, blas_threads, symmetric_eigh
 from propmap.selection._base import SelectionStrategy
+from propmap.selection._rational import inverse_sqrt_nodes
+from propmap.selection._spectral import (
+    EPS,
+    DiagonalPlusLowRank,
+    NotConverged,
+    RowSpace,
+    top_eigenpairs,
+)
 from propmap.utils._pcovr_utils import gram_matrix, modified_covariance_from_gram
 
 __all__ = ["CURStrategy", "PCovCURStrategy"]
@@ -80,23 +111,18 @@ class GrowingColumns:
 
 
 class EigenbasisGram:
-    """The residual Gram matrix ``C' = X'ᵀX'`` kept in the eigenbasis of the
-    original ``C = XᵀX = V D Vᵀ``, where every CUR down-date is low rank:
-
-    - features (``X' = (I − QQᵀ)X``): ``Vᵀ C' V = D − H Hᵀ``, one column of H per
-      pick;
-    - samples (``X' = X(I − QQᵀ)``): ``Vᵀ C' V = P D P`` with ``P = I − Q̃Q̃ᵀ`` and
-      ``Q̃ = VᵀQ``.
+    """The residual Gram matrix of sample selection, ``C' = X'ᵀX'`` with
+    ``X' = X(I − QQᵀ)``, kept in the eigenbasis of the original
+    ``C = XᵀX = V D Vᵀ``: ``Vᵀ C' V = P D P`` with ``P = I − Q̃Q̃ᵀ``, ``Q̃ = VᵀQ``.
 
     A product with C' then costs O(d·picks) instead of O(d²), which is what the
-    Lanczos iterations for the top singular vectors spend their time on; C itself
-    is diagonalised once.
+    Lanczos iterations of sample PCov-CUR spend their time on; C itself is
+    diagonalised once.
     """
 
     def __init__(self, gram: np.ndarray) -> None:
         self.values, self.vectors = symmetric_eigh(gram)
         self.size = gram.shape[0]
-        self.downdates = GrowingColumns(self.size)  # H
         self.projected_out = GrowingColumns(self.size)  # Q̃
 
     def project(self, coordinates: np.ndarray) -> np.ndarray:
@@ -110,35 +136,11 @@ class EigenbasisGram:
         """``(Vᵀ C' V) w`` for a vector or a matrix of columns w."""
         column = coordinates.ndim == 1
         w = coordinates[:, None] if column else coordinates
-        w = self.project(w)
-        result = self.values[:, None] * w
-        if self.downdates:
-            factor = self.downdates.matrix
-            result -= factor @ (factor.T @ w)
-        result = self.project(result)
+        result = self.project(self.values[:, None] * self.project(w))
         return result[:, 0] if column else result
 
-    def operator(self) -> LinearOperator:
-        return LinearOperator(
-            (self.size, self.size), matvec=self.apply, matmat=self.apply, dtype=float
-        )
-
-    def dense(self) -> np.ndarray:
-        """``Vᵀ C' V`` as an array (for small d)."""
-        return self.apply(np.eye(self.size))
-
-    def remove_column(self, column: int, tolerance: float) -> bool:
-        """Features: ``C' ← C' − a aᵀ / a_c`` with ``a = C' e_c``."""
-        unit = self.vectors[column]  # Vᵀ e_c
-        image = self.apply(unit)
-        pivot = float(unit @ image)
-        if not np.sqrt(max(pivot, 0.0)) > tolerance:
-            return False
-        self.downdates.append(image / np.sqrt(pivot))
-        return True
-
     def remove_direction(self, direction: np.ndarray) -> None:
-        """Samples: project the unit feature-space direction out on both sides."""
+        """Project the unit feature-space direction out on both sides."""
         self.projected_out.append(self.vectors.T @ direction)
 
 
@@ -156,12 +158,10 @@ class _GramCUR(SelectionStrategy):
         self.X = points.T if self.axis == 1 else points
         self.targets = targets
         self.n_picked = 0
-        self.start_vector = None
-        self.directions = GrowingColumns(points.shape[1])  # samples: Q, rows of X'
-        self.projected = GrowingColumns(points.shape[0])  # samples: XQ
-        self.pending: np.ndarray | None = None  # a direction whose X q is not made
-        self._prepare(gram_matrix(self.X))
-        self.scores = self._compute_scores()
+        self.n_dense_fallbacks = 0
+        self.first_copies = _first_copies(self._tie_keys(points))
+        self._prepare()
+        self.scores = self._scores()
 
     def score_candidates(self) -> np.ndarray:
         return self.scores
@@ -171,16 +171,23 @@ class _GramCUR(SelectionStrategy):
         if self.recompute_every != 0:
             self._deflate(index)
             if self.n_picked % self.recompute_every == 0:
-                self.scores = self._compute_scores()
+                self.scores = self._scores()
         self.scores[index] = 0.0
 
-    def _top(self, matrix) -> tuple:
-        k = min(self.k, matrix.shape[0] - 1 if matrix.shape[0] > 1 else 1)
-        values, vectors = top_eigenvectors(matrix, k, self.start_vector)
-        self.start_vector = vectors[:, 0]
-        return values, vectors
+    def _tie_keys(self, points):
+        """What makes two candidates exact copies: their values."""
+        return points
 
-    def _prepare(self, gram: np.ndarray) -> None:
+    def _scores(self) -> np.ndarray:
+        # exact copies of a candidate share its score exactly, so that the engine's
+        # first maximum takes the lowest index of a tie, not the one rounding favours
+        scores = self._compute_scores()
+        return scores if self.first_copies is None else scores[self.first_copies]
+
+    def _n_pairs(self, size: int) -> int:
+        return max(1, min(self.k, size - 1 if size > 1 else 1))
+
+    def _prepare(self) -> None:
         raise NotImplementedError
 
     def _deflate(self, index: int) -> None:
@@ -189,7 +196,389 @@ class _GramCUR(SelectionStrategy):
     def _compute_scores(self) -> np.ndarray:
         raise NotImplementedError
 
-    # -- samples: rows of X' = X(I − QQᵀ)
+
+def _first_copies(points) -> np.ndarray | None:
+    """For each candidate (row of ``points``) the index of its first exact copy,
+    or None when all are distinct (or ``points`` is sparse)."""
+    if hasattr(points, "toarray"):
+        return None
+    _, first, inverse = np.unique(
+        np.ascontiguousarray(points), axis=0, return_index=True, return_inverse=True
+    )
+    if first.size == points.shape[0]:
+        return None
+    return first[inverse.ravel()]
+
+
+class _WarmEigenpairs:
+    """Top eigenpairs of a shrinking diagonal-plus-low-rank matrix, pick after pick:
+    each solve starts from the previous vectors, whose eigenvalues bound the new
+    ones. Where Lanczos cannot certify convergence the dense eigh of the r x r
+    matrix answers instead (counted in ``dense_fallbacks``)."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self.vectors: np.ndarray | None = None
+        self.values: np.ndarray | None = None
+        self.dense_fallbacks = 0
+
+    def __call__(self, operator: DiagonalPlusLowRank, scale: float) -> tuple:
+        try:
+            values, vectors = top_eigenpairs(
+                operator, self.k, self.vectors, self.values, scale
+            )
+        except NotConverged:
+            # e.g. eigenvalues clustered beyond what one-vector Lanczos separates
+            self.dense_fallbacks += 1
+            size = operator.size
+            values, vectors = scipy.linalg.eigh(
+                operator.dense(),
+                subset_by_index=(size - self.k, size - 1),
+                check_finite=False,
+            )
+            values, vectors = values[::-1].copy(), vectors[:, ::-1].copy()
+        self.values, self.vectors = values, vectors
+        return values, vectors
+
+
+class _ResidualCovariance:
+    """``Vᵀ C' V = diag(D) − H Hᵀ`` for the feature residual ``X' = (I − QQᵀ)X``."""
+
+    def __init__(self, space: RowSpace) -> None:
+        self.vectors = space.vectors
+        self.values = np.maximum(space.values, 0.0)
+        self.downdates = GrowingColumns(space.rank)  # H
+
+    def image(self, column: int) -> tuple[np.ndarray, np.ndarray, float]:
+        """``u = Vᵀ e_c``, ``a = Vᵀ C' e_c`` and ``a_c = ‖x'_c‖²``."""
+        unit = self.vectors[column]
+        image = self.values * unit
+        if self.downdates:
+            factor = self.downdates.matrix
+            image -= factor @ (factor.T @ unit)
+        return unit, image, float(unit @ image)
+
+    def remove(self, image: np.ndarray, pivot: float) -> None:
+        self.downdates.append(image / np.sqrt(pivot))
+
+    def operator(self, mixing: float = 1.0) -> DiagonalPlusLowRank:
+        count = self.downdates.count
+        return DiagonalPlusLowRank(
+            mixing * self.values, self.downdates.matrix, np.full(count, -mixing)
+        )
+
+
+class CURStrategy(_GramCUR):
+    """Deterministic CUR with orthogonalisation, exact and fast (module docstring)."""
+
+    def _prepare(self) -> None:
+        space = RowSpace.of(self.X)
+        self.eigen = _WarmEigenpairs(self._n_pairs(space.rank))
+        if self.axis == 1:
+            self.residual = _ResidualCovariance(space)
+            self.scale = float(self.residual.values.max(initial=0.0))
+            return
+        # samples: the directions of X's row space that are above rounding
+        values = space.values
+        kept = values > 30 * EPS * values.max(initial=0.0)
+        self.values = values[kept]
+        self.root_values = np.sqrt(self.values)
+        self.vectors = space.vectors[:, kept]
+        self.left = None if space.left is None else space.left[:, kept]
+        self.scale = float(self.values.max(initial=0.0))
+        self.directions = GrowingColumns(self.values.size)  # Q̃, orthonormal
+        self.scaled = GrowingColumns(self.values.size)  # G = D^{1/2} Q̃
+        self.eigen = _WarmEigenpairs(self._n_pairs(self.values.size))
+
+    def _deflate(self, index: int) -> None:
+        if self.axis == 1:
+            _, image, pivot = self.residual.image(index)
+            if np.sqrt(max(pivot, 0.0)) > self.tolerance:
+                self.residual.remove(image, pivot)
+            return
+        row = self.X[[index]]
+        row = np.asarray(row.toarray() if hasattr(row, "toarray") else row, float)
+        coordinates = (row @ self.vectors).ravel()
+        if self.directions:
+            basis = self.directions.matrix
+            for _ in range(2):  # twice is enough (Kahan–Parlett)
+                coordinates -= basis @ (basis.T @ coordinates)
+        norm = np.linalg.norm(coordinates)
+        if norm > self.tolerance:
+            unit = coordinates / norm
+            self.directions.append(unit)
+            self.scaled.append(self.root_values * unit)
+
+    def _compute_scores(self) -> np.ndarray:
+        if not self.scale > 0:  # X = 0: nothing to rank
+            return np.zeros(self.X.shape[self.axis])
+        if self.axis == 1:
+            _, coordinates = self.eigen(self.residual.operator(), self.scale)
+            return ((self.residual.vectors @ coordinates) ** 2).sum(axis=1)
+        operator = DiagonalPlusLowRank(
+            self.values, self.scaled.matrix, -np.ones(self.scaled.count)
+        )
+        _, coordinates = self.eigen(operator, self.scale)
+        if self.left is not None:
+            left = self.left @ coordinates
+        else:
+            weights = self.vectors @ (coordinates / self.root_values[:, None])
+            left = np.asarray(safe_sparse_dot(self.X, weights))
+        return (left**2).sum(axis=1)
+
+    def fitted_attributes(self) -> dict:
+        return {"n_dense_fallbacks_": self.eigen.dense_fallbacks}
+
+
+# The reference drops eigenvalues of C' at or below this absolute cut-off.
+_REFERENCE_CUTOFF = 1e-12
+# Eigenvalues of C this close to the cut-off are kept or dropped by the reference's
+# rounding, which the rational approximation cannot imitate: dense path instead.
+_AMBIGUOUS_BAND = (1e-13, 1e-11)
+# the dense fallback needs d x d matrices; beyond this d it is not attempted
+_DENSE_FALLBACK_LIMIT = 20_000
+
+
+class _WhitenedTargets:
+    r"""``ĝ = Vᵀ C'^{-1/2} X'ᵀY`` pick after pick, by the rational approximation and
+    Woodbury on the unpicked set (module docstring).
+
+    Holds ``b̃ = Vᵀ X'ᵀY`` (down-dated with C'), the picked rows ``U_S`` of V and,
+    per pole t, the inverse Cholesky factor ``G_t`` of the capacitance
+    ``N_t = U_S diag(Φ_t) U_Sᵀ`` (``G_t N_t G_tᵀ = I``).
+    """
+
+    def __init__(self, values: np.ndarray, coordinates: np.ndarray) -> None:
+        nonzero = values > 0
+        self.projections = coordinates  # b̃, r x p
+        self.projections[~nonzero] = 0.0
+        lower, upper = float(values[nonzero].min()), float(values.max())
+        poles, weights = inverse_sqrt_nodes(lower, upper)
+        self.poles, self.weights = poles, weights
+        self.resolvents = 1.0 / (values[None, :] + poles[:, None])  # Ψ_t = 1/(D + t)
+        self.capacities = values[None, :] * self.resolvents / poles[:, None]  # Φ_t
+        self.weighted = weights[:, None] * self.resolvents
+        self.inverse_sqrt = self.weighted.sum(axis=0)  # r(D) ≈ D^{-1/2}
+        self.rows = np.empty((16, values.size))  # U_S
+        self.factors = np.zeros((poles.size, 16, 16))  # G_t
+        self.count = 0
+
+    def whitened(self) -> np.ndarray:
+        b = self.projections
+        result = self.inverse_sqrt[:, None] * b
+        s = self.count
+        if not s:
+            return result
+        rows, factors = self.rows[:s], self.factors[:, :s, :s]
+        n_poles, n_targets = self.poles.size, b.shape[1]
+        # z_t = U_S Ψ_t b̃ and c_t = N_t⁻¹ z_t = G_tᵀ G_t z_t, all poles at once
+        scaled = self.resolvents[:, :, None] * b[None, :, :]  # N r p
+        z = np.einsum("sr,nrp->nsp", rows, scaled)
+        c = np.matmul(factors.transpose(0, 2, 1), np.matmul(factors, z))
+        # ĝ' = Σ_t w_t Ψ_t (b̃ + U_Sᵀ c_t)
+        back = (rows.T @ c.transpose(1, 0, 2).reshape(s, n_poles * n_targets)).reshape(
+            -1, n_poles, n_targets
+        )
+        result += np.einsum("nr,rnp->rp", self.weighted, back)
+        # the picked entries of g are zero: g_S = U_S ĝ' + Σ_t (w_t/t)(I − U_S U_Sᵀ) c_t
+        summed = np.einsum("n,nsp->sp", self.weights / self.poles, c)
+        picked = rows @ result + summed - rows @ (rows.T @ summed)
+        result -= rows.T @ picked
+        return result
+
+    def remove(self, unit: np.ndarray, image: np.ndarray, pivot: float) -> bool:
+        """Down-date for a picked column; False if a capacitance lost definiteness
+        (the column is numerically in the span of the earlier picks)."""
+        s = self.count
+        if s == self.rows.shape[0]:
+            self.rows = np.vstack([self.rows, np.empty_like(self.rows)])
+            grown = np.zeros((self.poles.size, 2 * s, 2 * s))
+            grown[:, :s, :s] = self.factors
+            self.factors = grown
+        self.rows[s] = unit
+        border = (self.capacities * unit[None, :]) @ self.rows[: s + 1].T  # N x (s+1)
+        if s:
+            factors = self.factors[:, :s, :s]
+            projected = np.matmul(factors, border[:, :s, None])[:, :, 0]
+            schur = border[:, s] - (projected**2).sum(axis=1)
+        else:
+            schur = border[:, 0].copy()
+        if not np.all(schur > 100 * EPS * border[:, s]):
+            return False
+        delta = np.sqrt(schur)
+        if s:
+            self.factors[:, s, :s] = (
+                -np.matmul(projected[:, None, :], factors)[:, 0, :] / delta[:, None]
+            )
+        self.factors[:, s, s] = 1.0 / delta
+        self.count += 1
+        self.projections -= np.outer(image, unit @ self.projections) / pivot
+        return True
+
+
+class PCovCURStrategy(_GramCUR):
+    """PCov-CUR: CUR on the PCovR-modified covariance (features) or Gram matrix
+    (samples), with the targets' unexplained part carried along."""
+
+    def __init__(self, axis, k, recompute_every, tolerance, mixing: float):
+        super().__init__(axis, k, recompute_every, tolerance)
+        self.mixing = mixing
+
+    def _tie_keys(self, points):
+        # two samples are copies only if their targets are equal too
+        if self.axis == 0 and not hasattr(points, "toarray"):
+            return np.hstack([points, self.targets])
+        return points
+
+    def _prepare(self) -> None:
+        if self.axis == 1:
+            self._prepare_features()
+        else:
+            self._prepare_samples()
+
+    # -- features: the fast exact path, or the dense one where it cannot be trusted
+
+    def _prepare_features(self) -> None:
+        space = RowSpace.of(self.X)
+        self.dense = None
+        self.eigen = _WarmEigenpairs(self._n_pairs(space.rank))
+        xt_targets = np.asarray(safe_sparse_dot(self.X.T, self.targets), np.float64)
+        values = space.values
+        largest = float(values.max(initial=0.0))
+        cutoff = max(_REFERENCE_CUTOFF, 30 * EPS * largest)
+        if (
+            self.mixing < 1
+            and np.any((values >= _AMBIGUOUS_BAND[0]) & (values <= _AMBIGUOUS_BAND[1]))
+            and cutoff < _AMBIGUOUS_BAND[1]
+            and self.X.shape[1] <= _DENSE_FALLBACK_LIMIT
+        ):
+            # an eigenvalue of C that the reference keeps or drops by rounding
+            self._go_dense(gram_matrix(self.X), xt_targets)
+            return
+        space.values = np.where(values > cutoff, values, 0.0)
+        self.residual = _ResidualCovariance(space)
+        self.scale = float(self.residual.values.max(initial=0.0))
+        self.whitening = None
+        if self.mixing < 1 and self.scale > 0:
+            if space.left is not None:  # Vᵀ XᵀY = Σ UᵀY, without the rounding of V
+                coordinates = np.sqrt(values)[:, None] * (space.left.T @ self.targets)
+            else:
+                coordinates = space.vectors.T @ xt_targets
+            self.whitening = _WhitenedTargets(self.residual.values, coordinates)
+
+    def _go_dense(self, gram: np.ndarray, xt_targets: np.ndarray) -> None:
+        """Continue with C' and X'ᵀY as d x d and d x p arrays and a full
+        eigendecomposition per pick (the reference's own computation)."""
+        self.dense = (gram, xt_targets)
+
+    def _leave_fast_path(self) -> None:
+        residual = self.residual
+        vectors = residual.vectors
+        core = np.diag(residual.values)
+        if residual.downdates:
+            core -= residual.downdates.matrix @ residual.downdates.matrix.T
+        self._go_dense(vectors @ core @ vectors.T, vectors @ self.whitening.projections)
+
+    def _deflate(self, index: int) -> None:
+        if self.axis == 0:
+            return self._deflate_samples(index)
+        if self.dense is not None:
+            gram, xt_targets = self.dense
+            pivot = gram[index, index]
+            if np.sqrt(max(pivot, 0.0)) > self.tolerance:
+                scaled = gram[:, index] / pivot
+                xt_targets -= np.outer(scaled, xt_targets[index])
+                gram -= np.outer(gram[:, index], scaled)
+            return
+        unit, image, pivot = self.residual.image(index)
+        if not np.sqrt(max(pivot, 0.0)) > self.tolerance:
+            return
+        if self.whitening is not None and not self.whitening.remove(unit, image, pivot):
+            if self.X.shape[1] <= _DENSE_FALLBACK_LIMIT:
+                self._leave_fast_path()
+                return self._deflate(index)
+            warnings.warn(
+                "PCov-CUR: a picked feature is numerically in the span of the "
+                "earlier picks; its residual is dropped from the rational solves.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        self.residual.remove(image, pivot)
+
+    def _compute_scores(self) -> np.ndarray:
+        if self.axis == 0:
+            return self._sample_scores()
+        if self.dense is not None:
+            self.n_dense_fallbacks += 1
+            gram, xt_targets = self.dense
+            roots = PsdRoots.of(gram, _REFERENCE_CUTOFF)
+            modified = modified_covariance_from_gram(
+                gram, roots, xt_targets, self.mixing
+            )
+            k = self._n_pairs(modified.shape[0])
+            _, vectors = top_eigenvectors(modified, k)
+            return (vectors**2).sum(axis=1)
+        if not self.scale > 0:
+            return np.zeros(self.X.shape[1])
+        mixing, residual = self.mixing, self.residual
+        operator = residual.operator(mixing)
+        scale = mixing * self.scale
+        if self.whitening is not None:
+            whitened = self.whitening.whitened()
+            if mixing == 0.0:
+                # A = ĝĝᵀ: its left singular vectors (beyond p the eigenvalues are
+                # all 0, and any vectors would do, the reference's are arbitrary)
+                vectors, _, _ = np.linalg.svd(whitened, full_matrices=False)
+                coordinates = vectors[:, : self.eigen.k]
+                return ((residual.vectors @ coordinates) ** 2).sum(axis=1)
+            operator = DiagonalPlusLowRank(
+                operator.diagonal,
+                np.hstack([operator.columns, whitened]),
+                np.concatenate(
+                    [operator.weights, np.full(whitened.shape[1], 1.0 - mixing)]
+                ),
+            )
+            scale += (1.0 - mixing) * float((whitened**2).sum())
+        _, coordinates = self.eigen(operator, scale)
+        return ((residual.vectors @ coordinates) ** 2).sum(axis=1)
+
+    def fitted_attributes(self) -> dict:
+        if self.axis == 0:
+            return {}
+        fallbacks = self.eigen.dense_fallbacks + self.n_dense_fallbacks
+        return {"n_dense_fallbacks_": fallbacks}
+
+    # -- samples
+
+    def _prepare_samples(self) -> None:
+        X = self.X
+        if X.shape[0] < X.shape[1]:
+            # a wide X by its coordinates U Σ in its row space: the same residual
+            # rows, scores and least squares, and no d x d matrix
+            space = RowSpace.of(X)
+            X = self.X = space.left * np.sqrt(space.values)
+        self.start_vector = None
+        self.directions = GrowingColumns(X.shape[1])  # Q, rows of X'
+        self.projected = GrowingColumns(X.shape[0])  # XQ
+        self.pending: np.ndarray | None = None  # a direction whose X q is not made
+        self.xt_targets = np.asarray(safe_sparse_dot(X.T, self.targets), np.float64)
+        self.eigen_gram = EigenbasisGram(gram_matrix(X))
+        self.xt_targets_basis = self.eigen_gram.vectors.T @ self.xt_targets
+        self.targets_norm = self.targets.T @ self.targets
+        self.coefficients = np.zeros_like(self.xt_targets)
+        self.picked: list[int] = []
+
+    def _deflate_samples(self, index: int) -> None:
+        unit = self._take_sample_direction(index)
+        if unit is not None:
+            self.eigen_gram.remove_direction(unit)
+        self.picked.append(index)
+        # Y' = Y − X lstsq(X_S, Y_S), with the original rows and targets
+        rows = self.X[self.picked]
+        rows = rows.toarray() if hasattr(rows, "toarray") else np.asarray(rows)
+        self.coefficients = np.linalg.lstsq(
+            rows, self.targets[self.picked], rcond=self.tolerance
+        )[0]
 
     def _residual_row(self, row: int) -> np.ndarray:
         x = self.X[[row]]
@@ -237,90 +626,10 @@ class _GramCUR(SelectionStrategy):
             )
         return product
 
-    def _eigen_matrix(self, gram: EigenbasisGram):
-        return gram.dense() if gram.size <= _DENSE_LIMIT else gram.operator()
-
-
-class CURStrategy(_GramCUR):
-    """Deterministic CUR with orthogonalisation, on the eigenbasis of XᵀX."""
-
-    def _prepare(self, gram: np.ndarray) -> None:
-        self.gram = EigenbasisGram(gram)
-
-    def _deflate(self, index: int) -> None:
-        if self.axis == 1:
-            self.gram.remove_column(index, self.tolerance)
-        else:
-            unit = self._take_sample_direction(index)
-            if unit is not None:
-                self.gram.remove_direction(unit)
-
-    def _compute_scores(self) -> np.ndarray:
-        values, coordinates = self._top(self._eigen_matrix(self.gram))
-        vectors = self.gram.vectors @ coordinates  # eigenvectors of C'
-        if self.axis == 1:
-            return (vectors**2).sum(axis=1)
-        left = self._residual_times(vectors)
-        scale = np.where(values > 0, values, np.inf)
-        return (left**2 / scale).sum(axis=1)
-
-
-class PCovCURStrategy(_GramCUR):
-    """PCov-CUR: CUR on the PCovR-modified covariance (features) or Gram matrix
-    (samples), with the targets' unexplained part carried along."""
-
-    def __init__(self, axis, k, recompute_every, tolerance, mixing: float):
-        super().__init__(axis, k, recompute_every, tolerance)
-        self.mixing = mixing
-
-    def _prepare(self, gram: np.ndarray) -> None:
-        self.xt_targets = np.asarray(
-            safe_sparse_dot(self.X.T, self.targets), dtype=np.float64
-        )
-        if self.axis == 1:
-            # C'^{-1/2} needs every eigenpair of C' at each step: keep C' itself
-            self.gram = gram
-            return
-        self.eigen = EigenbasisGram(gram)
-        self.xt_targets_basis = self.eigen.vectors.T @ self.xt_targets
-        self.targets_norm = self.targets.T @ self.targets
-        self.coefficients = np.zeros_like(self.xt_targets)
-        self.picked: list[int] = []
-
-    def _deflate(self, index: int) -> None:
-        if self.axis == 1:
-            pivot = self.gram[index, index]
-            if not np.sqrt(max(pivot, 0.0)) > self.tolerance:
-                return
-            scaled = self.gram[:, index] / pivot
-            self.xt_targets -= np.outer(scaled, self.xt_targets[index])
-            self.gram -= np.outer(self.gram[:, index], scaled)
-            return
-        unit = self._take_sample_direction(index)
-        if unit is not None:
-            self.eigen.remove_direction(unit)
-        self.picked.append(index)
-        # Y' = Y − X lstsq(X_S, Y_S), with the original rows and targets
-        rows = self.X[self.picked]
-        rows = rows.toarray() if hasattr(rows, "toarray") else np.asarray(rows)
-        self.coefficients = np.linalg.lstsq(
-            rows, self.targets[self.picked], rcond=self.tolerance
-        )[0]
-
-    def _compute_scores(self) -> np.ndarray:
-        if self.axis == 1:
-            roots = PsdRoots.of(self.gram, 1e-12)
-            modified = modified_covariance_from_gram(
-                self.gram, roots, self.xt_targets, self.mixing
-            )
-            _, vectors = self._top(modified)
-            return (vectors**2).sum(axis=1)
-        return self._sample_scores()
-
     def _sample_scores(self) -> np.ndarray:
         """Top left singular vectors of ``A = [√α X' | √(1−α) Y']`` through AᵀA,
         written in the eigenbasis of XᵀX (plus the p target coordinates)."""
-        mixing, eigen = self.mixing, self.eigen
+        mixing, eigen = self.mixing, self.eigen_gram
         size, n_targets = eigen.size, self.targets.shape[1]
         beta_basis = eigen.vectors.T @ self.coefficients  # Vᵀβ
         # Vᵀ X'ᵀY' = P (VᵀXᵀY − D Vᵀβ) and Y'ᵀY'
@@ -347,7 +656,10 @@ class PCovCURStrategy(_GramCUR):
             matrix = apply(np.eye(total))
         else:
             matrix = LinearOperator((total, total), matvec=apply, matmat=apply)
-        values, coordinates = self._top(matrix)
+        values, coordinates = top_eigenvectors(
+            matrix, self._n_pairs(total), self.start_vector
+        )
+        self.start_vector = coordinates[:, 0]
         feature_part = eigen.vectors @ coordinates[:size]
         target_part = coordinates[size:]
         left = np.sqrt(mixing) * self._residual_times(feature_part)

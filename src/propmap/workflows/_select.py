@@ -203,9 +203,9 @@ def _select(
             f"--count must be between 1 and {available} {axis} here, not {count}."
         )
 
-    _check_selection_memory(method, n_features)
     indices = np.arange(n_samples)
     train, test = train_test_split(indices, test_size=test_fraction, random_state=seed)
+    _check_selection_memory(method, train.size, n_features)
     if source == "table":
         # columns in their own units: unit variance each (constant ones just centred)
         spread = X[train].std(axis=0)
@@ -277,24 +277,29 @@ def _select(
     return summary
 
 
-# d x d arrays the CUR strategies hold at once (the Gram matrix XᵀX and its
-# eigenvectors; PCov-CUR also the down-dated copy, C'^{-1/2} and C~)
-_GRAM_COPIES = {Method.cur: 3, Method.pcov_cur: 5}
+# Largest set of n_rows x n_columns arrays the CUR strategies hold at once: for
+# d <= n the Gram matrix XᵀX, its eigenvectors and the eigensolver's copy (d x d);
+# for n < d the thin SVD of X (X's copy, the right singular vectors, LAPACK's
+# workspace and the contiguous basis, n x d): no d x d matrix is formed.
+_WIDE_COPIES, _SQUARE_COPIES = 4, 3
 
 
-def _check_selection_memory(method: Method, n_features: int) -> None:
-    """CUR and PCov-CUR work with n_features x n_features matrices (on either
-    axis): refuse them before the work when they would not fit."""
-    copies = _GRAM_COPIES.get(method, 0) or _GRAM_COPIES.get(PLAIN[method], 0)
-    if copies:
-        check_memory(
-            n_features,
-            n_features,
-            f"{method} with {n_features:,} features",
-            "use fps or pcov-fps, or fewer SOAP columns (--max-radial, "
-            "--max-angular, fewer elements).",
-            copies=copies,
-        )
+def _check_selection_memory(method: Method, n_samples: int, n_features: int) -> None:
+    """Refuse CUR and PCov-CUR (either axis) before the work when their
+    eigendecomposition of the training X would not fit."""
+    if PLAIN[method] != Method.cur:
+        return
+    if n_samples < n_features:
+        shape, copies = (n_samples, n_features), _WIDE_COPIES
+    else:
+        shape, copies = (n_features, n_features), _SQUARE_COPIES
+    check_memory(
+        *shape,
+        f"{method} with {n_samples:,} samples and {n_features:,} features",
+        "use fps or pcov-fps, or fewer SOAP columns (--max-radial, "
+        "--max-angular, fewer elements).",
+        copies=copies,
+    )
 
 
 def _report(path, summary, curve, selected) -> None:

@@ -1,0 +1,361 @@
+"""The exact fast CUR / PCov-CUR machinery: its solvers, its parity with the
+reference on data large enough for the Lanczos path, and its fallbacks."""
+
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+
+from propmap import feature_selection, sample_selection
+from propmap.selection import _cur, _rational, _spectral
+from propmap.selection._cur import CURStrategy, PCovCURStrategy
+from propmap.selection._spectral import DiagonalPlusLowRank, RowSpace, top_eigenpairs
+
+MODULES = {"feature": feature_selection, "sample": sample_selection}
+
+
+def make_data(kind, n, d, n_targets=1, seed=0):
+    rng = np.random.default_rng(seed)
+    if kind == "random":
+        X = rng.standard_normal((n, d))
+    elif kind == "low-rank":
+        X = rng.standard_normal((n, 30)) @ rng.standard_normal((30, d))
+    elif kind == "decay":
+        m = min(n, d)
+        left = np.linalg.qr(rng.standard_normal((n, m)))[0]
+        right = np.linalg.qr(rng.standard_normal((d, m)))[0]
+        X = (left * 10.0 * np.exp(-np.arange(m) / 8.0)) @ right.T
+        X += 1e-4 * rng.standard_normal((n, d))
+    y = X @ rng.standard_normal((d, n_targets)) / np.sqrt(d)
+    y += 0.5 * np.tanh(X[:, :n_targets] * X[:, 1 : n_targets + 1])
+    return X, y
+
+
+@pytest.fixture
+def lanczos(monkeypatch):
+    """Force the Lanczos solvers on small problems."""
+    monkeypatch.setattr(_spectral, "DENSE_LIMIT", 8)
+    monkeypatch.setattr(_cur, "_DENSE_LIMIT", 8)
+
+
+def fit_both(skmatter, axis, method, X, y, **params):
+    import skmatter.feature_selection
+    import skmatter.sample_selection
+
+    ours = getattr(MODULES[axis], method)(**params).fit(X, y)
+    reference = getattr(getattr(skmatter, f"{axis}_selection"), method)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = reference(**params).fit(X, y)
+    return ours, theirs
+
+
+# -- same picks as the reference, on the Lanczos path
+
+SHAPES = {"tall": (150, 100), "wide": (60, 150)}
+PARITY = [
+    (axis, method, kind, shape, params)
+    for axis in ("feature", "sample")
+    for method in ("CUR", "PCovCUR")
+    for kind in ("random", "low-rank", "decay")
+    for shape in ("tall", "wide")
+    for params in (
+        [{"k": 1}, {"k": 3}]
+        if method == "CUR"
+        else [{"k": 1, "mixing": 0.5}, {"k": 2, "mixing": 0.1}, {"k": 1, "mixing": 0.9}]
+    )
+    # the reference's sample PCov-CUR is the slow O(n²) one: only its defaults
+    if not (axis == "sample" and method == "PCovCUR" and params["k"] > 1)
+]
+
+
+@pytest.mark.parity
+@pytest.mark.usefixtures("lanczos")
+@pytest.mark.parametrize(
+    ("axis", "method", "kind", "shape", "params"),
+    PARITY,
+    ids=[f"{a}-{m}-{k}-{s}-{p}" for a, m, k, s, p in PARITY],
+)
+def test_same_picks_as_reference(skmatter, axis, method, kind, shape, params):
+    X, y = make_data(kind, *SHAPES[shape])
+    # within the rank: beyond it every score is rounding noise in both libraries
+    n_to_select = 12 if kind == "low-rank" else 20
+    ours, theirs = fit_both(
+        skmatter, axis, method, X, y, n_to_select=n_to_select, **params
+    )
+    assert ours.selected_idx_.tolist() == theirs.selected_idx_.tolist()
+    if axis == "feature":
+        assert ours.n_dense_fallbacks_ == 0
+
+
+@pytest.mark.parity
+@pytest.mark.usefixtures("lanczos")
+@pytest.mark.parametrize("n_targets", [1, 3])
+def test_pcov_cur_several_targets(skmatter, n_targets):
+    X, y = make_data("random", 120, 90, n_targets=n_targets, seed=3)
+    ours, theirs = fit_both(
+        skmatter, "feature", "PCovCUR", X, y, n_to_select=25, mixing=0.3
+    )
+    assert ours.selected_idx_.tolist() == theirs.selected_idx_.tolist()
+
+
+@pytest.mark.parity
+@pytest.mark.usefixtures("lanczos")
+@pytest.mark.parametrize("shape", ["tall", "wide"])
+@pytest.mark.parametrize("method", ["CUR", "PCovCUR"])
+def test_scores_at_every_step_match_the_reference(skmatter, method, shape):
+    """π of every candidate after every pick, against the reference's own scores,
+    on a decaying spectrum (κ(XᵀX) ≈ 1e8)."""
+    import skmatter.feature_selection
+
+    X, y = make_data("decay", *SHAPES[shape], seed=1)
+    params = {"mixing": 0.5} if method == "PCovCUR" else {}
+    reference = getattr(skmatter.feature_selection, method)
+    strategy = (
+        PCovCURStrategy(1, 1, 1, 1e-12, 0.5)
+        if method == "PCovCUR"
+        else CURStrategy(1, 1, 1, 1e-12)
+    )
+    strategy.initialize(X.T, y)
+    worst, done = 0.0, 0
+    for step in (1, 4, 8, 12, 16):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fitted = reference(n_to_select=step, **params).fit(X, y)
+        for index in fitted.selected_idx_[done:step]:
+            strategy.update_after_pick(int(index))
+        done = step
+        theirs = fitted.pi_
+        worst = max(worst, np.abs(strategy.scores - theirs).max() / theirs.max())
+    assert worst < 1e-10
+
+
+# -- the fallbacks to the dense path
+
+
+@pytest.mark.parity
+def test_eigenvalue_at_the_cutoff_takes_the_dense_path(skmatter):
+    """An eigenvalue of XᵀX next to the reference's 1e-12 cut-off: kept or dropped
+    by rounding there, so PCov-CUR computes as the reference does."""
+    rng = np.random.default_rng(4)
+    left = np.linalg.qr(rng.standard_normal((80, 30)))[0]
+    right = np.linalg.qr(rng.standard_normal((30, 30)))[0]
+    singular = np.geomspace(3.0, 0.1, 30)
+    singular[-1] = np.sqrt(3e-12)
+    X = (left * singular) @ right.T
+    y = X @ rng.standard_normal((30, 1)) + 0.1 * rng.standard_normal((80, 1))
+    ours, theirs = fit_both(
+        skmatter, "feature", "PCovCUR", X, y, n_to_select=10, mixing=0.5
+    )
+    assert ours.n_dense_fallbacks_ == 11  # the first scores and one per pick
+    assert ours.selected_idx_.tolist() == theirs.selected_idx_.tolist()
+    # one decade away the fast path is exact
+    singular[-1] = np.sqrt(1e-9)
+    X = (left * singular) @ right.T
+    ours, theirs = fit_both(
+        skmatter, "feature", "PCovCUR", X, y, n_to_select=10, mixing=0.5
+    )
+    assert ours.n_dense_fallbacks_ == 0
+    assert ours.selected_idx_.tolist() == theirs.selected_idx_.tolist()
+
+
+@pytest.mark.parity
+@pytest.mark.usefixtures("lanczos")
+@pytest.mark.parametrize("method", ["CUR", "PCovCUR"])
+def test_lanczos_failure_falls_back_to_dense_eigh(skmatter, monkeypatch, method):
+    def fail(*args, **kwargs):
+        raise _spectral.NotConverged("forced")
+
+    monkeypatch.setattr(_spectral, "_largest", fail)
+    X, y = make_data("random", 100, 70, seed=2)
+    params = {"mixing": 0.5} if method == "PCovCUR" else {}
+    ours, theirs = fit_both(skmatter, "feature", method, X, y, n_to_select=8, **params)
+    assert ours.n_dense_fallbacks_ == 9  # the first scores and one per pick
+    assert ours.selected_idx_.tolist() == theirs.selected_idx_.tolist()
+
+
+def test_lost_capacitance_continues_on_the_dense_path(monkeypatch):
+    """Where a capacitance would lose definiteness (a pick numerically in the span
+    of the earlier ones), the rest is computed from the dense C' and X'ᵀY of the
+    state: the scores of a selection that was dense from the start."""
+    X, y = make_data("random", 90, 60, seed=6)
+    fast = PCovCURStrategy(1, 1, 1, 1e-12, 0.5)
+    fast.initialize(X.T, y)
+    with monkeypatch.context() as patch:
+        patch.setattr(_cur, "_AMBIGUOUS_BAND", (0.0, np.inf))
+        dense = PCovCURStrategy(1, 1, 1, 1e-12, 0.5)
+        dense.initialize(X.T, y)
+    assert fast.dense is None
+    assert dense.dense is not None
+    for index in (0, 1):
+        fast.update_after_pick(index)
+        dense.update_after_pick(index)
+    assert fast.dense is None
+    np.testing.assert_allclose(fast.scores, dense.scores, rtol=0, atol=1e-12)
+    monkeypatch.setattr(_cur._WhitenedTargets, "remove", lambda *args: False)
+    for index in (5, 7, 11):
+        fast.update_after_pick(index)
+        dense.update_after_pick(index)
+    assert fast.dense is not None
+    np.testing.assert_allclose(fast.scores, dense.scores, rtol=0, atol=1e-12)
+
+
+# -- wide X: never a d x d matrix
+
+
+@pytest.mark.parametrize("axis", ["feature", "sample"])
+@pytest.mark.parametrize("method", ["CUR", "PCovCUR"])
+def test_wide_x_needs_no_square_matrix(axis, method):
+    """40 x 20,000: a d x d float64 matrix would be 3.2 GB."""
+    X, y = make_data("random", 40, 20_000, seed=7)
+    params = {"mixing": 0.5} if method == "PCovCUR" else {}
+    tracemalloc.start()
+    try:
+        chosen = getattr(MODULES[axis], method)(n_to_select=10, **params).fit(X, y)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 80 * 2**20
+    assert len(set(chosen.selected_idx_.tolist())) == 10
+
+
+# -- the pieces
+
+
+@pytest.mark.parametrize("shape", [(50, 120), (120, 50), (120, 80)])
+def test_row_space(shape):
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal(shape)
+    if shape == (120, 80):
+        X = X[:, :20] @ rng.standard_normal((20, 80))  # rank 20 < 0.6 d: thin
+    space = RowSpace.of(X)
+    rank = min(shape[0], 20 if shape == (120, 80) else shape[1])
+    assert space.rank == rank
+    assert np.all(np.diff(space.values) <= 0)
+    orthogonality = space.vectors.T @ space.vectors
+    np.testing.assert_allclose(orthogonality, np.eye(rank), atol=1e-12)
+    gram = X.T @ X
+    reconstructed = (space.vectors * space.values) @ space.vectors.T
+    np.testing.assert_allclose(reconstructed, gram, atol=1e-10 * np.abs(gram).max())
+    assert (space.left is not None) == (shape[0] < shape[1])
+
+
+def random_operator(rng, size=40, n_columns=6):
+    diagonal = np.sort(rng.uniform(0, 10, size))
+    diagonal[-3:] = diagonal[-1]  # repeated entries: the near-pole path
+    columns = rng.standard_normal((size, n_columns))
+    weights = rng.choice([-0.3, 0.5], n_columns)
+    return DiagonalPlusLowRank(diagonal, columns, weights)
+
+
+def test_inertia_count_is_exact(rng):
+    operator = random_operator(rng)
+    eigenvalues = np.linalg.eigvalsh(operator.dense())
+    for shift in np.linspace(eigenvalues[0] - 1, eigenvalues[-1] + 1, 37):
+        expected = int((eigenvalues > shift).sum())
+        solver = operator.shifted(shift, np.abs(eigenvalues).max())
+        assert solver.count_above == expected
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_top_eigenpairs_match_dense_eigh(monkeypatch, rng, k):
+    monkeypatch.setattr(_spectral, "DENSE_LIMIT", 4)
+    diagonal = np.sort(rng.uniform(0, 10, 60))
+    diagonal[-4:] = diagonal[-1]
+    columns = rng.standard_normal((60, 5))
+    operator = DiagonalPlusLowRank(diagonal, columns, -0.2 * np.ones(5))
+    dense = operator.dense()
+    shift = -np.linalg.eigvalsh(dense)[0] + 1e-3  # positive semi-definite
+    operator.diagonal = diagonal + shift
+    values, vectors = top_eigenpairs(operator, k, None, None, 20.0)
+    expected, expected_vectors = np.linalg.eigh(dense + shift * np.eye(60))
+    np.testing.assert_allclose(values, expected[::-1][:k], rtol=1e-13)
+    overlap = np.abs((vectors * expected_vectors[:, ::-1][:, :k]).sum(axis=0))
+    np.testing.assert_allclose(overlap, 1.0, atol=1e-10)
+
+
+def test_shipped_rational_nodes_reach_their_tolerance():
+    table = _rational._table()
+    assert table["log10_kappa"][-1] >= _rational.MAX_LOG10_KAPPA
+    for row, exponent in enumerate(table["log10_kappa"]):
+        count = table["counts"][row]
+        poles, weights = table["poles"][row, :count], table["weights"][row, :count]
+        assert np.all(poles > 0)
+        assert np.all(weights > 0)
+        kappa = max(10.0**exponent, 1.0 + 1e-12)
+        assert _rational.relative_error(kappa, poles, weights) <= 1.2e-14
+
+
+def test_nodes_scale_to_any_interval():
+    poles, weights = _rational.inverse_sqrt_nodes(3e-5, 2e4)
+    x = np.geomspace(3e-5, 2e4, 1000)
+    approximation = (weights / (x[:, None] + poles)).sum(axis=1)
+    np.testing.assert_allclose(approximation * np.sqrt(x), 1.0, rtol=2e-14)
+    with pytest.raises(ValueError, match="0 < lower <= upper"):
+        _rational.inverse_sqrt_nodes(0.0, 1.0)
+    with pytest.raises(ValueError, match="beyond the tabulated"):
+        _rational.inverse_sqrt_nodes(1e-20, 1.0)
+
+
+def test_the_script_remakes_the_table():
+    pytest.importorskip("mpmath")
+    table = _rational._table()
+    for row in (0, 17, len(table["counts"]) - 1):
+        poles, weights, error = _rational.compute_inverse_sqrt_nodes(
+            table["log10_kappa"][row]
+        )
+        count = table["counts"][row]
+        assert poles.size == count
+        np.testing.assert_allclose(poles, table["poles"][row, :count], rtol=1e-13)
+        np.testing.assert_allclose(weights, table["weights"][row, :count], rtol=1e-13)
+        assert error <= _rational.RELATIVE_TOLERANCE
+
+
+# -- exact ties and real data
+
+
+@pytest.mark.parametrize("method", ["CUR", "PCovCUR"])
+def test_exact_copies_tie_to_the_lowest_index(method):
+    X, y = make_data("random", 100, 40, seed=9)
+    X[:, 20] *= 5.0
+    X[:, 9] = X[:, 20]
+    params = {"mixing": 0.5} if method == "PCovCUR" else {}
+    chosen = getattr(feature_selection, method)(n_to_select=3, **params).fit(X, y)
+    assert chosen.selected_idx_[0] == 9
+    rows = X[:, :10].copy()
+    rows[40] *= 5.0
+    rows[17] = rows[40]
+    y[17] = y[40]
+    chosen = getattr(sample_selection, method)(n_to_select=3, **params).fit(rows, y)
+    assert chosen.selected_idx_[0] == 17
+
+
+@pytest.mark.parity
+def test_same_picks_on_real_soap_features(skmatter):
+    """SOAP of 120 QM9 molecules (n < d, rank-deficient, with exact duplicate
+    columns): the thin basis, the fast path, and the same picks as the reference
+    up to the choice between exact copies."""
+    pytest.importorskip("featomic")
+    from propmap.datasets import load_qm9
+    from propmap.workflows import SoapOptions
+
+    structures = load_qm9(120)
+    soap = SoapOptions(cutoff=3.5, max_radial=2, max_angular=1)
+    X = soap.featurizer(per="structure").fit_transform(structures)
+    X = np.asarray(X, dtype=np.float64)
+    X = (X - X.mean(axis=0)) / X.std()
+    y = np.array([a.info["gap"] for a in structures])[:, None]
+    y -= y.mean()
+    _, first, inverse = np.unique(X.T, axis=0, return_index=True, return_inverse=True)
+    assert first.size < X.shape[1]  # real duplicates
+
+    def canonical(indices):
+        return first[inverse.ravel()][indices].tolist()
+
+    for method, count, params in (("CUR", 25, {}), ("PCovCUR", 8, {"mixing": 0.5})):
+        ours, theirs = fit_both(
+            skmatter, "feature", method, X, y, n_to_select=count, **params
+        )
+        assert ours.n_dense_fallbacks_ == 0
+        assert canonical(ours.selected_idx_) == canonical(theirs.selected_idx_)
