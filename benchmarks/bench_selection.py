@@ -17,7 +17,7 @@ per data kind given (repeat ``--data``; default: random, low-rank and decay):
   little noise.
 
 The ``qm9-soap-*`` cases ignore ``--data``: they select from the SOAP features
-(cutoff 3.5 Å, 2 radial, 2 angular channels, summed over atoms: 2,000 x 1,080) of
+(cutoff 3.5 Å, 2 radial, 2 angular channels, summed over atoms: 2,000 x 2,025) of
 the 2,000 QM9 molecules shipped with propmap, with the HOMO-LUMO gap as target.
 Two runners are timed, each in its own process: ``reference`` (scikit-matter) and
 ``propmap``; the sample FPS case adds ``floor``, 1,000 matrix-vector products
@@ -75,8 +75,8 @@ CASE_SPECS: dict[str, tuple[str, str, int, int, int]] = {
     "feature-fps": ("feature", "FPS", 2_000, 2_000, 100),
     "sample-fps": ("sample", "FPS", 100_000, 1_000, 1_000),
     # real data: the shape is that of the QM9 SOAP features
-    "qm9-soap-cur": ("feature", "CUR", 2_000, 1_080, 100),
-    "qm9-soap-pcovcur": ("feature", "PCovCUR", 2_000, 1_080, 100),
+    "qm9-soap-cur": ("feature", "CUR", 2_000, 2_025, 100),
+    "qm9-soap-pcovcur": ("feature", "PCovCUR", 2_000, 2_025, 100),
 }
 REAL_DATA_CASES = ("qm9-soap-cur", "qm9-soap-pcovcur")
 

@@ -199,15 +199,26 @@ class _GramCUR(SelectionStrategy):
 
 def _first_copies(points) -> np.ndarray | None:
     """For each candidate (row of ``points``) the index of its first exact copy,
-    or None when all are distinct (or ``points`` is sparse)."""
+    or None when all are distinct (or ``points`` is sparse).
+
+    Rows are hashed one at a time (no sorted copy of X, so the peak memory does not
+    grow) and equal hashes are confirmed element by element.
+    """
     if hasattr(points, "toarray"):
         return None
-    _, first, inverse = np.unique(
-        np.ascontiguousarray(points), axis=0, return_index=True, return_inverse=True
-    )
-    if first.size == points.shape[0]:
-        return None
-    return first[inverse.ravel()]
+    first: dict[int, list[int]] = {}
+    copies = None
+    for index in range(points.shape[0]):
+        row = np.ascontiguousarray(points[index])
+        same = first.setdefault(hash(row.tobytes()), [])
+        original = next((j for j in same if np.array_equal(points[j], row)), None)
+        if original is None:
+            same.append(index)
+            continue
+        if copies is None:
+            copies = np.arange(points.shape[0])
+        copies[index] = original
+    return copies
 
 
 class _WarmEigenpairs:
