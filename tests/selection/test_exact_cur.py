@@ -359,3 +359,18 @@ def test_same_picks_on_real_soap_features(skmatter):
         )
         assert ours.n_dense_fallbacks_ == 0
         assert canonical(ours.selected_idx_) == canonical(theirs.selected_idx_)
+
+
+@pytest.mark.parametrize("axis", ["feature", "sample"])
+@pytest.mark.parametrize("method", ["CUR", "PCovCUR"])
+def test_wide_sparse_and_float32_input_give_the_same_picks(axis, method):
+    import scipy.sparse as sp
+
+    X, y = make_data("random", 40, 200, seed=10)
+    params = {"n_to_select": 10, "mixing": 0.5} if method == "PCovCUR" else {}
+    params.setdefault("n_to_select", 10)
+    selector = getattr(MODULES[axis], method)
+    dense = selector(**params).fit(X, y).selected_idx_.tolist()
+    assert selector(**params).fit(sp.csr_matrix(X), y).selected_idx_.tolist() == dense
+    single = selector(**params).fit(X.astype(np.float32), y).selected_idx_.tolist()
+    assert single == dense
