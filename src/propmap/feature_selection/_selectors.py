@@ -95,8 +95,11 @@ class CUR(_FeatureSelector, CURMethod):
     """Select features by deterministic CUR decomposition with orthogonalisation.
 
     Column j scores ``Σ_{{l ≤ k}} V_jl²`` over the top right singular vectors of the
-    residual X'; after each pick its direction is projected out of X'. Computed on
-    the d x d Gram matrix with rank-one down-dates.
+    residual X'; after each pick its direction is projected out of X'. Exact and
+    fast: one eigendecomposition of XᵀX (thin when X is wide or rank deficient, so
+    no d x d matrix for n < d), then per pick certified shift-invert Lanczos on a
+    diagonal minus a low rank (:mod:`propmap.selection._cur`). Exact copies of a
+    column tie: the lowest index is picked.
 
     Parameters
     ----------
@@ -106,6 +109,9 @@ class CUR(_FeatureSelector, CURMethod):
     Attributes
     ----------
     {attributes}
+    n_dense_fallbacks_ : int
+        How many times the scores came from a dense eigensolver because the fast
+        one could not certify convergence (normally 0).
 
     References
     ----------
@@ -120,7 +126,9 @@ class PCovCUR(_FeatureSelector, PCovCURMethod):
 
     Column j scores ``Σ_{{l ≤ k}} U_jl²`` over the top eigenvectors of
     ``C~' = α C' + (1 − α) C'^{{-1/2}} X'ᵀY' Y'ᵀX' C'^{{-1/2}}``, where X' and Y' are
-    what the columns picked so far leave unexplained.
+    what the columns picked so far leave unexplained. Exact and fast: ``C'^{{-1/2}}``
+    is applied to the targets only, by a rational approximation with one Woodbury
+    solve per pole, on one eigendecomposition of XᵀX (:mod:`propmap.selection._cur`).
 
     Parameters
     ----------
@@ -131,6 +139,11 @@ class PCovCUR(_FeatureSelector, PCovCURMethod):
     Attributes
     ----------
     {attributes}
+    n_dense_fallbacks_ : int
+        How many times the scores came from the dense computation (the
+        reference's own: a full eigendecomposition of C' per pick), because XᵀX
+        has an eigenvalue next to the 1e-12 cut-off, where the reference keeps or
+        drops it by rounding, or the fast path could not be certified (normally 0).
 
     References
     ----------
