@@ -367,8 +367,7 @@ def test_wide_sparse_and_float32_input_give_the_same_picks(axis, method):
     import scipy.sparse as sp
 
     X, y = make_data("random", 40, 200, seed=10)
-    params = {"n_to_select": 10, "mixing": 0.5} if method == "PCovCUR" else {}
-    params.setdefault("n_to_select", 10)
+    params = {"n_to_select": 10, **({"mixing": 0.5} if method == "PCovCUR" else {})}
     selector = getattr(MODULES[axis], method)
     dense = selector(**params).fit(X, y).selected_idx_.tolist()
     assert selector(**params).fit(sp.csr_matrix(X), y).selected_idx_.tolist() == dense

@@ -57,6 +57,7 @@ from propmap.selection._spectral import (
     DiagonalPlusLowRank,
     NotConverged,
     RowSpace,
+    dense_top_eigenpairs,
     top_eigenpairs,
 )
 from propmap.utils._pcovr_utils import gram_matrix, modified_covariance_from_gram
@@ -241,13 +242,7 @@ class _WarmEigenpairs:
         except NotConverged:
             # e.g. eigenvalues clustered beyond what one-vector Lanczos separates
             self.dense_fallbacks += 1
-            size = operator.size
-            values, vectors = scipy.linalg.eigh(
-                operator.dense(),
-                subset_by_index=(size - self.k, size - 1),
-                check_finite=False,
-            )
-            values, vectors = values[::-1].copy(), vectors[:, ::-1].copy()
+            values, vectors = dense_top_eigenpairs(operator, self.k)
         self.values, self.vectors = values, vectors
         return values, vectors
 
@@ -259,6 +254,11 @@ class _ResidualCovariance:
         self.vectors = space.vectors
         self.values = np.maximum(space.values, 0.0)
         self.downdates = GrowingColumns(space.rank)  # H
+
+    @property
+    def scale(self) -> float:
+        """``‖C‖``, a bound of ``‖C'‖`` for every residual."""
+        return float(self.values.max(initial=0.0))
 
     def image(self, column: int) -> tuple[np.ndarray, np.ndarray, float]:
         """``u = Vᵀ e_c``, ``a = Vᵀ C' e_c`` and ``a_c = ‖x'_c‖²``."""
@@ -284,10 +284,10 @@ class CURStrategy(_GramCUR):
 
     def _prepare(self) -> None:
         space = RowSpace.of(self.X)
-        self.eigen = _WarmEigenpairs(self._n_pairs(space.rank))
         if self.axis == 1:
             self.residual = _ResidualCovariance(space)
-            self.scale = float(self.residual.values.max(initial=0.0))
+            self.scale = self.residual.scale
+            self.eigen = _WarmEigenpairs(self._n_pairs(space.rank))
             return
         # samples: the directions of X's row space that are above rounding
         values = space.values
@@ -468,7 +468,7 @@ class PCovCURStrategy(_GramCUR):
             return
         space.values = np.where(values > cutoff, values, 0.0)
         self.residual = _ResidualCovariance(space)
-        self.scale = float(self.residual.values.max(initial=0.0))
+        self.scale = self.residual.scale
         self.whitening = None
         if self.mixing < 1 and self.scale > 0:
             if space.left is not None:  # Vᵀ XᵀY = Σ UᵀY, without the rounding of V

@@ -44,6 +44,7 @@ __all__ = [
     "DiagonalPlusLowRank",
     "NotConverged",
     "RowSpace",
+    "dense_top_eigenpairs",
     "top_eigenpairs",
 ]
 
@@ -238,6 +239,17 @@ def _largest(
     )
 
 
+def dense_top_eigenpairs(
+    operator: DiagonalPlusLowRank, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The k largest eigenpairs, largest first, from LAPACK on the dense matrix."""
+    size = operator.size
+    values, vectors = scipy.linalg.eigh(
+        operator.dense(), subset_by_index=(size - k, size - 1), check_finite=False
+    )
+    return values[::-1].copy(), vectors[:, ::-1].copy()
+
+
 def top_eigenpairs(
     operator: DiagonalPlusLowRank,
     k: int,
@@ -271,10 +283,7 @@ def top_eigenpairs(
     """
     size, m = operator.size, operator.columns.shape[1]
     if size <= DENSE_LIMIT or m >= DENSE_SHARE * size or k >= size - 1:
-        values, vectors = scipy.linalg.eigh(
-            operator.dense(), subset_by_index=(size - k, size - 1), check_finite=False
-        )
-        return values[::-1].copy(), vectors[:, ::-1].copy()
+        return dense_top_eigenpairs(operator, k)
     rng = np.random.default_rng(0)
     values: list[float] = []
     vectors: list[np.ndarray] = []
