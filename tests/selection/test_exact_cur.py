@@ -10,7 +10,12 @@ import pytest
 from propmap import feature_selection, sample_selection
 from propmap.selection import _cur, _rational, _spectral
 from propmap.selection._cur import CURStrategy, PCovCURStrategy
-from propmap.selection._spectral import DiagonalPlusLowRank, RowSpace, top_eigenpairs
+from propmap.selection._spectral import (
+    DiagonalPlusLowRank,
+    RowSpace,
+    Tridiagonal,
+    top_eigenpairs,
+)
 
 MODULES = {"feature": feature_selection, "sample": sample_selection}
 
@@ -273,6 +278,179 @@ def test_top_eigenpairs_match_dense_eigh(monkeypatch, rng, k):
     np.testing.assert_allclose(values, expected[::-1][:k], rtol=1e-13)
     overlap = np.abs((vectors * expected_vectors[:, ::-1][:, :k]).sum(axis=0))
     np.testing.assert_allclose(overlap, 1.0, atol=1e-10)
+
+
+# -- the Householder basis: tridiagonal plus low rank (feature and sample CUR)
+
+
+def householder_basis(rng, n=90, d=40):
+    """X, a random tall matrix, and ``XᵀX = V T Vᵀ`` (with the ``lanczos`` fixture,
+    which lowers the size below which the eigenbasis is used)."""
+    X = rng.standard_normal((n, d)) * np.exp(-np.arange(d) / 10.0)
+    return X, RowSpace.of_gram(X.T @ X, tridiagonal=True)
+
+
+@pytest.mark.usefixtures("lanczos")
+def test_householder_basis_reconstructs_the_gram(rng):
+    X, space = householder_basis(rng)
+    assert space.values is None
+    assert space.tridiagonal is not None
+    vectors = space.vectors
+    np.testing.assert_allclose(vectors.T @ vectors, np.eye(40), atol=1e-12)
+    gram = X.T @ X
+    reconstructed = vectors @ space.tridiagonal.dense() @ vectors.T
+    np.testing.assert_allclose(reconstructed, gram, atol=1e-12 * np.abs(gram).max())
+    np.testing.assert_allclose(
+        space.tridiagonal.spectrum, np.linalg.eigvalsh(gram), atol=1e-11
+    )
+
+
+def test_tridiagonal_products_shifts_and_counts(rng):
+    base = Tridiagonal(rng.standard_normal(50) + 2.0, rng.standard_normal(49))
+    dense = base.dense()
+    vector, block = rng.standard_normal(50), rng.standard_normal((50, 3))
+    np.testing.assert_allclose(base.times(vector), dense @ vector, atol=1e-13)
+    np.testing.assert_allclose(base.times(block), dense @ block, atol=1e-13)
+    eigenvalues = np.linalg.eigvalsh(dense)
+    requested = [*eigenvalues[::7], *(eigenvalues[::5] + 1e-9), eigenvalues[-1] + 1]
+    for shift in requested:
+        safe = base.safe_shift(shift)
+        assert safe >= shift
+        # clear of every eigenvalue, and the count is exact there
+        assert np.abs(eigenvalues - safe).min() >= 0.99e-6 * abs(safe)
+        assert base.distance(safe) == pytest.approx(np.abs(eigenvalues - safe).min())
+        assert base.count_above(safe) == int((eigenvalues > safe).sum())
+
+
+def test_kept_solves_equal_fresh_ones(rng):
+    base = Tridiagonal(rng.standard_normal(60) + 2.0, rng.standard_normal(59))
+    shift = base.safe_shift(float(base.spectrum[-1]) + 0.5)
+    fresh = np.linalg.inv(base.dense() - shift * np.eye(60))
+    columns = _spectral.GrowingColumns(60)
+    views = []
+    for _ in range(6):  # one column appended per pick, as CUR does
+        columns.append(rng.standard_normal(60))
+        extra = rng.standard_normal((60, 2))  # Hotelling columns: never kept
+        W = np.hstack([columns.matrix, extra])
+        solved, gram = base.solved_columns(shift, W, columns.count)
+        np.testing.assert_allclose(solved, fresh @ W, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(gram, W.T @ fresh @ W, rtol=1e-10, atol=1e-12)
+        views.append((solved.copy(), solved))
+    # other columns than those kept, and a new shift: solved afresh
+    other = rng.standard_normal((60, 3))
+    solved, _ = base.solved_columns(shift, other, 3)
+    np.testing.assert_allclose(solved, fresh @ other, rtol=1e-10, atol=1e-12)
+    solved, _ = base.solved_columns(shift + 0.25, other, 3)
+    moved = np.linalg.inv(base.dense() - (shift + 0.25) * np.eye(60))
+    np.testing.assert_allclose(solved, moved @ other, rtol=1e-10, atol=1e-12)
+    # what an earlier solver holds is never overwritten
+    for copy, view in views:
+        np.testing.assert_array_equal(copy, view)
+
+
+def downdated_operator(space, picks):
+    """``T − HHᵀ`` of feature CUR after picking ``picks`` (columns of X)."""
+    base, vectors = space.tridiagonal, space.vectors
+    columns = np.zeros((base.size, 0))
+    for pick in picks:
+        unit = vectors[pick]
+        image = base.times(unit) - columns @ (columns.T @ unit)
+        columns = np.column_stack([columns, image / np.sqrt(unit @ image)])
+    return _spectral.TridiagonalPlusLowRank(
+        base, columns, -np.ones(len(picks)), len(picks)
+    )
+
+
+@pytest.mark.usefixtures("lanczos")
+def test_tridiagonal_inertia_count_is_exact(rng):
+    _, space = householder_basis(rng)
+    operator = downdated_operator(space, [3, 17, 8])
+    operator.weights = operator.weights * rng.choice([0.5, -0.4], 3)  # indefinite
+    eigenvalues = np.linalg.eigvalsh(operator.dense())
+    scale = np.abs(eigenvalues).max()
+    for shift in np.linspace(eigenvalues[0] - 1, eigenvalues[-1] + 1, 41):
+        solver = operator.shifted(shift, scale)
+        assert solver.shift >= shift
+        assert solver.count_above == int((eigenvalues > solver.shift).sum())
+
+
+@pytest.mark.usefixtures("lanczos")
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_tridiagonal_top_eigenpairs_match_dense_eigh(rng, k):
+    _, space = householder_basis(rng, n=120, d=60)
+    operator = downdated_operator(space, [5, 40, 12, 33])
+    values, vectors = top_eigenpairs(operator, k, None, None, space.tridiagonal.norm)
+    expected, expected_vectors = np.linalg.eigh(operator.dense())
+    np.testing.assert_allclose(values, expected[::-1][:k], rtol=1e-12)
+    overlap = np.abs((vectors * expected_vectors[:, ::-1][:, :k]).sum(axis=0))
+    np.testing.assert_allclose(overlap, 1.0, atol=1e-10)
+
+
+@pytest.mark.usefixtures("lanczos")
+def test_a_shift_next_to_an_eigenvalue_of_t_is_refined(rng):
+    _, space = householder_basis(rng)
+    operator = downdated_operator(space, [0, 1])
+    spectrum, scale = space.tridiagonal.spectrum, space.tridiagonal.norm
+    dense = operator.dense()
+    vector = rng.standard_normal(40)
+    # 2e-6 |σ| from an eigenvalue of T, Woodbury alone loses four digits (1e-11)
+    for shift, refined in ((spectrum[-3] * (1 + 2e-6), True), (1.5 * scale, False)):
+        solver = operator.shifted(shift, scale)
+        assert (solver.operator is not None) == refined
+        expected = np.linalg.solve(solver.shift * np.eye(40) - dense, vector)
+        np.testing.assert_allclose(
+            solver.solve(vector), expected, rtol=0, atol=1e-13 * np.abs(expected).max()
+        )
+
+
+@pytest.mark.usefixtures("lanczos")
+def test_cholesky_basis_gives_the_residual_left_singular_vectors(rng):
+    X, space = householder_basis(rng, n=70, d=30)
+    cholesky = _cur._CholeskyBasis(space.tridiagonal)
+    lower = np.diag(cholesky.diagonal) + np.diag(cholesky.subdiagonal, -1)
+    np.testing.assert_allclose(
+        lower @ lower.T, space.tridiagonal.dense(), atol=1e-12 * space.tridiagonal.norm
+    )
+    np.testing.assert_allclose(cholesky.product.dense(), lower.T @ lower, atol=1e-12)
+    # Ũ = X V L^{-T} is orthonormal
+    left = X @ space.vectors @ cholesky.transposed_solve(np.eye(30))
+    np.testing.assert_allclose(left.T @ left, np.eye(30), atol=1e-10)
+    # after removing two sample directions, Ũ y is X′'s top left singular vector
+    directions = np.linalg.qr((X[[4, 9]] @ space.vectors).T)[0]
+    scaled = np.column_stack([cholesky.transposed_times(u) for u in directions.T])
+    matrix = cholesky.product.dense() - scaled @ scaled.T
+    top = np.linalg.eigh(matrix)[1][:, -1]
+    residual = X - X @ (space.vectors @ directions) @ (space.vectors @ directions).T
+    expected = np.linalg.svd(residual)[0][:, 0]
+    ours = X @ space.vectors @ cholesky.transposed_solve(top[:, None])[:, 0]
+    assert abs(ours @ expected) == pytest.approx(1.0, abs=1e-10)
+
+
+@pytest.mark.usefixtures("lanczos")
+def test_cur_uses_the_householder_basis_where_it_can(rng):
+    X = rng.standard_normal((80, 40))
+    features = CURStrategy(1, 1, 1, 1e-12)
+    features.initialize(X.T, None)
+    assert features.residual.tridiagonal is not None
+    samples = CURStrategy(0, 1, 1, 1e-12)
+    samples.initialize(X, None)
+    assert samples.cholesky is not None
+    pcov = PCovCURStrategy(1, 1, 1, 1e-12, 0.5)  # needs C^{-1/2}: eigenbasis
+    pcov.initialize(X.T, X[:, :1])
+    assert pcov.residual.tridiagonal is None
+
+
+@pytest.mark.parity
+@pytest.mark.usefixtures("lanczos")
+def test_singular_gram_of_full_width_takes_the_eigenbasis(skmatter, rng):
+    """Rank 36 of 40 columns: too high for the thin basis, too singular for the
+    Cholesky factor of T; sample CUR then drops the null directions as before."""
+    X = rng.standard_normal((120, 36)) @ rng.standard_normal((36, 40))
+    samples = CURStrategy(0, 1, 1, 1e-12)
+    samples.initialize(X, None)
+    assert samples.cholesky is None
+    ours, theirs = fit_both(skmatter, "sample", "CUR", X, None, n_to_select=20)
+    assert ours.selected_idx_.tolist() == theirs.selected_idx_.tolist()
 
 
 def test_shipped_rational_nodes_reach_their_tolerance():

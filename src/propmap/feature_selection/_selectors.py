@@ -96,10 +96,11 @@ class CUR(_FeatureSelector, CURMethod):
 
     Column j scores ``Σ_{{l ≤ k}} V_jl²`` over the top right singular vectors of the
     residual X'; after each pick its direction is projected out of X'. Exact and
-    fast: one eigendecomposition of XᵀX (thin when X is wide or rank deficient, so
-    no d x d matrix for n < d), then per pick certified shift-invert Lanczos on a
-    diagonal minus a low rank (:mod:`propmap.selection._cur`). Exact copies of a
-    column tie: the lowest index is picked.
+    fast: one Householder tridiagonalisation of XᵀX (a thin eigenbasis instead when
+    X is wide or rank deficient, so no d x d matrix for n < d), then per pick
+    certified shift-invert Lanczos on a tridiagonal or diagonal minus a low rank
+    (:mod:`propmap.selection._cur`). Exact copies of a column tie: the lowest index
+    is picked.
 
     Parameters
     ----------

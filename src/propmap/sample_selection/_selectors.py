@@ -135,8 +135,11 @@ class CUR(_SampleSelector, CURMethod):
 
     Sample i scores ``Σ_{{l ≤ k}} U_il²`` over the top left singular vectors of the
     residual X'; after each pick its direction is projected out of every row.
-    Computed through the d x d feature-space Gram matrix: one product with X per
-    step, no n x n matrix.
+    Computed through the d x d feature-space Gram matrix, tridiagonalised once
+    (``XᵀX = V L Lᵀ Vᵀ``; an eigenbasis, thin where X is wide or rank deficient,
+    where that fails), then per pick certified shift-invert Lanczos on a
+    tridiagonal minus a low rank and one product with X (:mod:`propmap.selection._cur`);
+    no n x n matrix.
 
     Parameters
     ----------

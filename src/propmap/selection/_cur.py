@@ -32,6 +32,14 @@ Those top eigenvectors come from the certified shift-invert Lanczos of
 and eigenvalues (which only decrease from pick to pick, so they bound the next
 ones). Per pick this costs O(r·picks) instead of a d x d eigendecomposition.
 
+CUR (not PCov-CUR, whose :math:`C'^{-1/2}` needs eigenvalues) uses, where the basis
+is full, the cheaper Householder basis :math:`X^TX = VTV^T` instead (T
+tridiagonal, :class:`~propmap.selection._spectral.Tridiagonal`): features need the
+top eigenvectors of :math:`T - HH^T`, the same down-date; samples factor
+:math:`T = LL^T` (L bidiagonal) and need those of :math:`L^TL - GG^T`,
+:math:`G = L^T\tilde Q`, whose vectors y give the left singular vectors
+:math:`XVL^{-T}y` of :math:`X'` (:class:`_CholeskyBasis`).
+
 Sample PCov-CUR keeps its own route: the top left singular vectors of
 :math:`[\sqrt{\alpha}X' \,|\, \sqrt{1-\alpha}\,Y']` through their
 (r + p) x (r + p) Gram matrix, with :math:`Y' = Y - X\,\mathrm{lstsq}(X_S, Y_S)`; a
@@ -46,6 +54,7 @@ import warnings
 
 import numpy as np
 import scipy.linalg
+from scipy.linalg import lapack
 from scipy.sparse.linalg import LinearOperator, eigsh
 from sklearn.utils.extmath import safe_sparse_dot
 
@@ -55,8 +64,11 @@ from propmap.selection._rational import inverse_sqrt_nodes
 from propmap.selection._spectral import (
     EPS,
     DiagonalPlusLowRank,
+    GrowingColumns,
     NotConverged,
     RowSpace,
+    Tridiagonal,
+    TridiagonalPlusLowRank,
     dense_top_eigenpairs,
     top_eigenpairs,
 )
@@ -85,30 +97,6 @@ def top_eigenvectors(matrix, k: int, start=None) -> tuple:
             values, vectors = eigsh(matrix, k=k, which="LA", tol=0.0, v0=start)
     order = np.argsort(values)[::-1]
     return values[order], vectors[:, order]
-
-
-class GrowingColumns:
-    """Columns appended one at a time into preallocated storage, so that the
-    matrix of all of them is a view, not a copy made at every product."""
-
-    def __init__(self, length: int) -> None:
-        self.storage = np.empty((length, 16))
-        self.count = 0
-
-    def append(self, column: np.ndarray) -> None:
-        if self.count == self.storage.shape[1]:
-            grown = np.empty((self.storage.shape[0], 2 * self.count))
-            grown[:, : self.count] = self.storage
-            self.storage = grown
-        self.storage[:, self.count] = column
-        self.count += 1
-
-    @property
-    def matrix(self) -> np.ndarray:
-        return self.storage[:, : self.count]
-
-    def __bool__(self) -> bool:
-        return self.count > 0
 
 
 class EigenbasisGram:
@@ -248,22 +236,31 @@ class _WarmEigenpairs:
 
 
 class _ResidualCovariance:
-    """``Vᵀ C' V = diag(D) − H Hᵀ`` for the feature residual ``X' = (I − QQᵀ)X``."""
+    """``Vᵀ C' V = B − H Hᵀ`` for the feature residual ``X' = (I − QQᵀ)X``, with
+    ``B = VᵀCV`` diagonal (``diag(D)``, eigenbasis) or tridiagonal (Householder
+    basis, feature CUR)."""
 
     def __init__(self, space: RowSpace) -> None:
         self.vectors = space.vectors
-        self.values = np.maximum(space.values, 0.0)
+        self.tridiagonal = space.tridiagonal
+        if self.tridiagonal is not None:
+            self.values = self.tridiagonal.spectrum
+        else:
+            self.values = np.maximum(space.values, 0.0)
         self.downdates = GrowingColumns(space.rank)  # H
 
     @property
     def scale(self) -> float:
         """``‖C‖``, a bound of ``‖C'‖`` for every residual."""
-        return float(self.values.max(initial=0.0))
+        return float(np.abs(self.values).max(initial=0.0))
 
     def image(self, column: int) -> tuple[np.ndarray, np.ndarray, float]:
         """``u = Vᵀ e_c``, ``a = Vᵀ C' e_c`` and ``a_c = ‖x'_c‖²``."""
         unit = self.vectors[column]
-        image = self.values * unit
+        if self.tridiagonal is not None:
+            image = self.tridiagonal.times(unit)
+        else:
+            image = self.values * unit
         if self.downdates:
             factor = self.downdates.matrix
             image -= factor @ (factor.T @ unit)
@@ -272,22 +269,84 @@ class _ResidualCovariance:
     def remove(self, image: np.ndarray, pivot: float) -> None:
         self.downdates.append(image / np.sqrt(pivot))
 
-    def operator(self, mixing: float = 1.0) -> DiagonalPlusLowRank:
+    def operator(self, mixing: float = 1.0):
         count = self.downdates.count
+        if self.tridiagonal is not None:  # feature CUR only: no mixing
+            return TridiagonalPlusLowRank(
+                self.tridiagonal, self.downdates.matrix, -np.ones(count), count
+            )
         return DiagonalPlusLowRank(
             mixing * self.values, self.downdates.matrix, np.full(count, -mixing)
         )
+
+
+class _CholeskyBasis:
+    r"""Sample CUR in the Householder basis ``XᵀX = V T Vᵀ``: with ``T = L Lᵀ``
+    (L lower bidiagonal, LAPACK's ``dpttrf``), ``Ũ = X V L^{-T}`` has orthonormal
+    columns and ``X = Ũ Lᵀ Vᵀ``, so the residual ``X' = X(I − QQᵀ)`` has
+    ``X'X'ᵀ = Ũ (LᵀL − G Gᵀ) Ũᵀ`` with ``G = Lᵀ Q̃``, ``Q̃ = VᵀQ``: ``LᵀL`` is
+    tridiagonal again, and an eigenvector y of ``LᵀL − GGᵀ`` gives the left
+    singular vector ``X V L^{-T} y`` of X'."""
+
+    def __init__(self, tridiagonal: Tridiagonal) -> None:
+        pivots, multipliers, info = lapack.dpttrf(
+            tridiagonal.diagonal, tridiagonal.offdiagonal
+        )
+        if info != 0:
+            raise np.linalg.LinAlgError("XᵀX is not positive definite")
+        self.diagonal = np.sqrt(pivots)  # of L
+        self.subdiagonal = multipliers * self.diagonal[:-1]  # L[i+1, i]
+        squares = self.diagonal**2
+        squares[:-1] += self.subdiagonal**2
+        self.product = Tridiagonal(squares, self.subdiagonal * self.diagonal[1:])
+
+    def transposed_times(self, vectors: np.ndarray) -> np.ndarray:
+        """``Lᵀ u`` for a vector u."""
+        result = self.diagonal * vectors
+        result[:-1] += self.subdiagonal * vectors[1:]
+        return result
+
+    def transposed_solve(self, vectors: np.ndarray) -> np.ndarray:
+        """``L^{-T} y`` for the columns y of a matrix."""
+        banded = np.zeros((2, self.diagonal.size))
+        banded[0, 1:] = self.subdiagonal
+        banded[1] = self.diagonal
+        solution, info = lapack.dtbtrs(banded, vectors, uplo="U")
+        if info != 0:
+            raise np.linalg.LinAlgError("singular bidiagonal factor")
+        return solution
 
 
 class CURStrategy(_GramCUR):
     """Deterministic CUR with orthogonalisation, exact and fast (module docstring)."""
 
     def _prepare(self) -> None:
-        space = RowSpace.of(self.X)
+        # CUR needs no function of XᵀX, so the Householder basis (tridiagonal
+        # T = VᵀXᵀXV) serves where the basis is full: cheaper than eigenvectors
+        space = RowSpace.of(self.X, tridiagonal=True)
         if self.axis == 1:
             self.residual = _ResidualCovariance(space)
             self.scale = self.residual.scale
             self.eigen = _WarmEigenpairs(self._n_pairs(space.rank))
+            return
+        self.cholesky = None
+        if space.tridiagonal is not None:
+            try:
+                cholesky = _CholeskyBasis(space.tridiagonal)
+            except np.linalg.LinAlgError:
+                cholesky = None
+            spectrum = None if cholesky is None else cholesky.product.spectrum
+            if spectrum is not None and spectrum[0] > 30 * EPS * spectrum[-1]:
+                self.cholesky = cholesky
+            else:
+                # XᵀX of full rank in name but singular to rounding: directions at
+                # rounding level must be dropped, which needs its eigenvectors
+                space = RowSpace.of(self.X)
+        if self.cholesky is not None:
+            self.vectors = space.vectors
+            self.scale = self.cholesky.product.norm
+            self.left = None
+            self._start_directions(space.rank)
             return
         # samples: the directions of X's row space that are above rounding
         values = space.values
@@ -297,9 +356,12 @@ class CURStrategy(_GramCUR):
         self.vectors = space.vectors[:, kept]
         self.left = None if space.left is None else space.left[:, kept]
         self.scale = float(self.values.max(initial=0.0))
-        self.directions = GrowingColumns(self.values.size)  # Q̃, orthonormal
-        self.scaled = GrowingColumns(self.values.size)  # G = D^{1/2} Q̃
-        self.eigen = _WarmEigenpairs(self._n_pairs(self.values.size))
+        self._start_directions(self.values.size)
+
+    def _start_directions(self, rank: int) -> None:
+        self.directions = GrowingColumns(rank)  # Q̃, orthonormal
+        self.scaled = GrowingColumns(rank)  # G = Lᵀ Q̃ or D^{1/2} Q̃
+        self.eigen = _WarmEigenpairs(self._n_pairs(rank))
 
     def _deflate(self, index: int) -> None:
         if self.axis == 1:
@@ -318,7 +380,10 @@ class CURStrategy(_GramCUR):
         if norm > self.tolerance:
             unit = coordinates / norm
             self.directions.append(unit)
-            self.scaled.append(self.root_values * unit)
+            if self.cholesky is not None:
+                self.scaled.append(self.cholesky.transposed_times(unit))
+            else:
+                self.scaled.append(self.root_values * unit)
 
     def _compute_scores(self) -> np.ndarray:
         if not self.scale > 0:  # X = 0: nothing to rank
@@ -326,14 +391,23 @@ class CURStrategy(_GramCUR):
         if self.axis == 1:
             _, coordinates = self.eigen(self.residual.operator(), self.scale)
             return ((self.residual.vectors @ coordinates) ** 2).sum(axis=1)
-        operator = DiagonalPlusLowRank(
-            self.values, self.scaled.matrix, -np.ones(self.scaled.count)
-        )
+        count = self.scaled.count
+        if self.cholesky is not None:
+            operator = TridiagonalPlusLowRank(
+                self.cholesky.product, self.scaled.matrix, -np.ones(count), count
+            )
+        else:
+            operator = DiagonalPlusLowRank(
+                self.values, self.scaled.matrix, -np.ones(count)
+            )
         _, coordinates = self.eigen(operator, self.scale)
         if self.left is not None:
             left = self.left @ coordinates
         else:
-            weights = self.vectors @ (coordinates / self.root_values[:, None])
+            if self.cholesky is not None:
+                weights = self.vectors @ self.cholesky.transposed_solve(coordinates)
+            else:
+                weights = self.vectors @ (coordinates / self.root_values[:, None])
             left = np.asarray(safe_sparse_dot(self.X, weights))
         return (left**2).sum(axis=1)
 
