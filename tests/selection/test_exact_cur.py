@@ -453,6 +453,76 @@ def test_singular_gram_of_full_width_takes_the_eigenbasis(skmatter, rng):
     assert ours.selected_idx_.tolist() == theirs.selected_idx_.tolist()
 
 
+# -- sample CUR's single-precision screen of the products with X
+
+
+def screen_of(X):
+    screen = _cur._ScreenedProducts.of(X)
+    assert screen is not None
+    return screen
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_screen_keeps_the_exact_maximum(rng, k):
+    X = rng.standard_normal((3000, 200))
+    # near-ties far below float32's resolution, and an exact copy of the best row
+    weights = rng.standard_normal((200, k))
+    exact = ((X @ weights) ** 2).sum(axis=1)
+    best = int(np.argmax(exact))
+    X[17] = X[best] * (1 + 3e-12)
+    X[2500] = X[17]
+    first_copies = np.arange(3000)
+    first_copies[2500] = 17
+    exact = ((X @ weights) ** 2).sum(axis=1)
+    # copies share their first's score, as the strategy maps them afterwards
+    scores = screen_of(X).scores(weights, first_copies)[first_copies]
+    assert int(np.argmax(scores)) == int(np.argmax(exact[first_copies])) == 17
+    # the contenders' scores are the double-precision ones, the others are below
+    top = scores >= scores[best] * (1 - 1e-3)
+    np.testing.assert_allclose(scores[top], exact[top], rtol=1e-14)
+    assert scores[~top].max() < exact.max()
+    np.testing.assert_allclose(scores, exact[first_copies], atol=1e-5 * exact.max())
+
+
+def test_screen_bounds_hold_for_tiny_and_huge_values(rng):
+    X = rng.standard_normal((1000, 50))
+    weights = rng.standard_normal((50, 1))
+    # subnormal in float32, underflowing products, plain, large
+    for factor in (1e-43, 1e-41, 1e-30, 1.0, 1e15):
+        scaled = X * factor
+        screen = screen_of(scaled)
+        approximate, bound = screen.bounds(weights)
+        assert np.all(np.abs(approximate - np.abs(scaled @ weights)) <= bound)
+        exact = ((scaled @ weights) ** 2).sum(axis=1)
+        scores = screen.scores(weights, None)
+        assert int(np.argmax(scores)) == int(np.argmax(exact))
+        assert scores.max() == pytest.approx(exact.max(), rel=1e-14)
+    # beyond float32: no screen, and weights that overflow it take the exact pass
+    assert _cur._ScreenedProducts.of(X * 1e40) is None
+    scores = screen_of(X).scores(weights * 1e39, None)
+    np.testing.assert_allclose(scores, ((X @ (weights * 1e39)) ** 2).sum(axis=1))
+
+
+def test_sample_cur_screens_only_where_it_pays(monkeypatch, rng):
+    monkeypatch.setattr(_cur, "SCREEN_MIN_SIZE", 1000)
+    X = rng.standard_normal((200, 30))
+    screened = CURStrategy(0, 1, 1, 1e-12)
+    screened.initialize(X, None)
+    assert screened.screen is not None
+    stale = CURStrategy(0, 1, 5, 1e-12)  # scores reused: all of them must be exact
+    stale.initialize(X, None)
+    assert stale.screen is None
+    plain = CURStrategy(0, 1, 1, 1e-12)
+    plain.initialize(X[:20], None)  # below the size
+    assert plain.screen is None
+    # and the picks do not change
+    ours = sample_selection.CUR(n_to_select=25).fit(X).selected_idx_
+    monkeypatch.setattr(_cur, "SCREEN_MIN_SIZE", 10**12)
+    assert sample_selection.CUR(n_to_select=25).fit(X).selected_idx_.tolist() == (
+        ours.tolist()
+    )
+
+
 def test_shipped_rational_nodes_reach_their_tolerance():
     table = _rational._table()
     assert table["log10_kappa"][-1] >= _rational.MAX_LOG10_KAPPA

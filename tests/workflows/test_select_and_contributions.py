@@ -125,3 +125,18 @@ def test_cur_memory_is_checked_before_the_work(monkeypatch, method, shape, neede
     select._check_selection_memory(select.Method.pcov_fps, *shape)  # no eigh
     monkeypatch.setattr(steps, "_available_memory", lambda: 64 * 2**30)
     select._check_selection_memory(select.Method(method), *shape)
+
+
+def test_sample_cur_memory_counts_the_single_precision_copy(monkeypatch):
+    import propmap.workflows._select as select
+    import propmap.workflows._steps as steps
+
+    monkeypatch.setattr(steps, "_available_memory", lambda: 20 * 2**20)
+    shape = (40_000, 1_000)  # 3 d x d arrays, and X in float32: 20 more
+    for method, needed in (("cur", "23 matrices"), ("pcov-cur", "3 matrices")):
+        with pytest.raises(WorkflowError, match=needed):
+            select._check_selection_memory(
+                select.Method(method), *shape, select.Axis.samples
+            )
+    with pytest.raises(WorkflowError, match="3 matrices"):
+        select._check_selection_memory(select.Method.cur, *shape, select.Axis.features)

@@ -317,6 +317,77 @@ class _CholeskyBasis:
         return solution
 
 
+# below this many entries of X a double-precision pass is as cheap as screening;
+# above the second the single-precision copy (4 bytes each) is not made
+SCREEN_MIN_SIZE = 2**20
+SCREEN_MAX_SIZE = 2**29
+_UNIT = 2.0**-24  # float32's unit roundoff
+
+
+class _ScreenedProducts:
+    r"""The scores :math:`\pi_i = \sum_l (x_i \cdot w_l)^2` of sample CUR, exact
+    where they can be the largest, from a single-precision pass over X.
+
+    :math:`\hat s = \mathrm{fl}_{32}(X_{32} w_{32})` differs from
+    :math:`x_i \cdot w` by at most
+    :math:`(2u + u^2 + \gamma_d (1 + u)^2) \sum_j |x_{ij}||w_j|
+    \le c\,\lVert x_i\rVert \lVert w\rVert` (u = 2⁻²⁴, rounding X and w, then any
+    order of summation with :math:`\gamma_d = du/(1 - du)`), plus
+    :math:`2^{-149}(d + \lVert x_i\rVert_1 + \lVert w\rVert_1)` for gradual
+    underflow (an X or w beyond float32's range is not screened). Every row whose
+    upper bound reaches the largest
+    lower bound is recomputed in double precision, with the first of its exact
+    copies; the others keep their single-precision scores, which are below that
+    maximum. The argmax is then the one of the exact scores, at half the memory
+    traffic of a double-precision pass.
+    """
+
+    def __init__(self, X: np.ndarray, single: np.ndarray) -> None:
+        self.X, self.single = X, single
+        self.d = X.shape[1]
+        # no n x d temporaries: ‖x_i‖₂ by einsum, ‖x_i‖₁ ≤ √d ‖x_i‖₂
+        self.row_norms = np.sqrt(np.einsum("ij,ij->i", X, X))
+        self.row_sums = np.sqrt(self.d) * self.row_norms
+        gamma = self.d * _UNIT / (1 - self.d * _UNIT)
+        self.factor = (2 * _UNIT + _UNIT**2 + gamma * (1 + _UNIT) ** 2) * (1 + 1e-6)
+
+    @classmethod
+    def of(cls, X: np.ndarray) -> _ScreenedProducts | None:
+        """The screen of X, or None where X is beyond float32's range."""
+        with np.errstate(over="ignore"):
+            single = X.astype(np.float32)
+        return cls(X, single) if np.all(np.isfinite(single)) else None
+
+    def bounds(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """``|X w|`` from the single-precision pass and a bound of its error (n x k
+        each), or None where w or the products are beyond float32's range."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            single = weights.astype(np.float32)
+            if not np.all(np.isfinite(single)):
+                return None
+            approximate = np.abs((self.single @ single).astype(np.float64))
+        if not np.all(np.isfinite(approximate)):
+            return None
+        bound = self.factor * np.outer(self.row_norms, np.linalg.norm(weights, axis=0))
+        underflow = self.d + self.row_sums[:, None] + np.abs(weights).sum(axis=0)
+        bound += 2.0**-149 * (1 + 1e-6) * underflow
+        return approximate, bound
+
+    def scores(self, weights: np.ndarray, first_copies) -> np.ndarray:
+        screened = self.bounds(weights)
+        if screened is None:
+            return ((self.X @ weights) ** 2).sum(axis=1)
+        approximate, bound = screened
+        lower = (np.maximum(approximate - bound, 0.0) ** 2).sum(axis=1)
+        upper = ((approximate + bound) ** 2).sum(axis=1)
+        contenders = np.flatnonzero(upper >= lower.max())
+        if first_copies is not None:
+            contenders = np.union1d(contenders, first_copies[contenders])
+        scores = (approximate**2).sum(axis=1)
+        scores[contenders] = ((self.X[contenders] @ weights) ** 2).sum(axis=1)
+        return scores
+
+
 class CURStrategy(_GramCUR):
     """Deterministic CUR with orthogonalisation, exact and fast (module docstring)."""
 
@@ -358,10 +429,26 @@ class CURStrategy(_GramCUR):
         self.scale = float(self.values.max(initial=0.0))
         self._start_directions(self.values.size)
 
+    def _start_screen(self) -> None:
+        """Screen the products with X in single precision where that pays: a dense,
+        large X, and scores recomputed after every pick (only their maximum is
+        used then)."""
+        self.screen = None
+        X = self.X
+        if (
+            self.recompute_every == 1
+            and isinstance(X, np.ndarray)
+            and X.size >= SCREEN_MIN_SIZE
+            and X.size <= SCREEN_MAX_SIZE
+            and self.left is None
+        ):
+            self.screen = _ScreenedProducts.of(X)
+
     def _start_directions(self, rank: int) -> None:
         self.directions = GrowingColumns(rank)  # Q̃, orthonormal
         self.scaled = GrowingColumns(rank)  # G = Lᵀ Q̃ or D^{1/2} Q̃
         self.eigen = _WarmEigenpairs(self._n_pairs(rank))
+        self._start_screen()
 
     def _deflate(self, index: int) -> None:
         if self.axis == 1:
@@ -408,6 +495,8 @@ class CURStrategy(_GramCUR):
                 weights = self.vectors @ self.cholesky.transposed_solve(coordinates)
             else:
                 weights = self.vectors @ (coordinates / self.root_values[:, None])
+            if self.screen is not None:
+                return self.screen.scores(weights, self.first_copies)
             left = np.asarray(safe_sparse_dot(self.X, weights))
         return (left**2).sum(axis=1)
 

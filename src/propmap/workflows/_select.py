@@ -205,7 +205,7 @@ def _select(
 
     indices = np.arange(n_samples)
     train, test = train_test_split(indices, test_size=test_fraction, random_state=seed)
-    _check_selection_memory(method, train.size, n_features)
+    _check_selection_memory(method, train.size, n_features, axis)
     if source == "table":
         # columns in their own units: unit variance each (constant ones just centred)
         spread = X[train].std(axis=0)
@@ -278,21 +278,29 @@ def _select(
 
 
 # Largest set of n_rows x n_columns arrays the CUR strategies hold at once: for
-# d <= n the Gram matrix XᵀX, its eigenvectors and the eigensolver's copy (d x d);
-# for n < d the thin SVD of X (X's copy, the right singular vectors, LAPACK's
+# d <= n the Gram matrix XᵀX, its basis and LAPACK's copy (d x d), and for sample
+# CUR a single-precision copy of X (n x d x 4 bytes) to screen its products; for
+# n < d the thin SVD of X (X's copy, the right singular vectors, LAPACK's
 # workspace and the contiguous basis, n x d): no d x d matrix is formed.
 _WIDE_COPIES, _SQUARE_COPIES = 4, 3
 
 
-def _check_selection_memory(method: Method, n_samples: int, n_features: int) -> None:
+def _check_selection_memory(
+    method: Method, n_samples: int, n_features: int, axis: Axis = Axis.features
+) -> None:
     """Refuse CUR and PCov-CUR (either axis) before the work when their
-    eigendecomposition of the training X would not fit."""
+    decomposition of the training X would not fit."""
     if PLAIN[method] != Method.cur:
         return
     if n_samples < n_features:
         shape, copies = (n_samples, n_features), _WIDE_COPIES
     else:
         shape, copies = (n_features, n_features), _SQUARE_COPIES
+        if method == Method.cur and axis == Axis.samples:
+            from propmap.selection._cur import SCREEN_MAX_SIZE, SCREEN_MIN_SIZE
+
+            if SCREEN_MIN_SIZE <= n_samples * n_features <= SCREEN_MAX_SIZE:
+                copies += -(-n_samples // (2 * n_features))  # in d x d matrices
     check_memory(
         *shape,
         f"{method} with {n_samples:,} samples and {n_features:,} features",
