@@ -427,6 +427,26 @@ def test_cholesky_basis_gives_the_residual_left_singular_vectors(rng):
 
 
 @pytest.mark.usefixtures("lanczos")
+@pytest.mark.parametrize(("n", "householder"), [(40, False), (90, True), (150, True)])
+def test_householder_basis_for_x_a_little_wider_than_tall(rng, n, householder):
+    """n < 0.6 d: the thin SVD (no d x d matrix); from 0.6 d on the d x d basis,
+    whose thin SVD would cost more than it saves."""
+    X = rng.standard_normal((n, 100))
+    space = RowSpace.of(X, tridiagonal=True)
+    assert (space.tridiagonal is not None) == householder
+    assert (space.left is None) == householder
+    assert space.rank == (100 if householder else n)
+    gram = X.T @ X
+    if householder:
+        reconstructed = space.vectors @ space.tridiagonal.dense() @ space.vectors.T
+    else:
+        reconstructed = (space.vectors * space.values) @ space.vectors.T
+    np.testing.assert_allclose(reconstructed, gram, atol=1e-11 * np.abs(gram).max())
+    # the eigenbasis asked for: always the thin SVD below d rows
+    assert (RowSpace.of(X).left is not None) == (n < 100)
+
+
+@pytest.mark.usefixtures("lanczos")
 def test_cur_uses_the_householder_basis_where_it_can(rng):
     X = rng.standard_normal((80, 40))
     features = CURStrategy(1, 1, 1, 1e-12)

@@ -140,3 +140,23 @@ def test_sample_cur_memory_counts_the_single_precision_copy(monkeypatch):
             )
     with pytest.raises(WorkflowError, match="3 matrices"):
         select._check_selection_memory(select.Method.cur, *shape, select.Axis.features)
+
+
+def test_feature_cur_memory_of_x_a_little_wider_than_tall(monkeypatch):
+    """Feature CUR keeps the d x d Householder basis from n = 0.6 d on; the others
+    (and very wide X) hold the thin SVD's n x d arrays."""
+    import propmap.workflows._select as select
+    import propmap.workflows._steps as steps
+
+    monkeypatch.setattr(steps, "_available_memory", lambda: 20 * 2**20)
+    cases = [
+        ("cur", "features", (1_500, 2_000), "3 matrices of 2,000 x 2,000"),
+        ("cur", "samples", (1_500, 2_000), "4 matrices of 1,500 x 2,000"),
+        ("pcov-cur", "features", (1_500, 2_000), "4 matrices of 1,500 x 2,000"),
+        ("cur", "features", (1_000, 2_000), "4 matrices of 1,000 x 2,000"),
+    ]
+    for method, axis, shape, needed in cases:
+        with pytest.raises(WorkflowError, match=needed):
+            select._check_selection_memory(
+                select.Method(method), *shape, select.Axis(axis)
+            )

@@ -393,8 +393,10 @@ class CURStrategy(_GramCUR):
 
     def _prepare(self) -> None:
         # CUR needs no function of XᵀX, so the Householder basis (tridiagonal
-        # T = VᵀXᵀXV) serves where the basis is full: cheaper than eigenvectors
-        space = RowSpace.of(self.X, tridiagonal=True)
+        # T = VᵀXᵀXV) serves where the basis is full: cheaper than eigenvectors.
+        # Samples need T = LLᵀ, singular where X has fewer rows than columns.
+        n, d = self.X.shape
+        space = RowSpace.of(self.X, tridiagonal=self.axis == 1 or n >= d)
         if self.axis == 1:
             self.residual = _ResidualCovariance(space)
             self.scale = self.residual.scale

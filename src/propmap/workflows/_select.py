@@ -278,10 +278,11 @@ def _select(
 
 
 # Largest set of n_rows x n_columns arrays the CUR strategies hold at once: for
-# d <= n the Gram matrix XᵀX, its basis and LAPACK's copy (d x d), and for sample
-# CUR a single-precision copy of X (n x d x 4 bytes) to screen its products; for
-# n < d the thin SVD of X (X's copy, the right singular vectors, LAPACK's
-# workspace and the contiguous basis, n x d): no d x d matrix is formed.
+# d <= n (feature CUR: 0.6 d <= n) the Gram matrix XᵀX, its basis and LAPACK's
+# copy (d x d), and for sample CUR a single-precision copy of X (n x d x 4 bytes)
+# to screen its products; for n < d the thin SVD of X (X's copy, the right
+# singular vectors, LAPACK's workspace and the contiguous basis, n x d): no d x d
+# matrix is formed.
 _WIDE_COPIES, _SQUARE_COPIES = 4, 3
 
 
@@ -292,7 +293,11 @@ def _check_selection_memory(
     decomposition of the training X would not fit."""
     if PLAIN[method] != Method.cur:
         return
-    if n_samples < n_features:
+    from propmap.selection._spectral import THIN_SHARE
+
+    # feature CUR keeps the d x d basis for X a little wider than tall
+    square = method == Method.cur and axis == Axis.features
+    if n_samples < n_features and not (square and n_samples >= THIN_SHARE * n_features):
         shape, copies = (n_samples, n_features), _WIDE_COPIES
     else:
         shape, copies = (n_features, n_features), _SQUARE_COPIES
