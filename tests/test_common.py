@@ -11,6 +11,7 @@ from propmap.decomposition import (
     PCovR,
     SparseKernelPCovR,
 )
+from propmap.linear_model import OrthogonalRegression, Ridge2FoldCV
 from propmap.preprocessing import (
     KernelNormalizer,
     SparseKernelCenterer,
@@ -32,6 +33,11 @@ ESTIMATORS = [
     StandardFlexibleScaler(),
     StandardFlexibleScaler(column_wise=True),
     KernelNormalizer(),
+    OrthogonalRegression(),
+    Ridge2FoldCV(),
+    Ridge2FoldCV(
+        alpha_type="relative", alphas=(1e-3, 0.1), regularization_method="cutoff"
+    ),
     *(
         getattr(module, name)(n_to_select=2)
         for module in (feature_selection, sample_selection)

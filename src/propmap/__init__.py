@@ -15,6 +15,8 @@ _SUBMODULES = (
     "decomposition",
     "exceptions",
     "feature_selection",
+    "linear_model",
+    "model_selection",
     "preprocessing",
     "sample_selection",
     "selection",
