@@ -16,6 +16,7 @@ _SUBMODULES = (
     "exceptions",
     "feature_selection",
     "linear_model",
+    "metrics",
     "model_selection",
     "preprocessing",
     "sample_selection",

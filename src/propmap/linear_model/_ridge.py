@@ -88,7 +88,7 @@ class Ridge2FoldCV(RegressorMixin, MultiOutputMixin, BaseEstimator):
     >>> float(model.alpha_)
     0.001
     >>> model.coef_.round(2)
-    array([-0.  ,  1.  ,  2.  ,  3.  ,  4.  ])
+    array([-0.,  1.,  2.,  3.,  4.])
     """
 
     _parameter_constraints: dict = {
