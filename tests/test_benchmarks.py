@@ -103,3 +103,19 @@ def test_main_job_benchmark_quick_run():
     for job in ("map", "map-rbf", "map-sparse-125", "map-U0-sum"):
         assert f" {job} " in completed.stdout, job
     assert "map-rbf / SOAP" in completed.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parity
+def test_metrics_benchmark_quick_run(skmatter):
+    pytest.importorskip("featomic")
+    completed = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_metrics.py"), "--quick", "--no-save"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "ERROR" not in completed.stdout
+    assert "lfre QM9 SOAP 100 x 100" in completed.stdout
