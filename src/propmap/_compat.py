@@ -7,6 +7,7 @@ to notice one early.
 """
 
 from sklearn.base import _fit_context
+from sklearn.decomposition._pca import _infer_dimension
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
@@ -24,4 +25,5 @@ __all__ = [
     "StrOptions",
     "_check_sample_weight",
     "_fit_context",
+    "_infer_dimension",
 ]

@@ -85,12 +85,24 @@ def check_n_components(
     """Resolve ``n_components`` against the data shape.
 
     ``None`` keeps every component (one fewer with arpack, which cannot compute them
-    all); a float in (0, 1) is returned unchanged, to be resolved from the explained
-    variance once the eigenvalues are known.
+    all); a float in (0, 1) and ``"mle"`` are returned unchanged, to be resolved
+    from the explained variance once the eigenvalues are known.
     """
     limit = min(n_samples, n_features)
     if n_components is None:
         return limit - 1 if solver == "arpack" else limit
+    if isinstance(n_components, str):  # "mle", as PCA: Minka's choice of the rank
+        if solver != "full":
+            raise ValueError(
+                f"n_components='mle' needs svd_solver='full' or 'auto', got "
+                f"svd_solver={solver!r}."
+            )
+        if n_samples < n_features:
+            raise ValueError(
+                f"n_components='mle' needs at least as many samples as features, "
+                f"got {n_samples} samples and {n_features} features."
+            )
+        return n_components
     if not isinstance(n_components, Integral):
         if solver != "full":
             raise ValueError(

@@ -22,7 +22,7 @@ from sklearn.base import (
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from propmap._compat import Interval, RealNotInt, StrOptions
+from propmap._compat import Interval, RealNotInt, StrOptions, _infer_dimension
 from propmap._linalg import (
     inverse_sqrt_or_zero,
     largest_entry_signs,
@@ -56,7 +56,7 @@ class SpectrumMixin:
         """
         total = float(np.trace(matrix))
         wanted = self.n_components_
-        count = matrix.shape[0] if isinstance(wanted, float) else wanted
+        count = matrix.shape[0] if isinstance(wanted, float | str) else wanted
         eigenvalues, eigenvectors = truncated_eigh(
             matrix,
             min(count, matrix.shape[0]),
@@ -70,6 +70,13 @@ class SpectrumMixin:
             ratios = np.cumsum(eigenvalues) / total
             self.n_components_ = int(np.searchsorted(ratios, wanted, side="right") + 1)
             self.n_components_ = min(self.n_components_, eigenvalues.size)
+            eigenvalues = eigenvalues[: self.n_components_]
+            eigenvectors = eigenvectors[:, : self.n_components_]
+        elif wanted == "mle":  # Minka's MLE of the rank, on the explained variance
+            rank = _infer_dimension(
+                eigenvalues / (self.n_samples_in_ - 1), self.n_samples_in_
+            )
+            self.n_components_ = int(min(max(rank, 1), eigenvalues.size))
             eigenvalues = eigenvalues[: self.n_components_]
             eigenvectors = eigenvectors[:, : self.n_components_]
         self.singular_values_ = np.sqrt(np.clip(eigenvalues, 0.0, None))
@@ -100,6 +107,7 @@ class BasePCov(
         "n_components": [
             Interval(Integral, 1, None, closed="left"),
             Interval(RealNotInt, 0, 1, closed="neither"),
+            StrOptions({"mle"}),
             None,
         ],
         "svd_solver": [StrOptions({"auto", "full", "arpack", "randomized"})],

@@ -242,7 +242,7 @@ class PCovC(_LatentClassification, BasePCov):
     ----------
     mixing : float, default=0.5
         The mixing parameter α in [0, 1]: 1 is PCA.
-    n_components : int, float or None, default=None
+    n_components : int, float, "mle" or None, default=None
         Number of components, as for :class:`PCovR`.
     svd_solver : {{"auto", "full", "arpack", "randomized"}}, default="auto"
         Eigensolver, as for :class:`PCovR`.

@@ -106,10 +106,13 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
     ----------
     mixing : float, default=0.5
         The mixing parameter α in [0, 1]: 1 is PCA, 0 is a reduced-rank regression.
-    n_components : int, float or None, default=None
+    n_components : int, float, "mle" or None, default=None
         Number of components to keep. ``None`` keeps ``min(n_samples, n_features)``
         (one fewer with ``svd_solver="arpack"``); a float in (0, 1) keeps the
-        fewest components whose share of the trace of the modified matrix exceeds it.
+        fewest components whose share of the trace of the modified matrix exceeds
+        it; ``"mle"`` chooses the number by Minka's maximum likelihood estimate on
+        the modified matrix's explained variance, as PCA does (needs
+        ``n_samples >= n_features`` and the full solver).
     svd_solver : {"auto", "full", "arpack", "randomized"}, default="auto"
         Eigensolver for the modified matrix. ``"auto"`` uses ``"full"`` when X has
         at most 500 rows and columns or most components are kept, else

@@ -22,6 +22,10 @@ class _FeatureSelector(SelectorMixin):
     def _get_support_mask(self):
         return GreedySelector._get_support_mask(self)
 
+    # SelectorMixin comes first in the class order; its get_support has no
+    # ``ordered``
+    get_support = GreedySelector.get_support
+
 
 @fill_doc
 class FPS(_FeatureSelector, FPSMethod):

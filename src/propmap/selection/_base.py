@@ -145,7 +145,7 @@ class GreedySelector(BaseEstimator):
         return X if self._axis == 0 else X.T
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, warm_start=None):
         """Select samples or features greedily.
 
         Parameters
@@ -155,12 +155,19 @@ class GreedySelector(BaseEstimator):
         y : array-like of shape (n_samples,) or (n_samples, n_targets), default=None
             Targets; required by the PCov methods, otherwise ignored (except that
             sample selectors keep ``y_selected_``).
+        warm_start : bool, default=None
+            For this call only, continue the previous selection (True) or start
+            afresh (False), as scikit-matter spells it; None uses the
+            ``warm_start`` parameter, which is left unchanged either way.
 
         Returns
         -------
         self
         """
-        continuing = self.warm_start and hasattr(self, "selected_idx_")
+        if warm_start is not None and not isinstance(warm_start, bool | np.bool_):
+            raise ValueError(f"warm_start must be a bool or None, got {warm_start!r}.")
+        warm = self.warm_start if warm_start is None else bool(warm_start)
+        continuing = warm and hasattr(self, "selected_idx_")
         if continuing:
             previous = np.asarray(self.selected_idx_, dtype=int)
             previous_shape = (self.n_samples_in_, self.n_features_in_)
@@ -252,6 +259,27 @@ class GreedySelector(BaseEstimator):
         for name, value in strategy.fitted_attributes().items():
             setattr(self, name, value)
         return self
+
+    def score(self, X, y=None):
+        """The per-candidate scores of the fitted selection, as scikit-matter's
+        ``score``: the Hausdorff distances (``hausdorff_``) for the FPS family,
+        the importances (``pi_``) for the CUR family. X is only checked against
+        the fit.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Checked for the fitted number of features.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_candidates,)
+        """
+        check_is_fitted(self, ["selected_idx_"])
+        validate_data(self, X, reset=False, accept_sparse="csr")
+        return getattr(self, self._score_attribute)
 
     def get_support(self, indices: bool = False, ordered: bool = False):
         """The selection as a mask, or as indices (sorted, or in order of picking).

@@ -157,11 +157,17 @@ class _GramCUR(SelectionStrategy):
 
     def update_after_pick(self, index: int) -> None:
         self.n_picked += 1
+        self.last_pick = index
         if self.recompute_every != 0:
             self._deflate(index)
             if self.n_picked % self.recompute_every == 0:
                 self.scores = self._scores()
         self.scores[index] = 0.0
+
+    def _pi(self) -> np.ndarray:
+        """The scores after the last pick (scikit-matter's ``pi_``): those the
+        next pick would be made from, the last pick's set to 0."""
+        return self.scores.copy()
 
     def _tie_keys(self, points):
         """What makes two candidates exact copies: their values."""
@@ -498,12 +504,25 @@ class CURStrategy(_GramCUR):
             else:
                 weights = self.vectors @ (coordinates / self.root_values[:, None])
             if self.screen is not None:
+                self.screened_weights = weights
                 return self.screen.scores(weights, self.first_copies)
             left = np.asarray(safe_sparse_dot(self.X, weights))
         return (left**2).sum(axis=1)
 
+    def _pi(self) -> np.ndarray:
+        weights = getattr(self, "screened_weights", None)
+        if self.axis == 1 or self.screen is None or weights is None:
+            return super()._pi()
+        # the screen left the non-contenders in single precision: redo them
+        scores = ((self.X @ weights) ** 2).sum(axis=1)
+        if self.first_copies is not None:
+            scores = scores[self.first_copies]
+        if self.n_picked:
+            scores[self.last_pick] = 0.0
+        return scores
+
     def fitted_attributes(self) -> dict:
-        return {"n_dense_fallbacks_": self.eigen.dense_fallbacks}
+        return {"n_dense_fallbacks_": self.eigen.dense_fallbacks, "pi_": self._pi()}
 
 
 # The reference drops eigenvalues of C' at or below this absolute cut-off.
@@ -720,9 +739,9 @@ class PCovCURStrategy(_GramCUR):
 
     def fitted_attributes(self) -> dict:
         if self.axis == 0:
-            return {}
+            return {"pi_": self._pi()}
         fallbacks = self.eigen.dense_fallbacks + self.n_dense_fallbacks
-        return {"n_dense_fallbacks_": fallbacks}
+        return {"n_dense_fallbacks_": fallbacks, "pi_": self._pi()}
 
     # -- samples
 

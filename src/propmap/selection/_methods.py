@@ -81,6 +81,8 @@ DOCS = {
 def fill_doc(cls):
     """Fill ``{engine}``, ``{initialize}``, ... in a class docstring, with the
     ``{axis}`` placeholder set from the class."""
+    if cls.__doc__ is None:  # python -OO strips docstrings
+        return cls
     axis = "feature" if cls._axis == 1 else "sample"
     fragments = {key: text.format(axis=axis) for key, text in DOCS.items()}
     cls.__doc__ = cls.__doc__.format(axis=axis, **fragments)
@@ -100,6 +102,8 @@ _ENGINE_DEFAULTS = {
 
 class FPSMethod(GreedySelector):
     """Farthest point sampling (see :mod:`propmap.selection._fps`)."""
+
+    _score_attribute = "hausdorff_"  # what score() returns
 
     _parameter_constraints: dict = {
         **GreedySelector._parameter_constraints,
@@ -202,6 +206,8 @@ class PCovFPSMethod(FPSMethod):
 
 class CURMethod(GreedySelector):
     """Deterministic CUR (see :mod:`propmap.selection._cur`)."""
+
+    _score_attribute = "pi_"  # what score() returns
 
     _parameter_constraints: dict = {
         **GreedySelector._parameter_constraints,
