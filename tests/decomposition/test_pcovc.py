@@ -530,7 +530,7 @@ def test_classifier_errors(estimator):
 def test_fitted_classifier_on_other_inputs():
     X, y = linear_problem()
     prefit = LogisticRegression().fit(X[:, :3], y)
-    with pytest.raises(ValueError, match="coef_ has 3 inputs, but it is applied to 4"):
+    with pytest.raises(ValueError, match="expects 3 features but X has 4"):
         PCovC(classifier=prefit).fit(X, y)
 
 

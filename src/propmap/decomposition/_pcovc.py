@@ -8,12 +8,10 @@ is then refitted on the latent coordinates, and every prediction goes through th
 from __future__ import annotations
 
 import warnings
-from copy import deepcopy
 from numbers import Real
 
 import numpy as np
 from sklearn.base import ClassifierMixin, clone
-from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.metaestimators import available_if
@@ -26,6 +24,7 @@ from propmap._validation import FLOAT_DTYPES, check_precomputed_weights, column_
 from propmap.decomposition._base import BasePCov
 from propmap.decomposition._kernel_base import BaseKernelPCov
 from propmap.exceptions import UncenteredDataWarning, UnscaledDataWarning
+from propmap.utils._fit_checks import check_cl_fit
 from propmap.utils._pcovr_utils import gram_matrix
 
 __all__ = ["KernelPCovC", "PCovC"]
@@ -62,25 +61,8 @@ class _LatentClassification(ClassifierMixin):
             if W is None:
                 W = clone(self._default_classifier()).fit(features, labels).coef_.T
             return np.asarray(W, dtype=np.float64).reshape(features.shape[1], -1)
-        template = self._classifier_template()
-        try:
-            check_is_fitted(template)
-            fitted = deepcopy(template)
-        except NotFittedError:
-            fitted = clone(template).fit(features, labels)
-        if not hasattr(fitted, "coef_"):
-            raise ValueError(
-                "classifier must be a linear classifier that exposes coef_ once "
-                "fitted (e.g. LogisticRegression, RidgeClassifier, LinearSVC, "
-                f"SGDClassifier, Perceptron); got {type(fitted).__name__}."
-            )
+        fitted = check_cl_fit(self._classifier_template(), features, labels)
         weights = np.atleast_2d(np.asarray(fitted.coef_, dtype=np.float64)).T
-        if weights.shape[0] != features.shape[1]:
-            raise ValueError(
-                f"The classifier's coef_ has {weights.shape[0]} inputs, but it is "
-                f"applied to {features.shape[1]}: a fitted classifier must be "
-                "fitted on the same inputs."
-            )
         self.z_classifier_ = fitted
         return weights
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from copy import deepcopy
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +22,7 @@ from propmap._validation import (
     validate_features_targets,
 )
 from propmap.decomposition._base import BasePCov, sparse_safe_squared_norm
+from propmap.utils._fit_checks import check_lr_fit
 from propmap.utils._pcovr_utils import cross_products, gram_matrix
 
 __all__ = ["PCovR"]
@@ -291,30 +291,8 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
 
     def _fit_general_regressor(self, X, Y, n_targets: int) -> _LinearFit:
         """Fit (or take, if fitted) a user-given linear regressor."""
-        template = self._regressor_template()
-        try:
-            check_is_fitted(template)
-            regressor = deepcopy(template)
-            fitted_width = getattr(regressor, "n_features_in_", X.shape[1])
-            if fitted_width != X.shape[1]:
-                raise ValueError(
-                    f"The fitted regressor expects {fitted_width} features but X has "
-                    f"{X.shape[1]}."
-                )
-        except NotFittedError:
-            regressor = clone(template).fit(X, Y)
-        if not hasattr(regressor, "coef_"):
-            raise ValueError(
-                "regressor must be a linear model that exposes coef_ once fitted "
-                f"(e.g. Ridge, RidgeCV, LinearRegression, Lasso); got "
-                f"{type(regressor).__name__}."
-            )
+        regressor = check_lr_fit(self._regressor_template(), X, Y)
         coefficients = np.asarray(regressor.coef_, dtype=np.float64)
-        if coefficients.size != X.shape[1] * n_targets:
-            raise ValueError(
-                f"The regressor's coef_ has shape {coefficients.shape}, which does not "
-                f"match {X.shape[1]} features and {n_targets} targets."
-            )
         weights = coefficients.reshape(n_targets, X.shape[1]).T
         intercept = np.broadcast_to(
             np.asarray(getattr(regressor, "intercept_", 0.0), dtype=np.float64),
