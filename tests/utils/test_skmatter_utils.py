@@ -141,6 +141,21 @@ def test_check_lr_fit_copies_a_fitted_model_and_fits_a_clone(data):
         utils.check_lr_fit(KernelRidge(), X, Y)
 
 
+def test_fit_checks_take_sparse_x(data):
+    import scipy.sparse as sp
+
+    X, Y = data
+    sparse = sp.csr_array(X)
+    np.testing.assert_allclose(
+        utils.check_lr_fit(Ridge(), sparse, Y).coef_, Ridge().fit(X, Y).coef_
+    )
+    labels = (Y[:, 0] > 0).astype(int)
+    assert utils.check_cl_fit(LogisticRegression(), sparse, labels).coef_.shape == (
+        1,
+        6,
+    )
+
+
 def test_check_krr_fit(data):
     X, Y = data
     K = X @ X.T

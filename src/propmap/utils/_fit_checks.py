@@ -52,7 +52,7 @@ def check_lr_fit(regressor, X, y):
         If a fitted regressor has another number of features or targets, or no
         ``coef_``.
     """
-    X, y = np.asarray(X), np.asarray(y)
+    y = np.asarray(y)  # X may be sparse: only its shape is read
     fitted = _fitted_copy(regressor)
     if fitted is None:
         fitted = clone(regressor).fit(X, y)
@@ -92,7 +92,7 @@ def check_krr_fit(regressor, K, X, y):
     -------
     fitted_regressor : estimator
     """
-    K, X, y = np.asarray(K), np.asarray(X), np.asarray(y)
+    y = np.asarray(y)
     fitted = _fitted_copy(regressor)
     if fitted is None:
         fitted = clone(regressor)
@@ -130,7 +130,7 @@ def check_cl_fit(classifier, X, y):
     -------
     fitted_classifier : estimator
     """
-    X, y = np.asarray(X), np.asarray(y)
+    y = np.asarray(y)  # X may be sparse: only its shape is read
     fitted = _fitted_copy(classifier)
     if fitted is None:
         fitted = clone(classifier).fit(X, y)
