@@ -1,9 +1,23 @@
 """Principal covariates decompositions: linear latent spaces that balance
 reconstructing the features against predicting the targets."""
 
+from propmap.decomposition._base import BasePCov
+from propmap.decomposition._kernel_base import BaseKernelPCov
 from propmap.decomposition._kernel_pcovr import KernelPCovR
 from propmap.decomposition._pcovc import KernelPCovC, PCovC
 from propmap.decomposition._pcovr import PCovR
 from propmap.decomposition._sparse_kernel_pcovr import SparseKernelPCovR
 
-__all__ = ["KernelPCovC", "KernelPCovR", "PCovC", "PCovR", "SparseKernelPCovR"]
+# scikit-matter exports its base classes under these names
+_BasePCov = BasePCov
+_BaseKPCov = BaseKernelPCov
+
+__all__ = [
+    "KernelPCovC",
+    "KernelPCovR",
+    "PCovC",
+    "PCovR",
+    "SparseKernelPCovR",
+    "_BaseKPCov",
+    "_BasePCov",
+]
