@@ -220,6 +220,18 @@ def test_bad_data_is_named(spaces, change, message):
         metrics.global_reconstruction_error(X, Y)
 
 
+def test_sparse_input_is_densified(spaces):
+    import scipy.sparse as sp
+
+    X, Y = spaces
+    np.testing.assert_allclose(
+        metrics.global_reconstruction_error(sp.csr_array(X), Y),
+        metrics.global_reconstruction_error(X, Y),
+    )
+    with pytest.raises(ValueError, match="numeric"):
+        metrics.global_reconstruction_error([["a"] * 5] * 200, Y)
+
+
 @pytest.mark.parametrize(
     ("split", "message"),
     [

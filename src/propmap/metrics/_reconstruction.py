@@ -60,7 +60,12 @@ def _positional_guard(name: str, extra: tuple) -> None:
 
 
 def _as_matrix(A, name: str) -> np.ndarray:
-    A = np.asarray(A, dtype=np.float64)
+    if hasattr(A, "toarray"):  # sparse: the default scaler centres, so densify
+        A = A.toarray()
+    try:
+        A = np.asarray(A, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be a numeric array.") from error
     if A.ndim == 1:
         A = A[:, None]
     if A.ndim != 2:
