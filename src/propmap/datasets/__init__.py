@@ -2,6 +2,9 @@
 G2 and S22 (from ase), all read offline.
 
 They need the ``atomistic`` extra (ase); the loaders are imported on first use.
+``load_*`` return the structures as propmap's workflows use them;
+``load_*_dataset`` return a scikit-learn ``Bunch`` (structures, a property table,
+targets, and a ``DESCR`` citing the data), like scikit-matter's loaders.
 """
 
 from propmap._lazy import lazy_exports
@@ -10,6 +13,10 @@ _EXPORTS = {
     "load_qm9": "propmap.datasets._qm9",
     "load_g2": "propmap.atomistic._datasets",
     "load_s22": "propmap.atomistic._datasets",
+    # the same as scikit-learn Bunches with a DESCR, as scikit-matter's loaders
+    "load_qm9_dataset": "propmap.datasets._bunches",
+    "load_g2_dataset": "propmap.datasets._bunches",
+    "load_s22_dataset": "propmap.datasets._bunches",
 }
 
 __all__ = sorted(_EXPORTS)
