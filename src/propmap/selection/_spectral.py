@@ -137,6 +137,20 @@ def _negative_pivots(factor: np.ndarray, pivots: np.ndarray) -> int:
     return int(count)
 
 
+def _capacitance(gram: np.ndarray, weights: np.ndarray, above: int):
+    """Bunch–Kaufman factors of ``K = Wᵀ(B − σ)⁻¹W + diag(1/ω)`` (``gram`` the
+    first term, left unchanged) and the count of eigenvalues of ``A = B + WΩWᵀ``
+    above σ by Haynsworth: ``above`` (B's count) ``+ neg(K) − neg(ω)``. Returns
+    ``(factors, count)``; ``(None, -1)`` if K is exactly singular (σ is an
+    eigenvalue)."""
+    capacitance = gram + np.diag(1.0 / weights)
+    factor, pivots, info = lapack.dsytrf(capacitance, lower=1)
+    if info > 0:
+        return None, -1
+    count = above + _negative_pivots(factor, pivots)
+    return (factor, pivots), count - int(np.count_nonzero(weights < 0))
+
+
 class _ShiftedSolver:
     """``(σ − A)⁻¹`` at one shift, and the count of eigenvalues of A above σ."""
 
@@ -164,15 +178,8 @@ class _ShiftedSolver:
         above = int(np.count_nonzero(diagonal > shift))
         self.factors = None
         if columns.shape[1]:
-            capacitance = columns.T @ (self.inverse_diagonal[:, None] * columns)
-            capacitance[np.diag_indices_from(capacitance)] += 1.0 / weights
-            factor, pivots, info = lapack.dsytrf(capacitance, lower=1)
-            if info > 0:  # an exactly singular capacitance: σ is an eigenvalue
-                above = -1
-            else:
-                self.factors = (factor, pivots)
-                above += _negative_pivots(factor, pivots)
-                above -= int(np.count_nonzero(weights < 0))
+            gram = columns.T @ (self.inverse_diagonal[:, None] * columns)
+            self.factors, above = _capacitance(gram, weights, above)
         self.count_above = above
 
     def solve(self, vector: np.ndarray) -> np.ndarray:
@@ -392,15 +399,7 @@ class _TridiagonalShiftedSolver:
             self.solved, gram = base.solved_columns(
                 shift, self.columns, operator.stable
             )
-            capacitance = gram.copy()
-            capacitance[np.diag_indices_from(capacitance)] += 1.0 / weights
-            factor, pivots, info = lapack.dsytrf(capacitance, lower=1)
-            if info > 0:  # an exactly singular capacitance: σ is an eigenvalue
-                above = -1
-            else:
-                self.factors = (factor, pivots)
-                above += _negative_pivots(factor, pivots)
-                above -= int(np.count_nonzero(weights < 0))
+            self.factors, above = _capacitance(gram, weights, above)
         self.count_above = above
 
     def _woodbury(self, vector: np.ndarray) -> np.ndarray:
