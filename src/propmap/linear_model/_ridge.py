@@ -224,8 +224,14 @@ class _Fold:
         self.largest = float(singular.max(initial=0.0))
 
     def filter(self, alpha: float, method: str) -> np.ndarray:
-        """``s/(s² + α)`` (Tikhonov) or ``1/s`` above α (cutoff), per kept value."""
-        s = self.singular
-        if method == "tikhonov":
-            return s / (s**2 + alpha)
-        return np.where(s > alpha, 1.0 / s, 0.0)
+        """:func:`spectral_filter` of the kept singular values."""
+        return spectral_filter(self.singular, alpha, method)
+
+
+def spectral_filter(singular: np.ndarray, alpha, method: str) -> np.ndarray:
+    """``s/(s² + α)`` (Tikhonov) or ``1/s`` above α, else 0 (cutoff), for positive
+    singular values s (α broadcasts against s)."""
+    if method == "tikhonov":
+        return singular / (singular**2 + alpha)
+    inverse = np.divide(1.0, singular, out=np.zeros_like(singular), where=singular > 0)
+    return np.where(singular > alpha, inverse, 0.0)

@@ -19,6 +19,7 @@ from sklearn.base import clone
 from sklearn.neighbors import NearestNeighbors
 
 from propmap.linear_model import OrthogonalRegression, Ridge2FoldCV
+from propmap.linear_model._ridge import spectral_filter
 from propmap.model_selection import train_test_split
 from propmap.preprocessing import StandardFlexibleScaler
 
@@ -367,13 +368,7 @@ def pointwise_local_reconstruction_error(
     local_X -= x_mean[:, None, :]
     local_Y -= y_mean[:, None, :]
     offsets = X_test - x_mean
-    if type(estimator) is Ridge2FoldCV:
-        predicted = _batched_ridge_2fold(estimator, local_X, local_Y, offsets)
-    else:
-        predicted = np.empty_like(Y_test)
-        for i in range(offsets.shape[0]):
-            model = clone(estimator).fit(local_X[i], local_Y[i])
-            predicted[i] = np.asarray(model.predict(offsets[i : i + 1])).ravel()
+    predicted = _local_predictions(estimator, local_X, local_Y, offsets)
     return np.linalg.norm(Y_test - y_mean - predicted, axis=1)
 
 
@@ -420,16 +415,25 @@ def _batched_scores(scoring, truth: np.ndarray, predicted: np.ndarray) -> np.nda
     return -np.sqrt(squared.mean(axis=1)).mean(axis=1)
 
 
-def _batched_ridge_2fold(
-    estimator: Ridge2FoldCV, X: np.ndarray, Y: np.ndarray, offsets: np.ndarray
+def _local_predictions(
+    estimator, X: np.ndarray, Y: np.ndarray, offsets: np.ndarray
 ) -> np.ndarray:
-    """``clone(estimator).fit(X[i], Y[i]).predict(offsets[i])`` for every i at once.
+    """``clone(estimator).fit(X[i], Y[i]).predict(offsets[i])`` for every
+    neighbourhood i (X, Y of shape (m, k, ·)): all at once for a Ridge2FoldCV that
+    :func:`_batched_ridge_2fold` can batch, else one by one."""
+    if type(estimator) is Ridge2FoldCV and _batchable(estimator):
+        return _batched_ridge_2fold(estimator, X, Y, offsets)
+    predicted = np.empty((X.shape[0], Y.shape[2]))
+    for i in range(X.shape[0]):
+        model = clone(estimator).fit(X[i], Y[i])
+        predicted[i] = np.asarray(model.predict(offsets[i : i + 1])).ravel()
+    return predicted
 
-    Ridge2FoldCV's folds depend only on the number of rows when it splits with a
-    seeded shuffle (or none), so every neighbourhood has the same folds, and its
-    SVDs and scores batch; other settings (another cv, an unseeded shuffle, another
-    scorer) are fitted one by one.
-    """
+
+def _batchable(estimator: Ridge2FoldCV) -> bool:
+    """Ridge2FoldCV's folds depend only on the number of rows when it splits with
+    a seeded shuffle (or none), so every neighbourhood has the same folds; its
+    scores batch for the (root) mean squared error."""
     seeded = isinstance(estimator.random_state, Integral | np.integer) or (
         not estimator.shuffle
     )
@@ -438,12 +442,14 @@ def _batched_ridge_2fold(
         "neg_mean_squared_error",
         "neg_root_mean_squared_error",
     )
-    if estimator.cv is not None or not seeded or not known:
-        predicted = np.empty((X.shape[0], Y.shape[2]))
-        for i in range(X.shape[0]):
-            model = clone(estimator).fit(X[i], Y[i])
-            predicted[i] = np.asarray(model.predict(offsets[i : i + 1])).ravel()
-        return predicted
+    return estimator.cv is None and seeded and known
+
+
+def _batched_ridge_2fold(
+    estimator: Ridge2FoldCV, X: np.ndarray, Y: np.ndarray, offsets: np.ndarray
+) -> np.ndarray:
+    """``clone(estimator).fit(X[i], Y[i]).predict(offsets[i])`` for every i at
+    once, from batched SVDs of the neighbourhoods (see :func:`_batchable`)."""
     from sklearn.model_selection import KFold
 
     alphas = estimator._checked_alphas()
@@ -451,7 +457,6 @@ def _batched_ridge_2fold(
     folds = KFold(2, shuffle=estimator.shuffle, random_state=estimator.random_state)
     first, second = next(folds.split(X[0]))
     rcond = max(k, d) * np.spacing(1.0)
-    cutoff = estimator.regularization_method == "cutoff"
 
     def decomposed(rows):
         U, s, Vt = np.linalg.svd(X[:, rows], full_matrices=False)
@@ -459,11 +464,9 @@ def _batched_ridge_2fold(
         projected = np.einsum("mkr,mkp->mrp", U, Y[:, rows])  # Uᵀ y
         return s, kept, Vt, projected
 
-    def filtered(s, kept, alpha):  # alpha: (m,)
-        if cutoff:
-            values = np.where(s > alpha[:, None], 1.0 / np.where(kept, s, 1.0), 0.0)
-        else:
-            values = s / (s**2 + alpha[:, None])
+    def filtered(s, kept, alpha):  # alpha: (m,); dropped values are 0 (finite)
+        safe = np.where(kept, s, 1.0)
+        values = spectral_filter(safe, alpha[:, None], estimator.regularization_method)
         return np.where(kept, values, 0.0)
 
     one, two = decomposed(first), decomposed(second)
