@@ -31,6 +31,23 @@ def _check_width(estimator, n_features: int, what: str) -> None:
         )
 
 
+def _linear_fit(estimator, X, y, what: str, kind: str, examples: str):
+    """A deep copy of a fitted linear ``estimator`` (checked for X's width) or a
+    clone fitted on X and y; either must expose ``coef_`` (else: "``what`` must be
+    ``kind`` that exposes coef_ ...")."""
+    fitted = _fitted_copy(estimator)
+    if fitted is None:
+        fitted = clone(estimator).fit(X, y)
+    else:
+        _check_width(fitted, X.shape[1], what)
+    if not hasattr(fitted, "coef_"):
+        raise ValueError(
+            f"{what} must be {kind} that exposes coef_ once fitted (e.g. {examples}); "
+            f"got {type(fitted).__name__}."
+        )
+    return fitted
+
+
 def check_lr_fit(regressor, X, y):
     """A fitted copy of a linear regressor for X and y.
 
@@ -53,16 +70,14 @@ def check_lr_fit(regressor, X, y):
         ``coef_``.
     """
     y = np.asarray(y)  # X may be sparse: only its shape is read
-    fitted = _fitted_copy(regressor)
-    if fitted is None:
-        fitted = clone(regressor).fit(X, y)
-    else:
-        _check_width(fitted, X.shape[1], "regressor")
-    if not hasattr(fitted, "coef_"):
-        raise ValueError(
-            "regressor must be a linear model that exposes coef_ once fitted (e.g. "
-            f"Ridge, RidgeCV, LinearRegression, Lasso); got {type(fitted).__name__}."
-        )
+    fitted = _linear_fit(
+        regressor,
+        X,
+        y,
+        "regressor",
+        "a linear model",
+        "Ridge, RidgeCV, LinearRegression, Lasso",
+    )
     n_targets = 1 if y.ndim == 1 else y.shape[1]
     coefficients = np.asarray(fitted.coef_)
     if coefficients.size != X.shape[1] * n_targets:
@@ -131,17 +146,14 @@ def check_cl_fit(classifier, X, y):
     fitted_classifier : estimator
     """
     y = np.asarray(y)  # X may be sparse: only its shape is read
-    fitted = _fitted_copy(classifier)
-    if fitted is None:
-        fitted = clone(classifier).fit(X, y)
-    else:
-        _check_width(fitted, X.shape[1], "classifier")
-    if not hasattr(fitted, "coef_"):
-        raise ValueError(
-            "classifier must be a linear classifier that exposes coef_ once fitted "
-            "(e.g. LogisticRegression, RidgeClassifier, LinearSVC, SGDClassifier, "
-            f"Perceptron); got {type(fitted).__name__}."
-        )
+    fitted = _linear_fit(
+        classifier,
+        X,
+        y,
+        "classifier",
+        "a linear classifier",
+        "LogisticRegression, RidgeClassifier, LinearSVC, SGDClassifier, Perceptron",
+    )
     weights = np.atleast_2d(np.asarray(fitted.coef_))
     n_classes = np.unique(y).size
     rows = 1 if n_classes == 2 else n_classes
