@@ -119,3 +119,18 @@ def test_metrics_benchmark_quick_run(skmatter):
     assert completed.returncode == 0, completed.stderr
     assert "ERROR" not in completed.stdout
     assert "lfre QM9 SOAP 100 x 100" in completed.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parity
+def test_kde_benchmark_quick_run(skmatter):
+    completed = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_kde.py"), "--quick", "--no-save"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "score QM9 atoms 1000 x 3" in completed.stdout
+    assert "ERROR" not in completed.stdout

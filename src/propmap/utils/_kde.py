@@ -80,7 +80,10 @@ def oas(cov, n, D):
                     {(n + 1 - 2/D)\, \mathrm{tr}(\Sigma^2) - \mathrm{tr}^2\Sigma / D}
 
     (the formula and the elementwise :math:`\mathrm{tr}(\Sigma\circ\Sigma)` of
-    scikit-matter, equal to :math:`\mathrm{tr}(\Sigma^2)` for symmetric Σ).
+    scikit-matter, equal to :math:`\mathrm{tr}(\Sigma^2)` for symmetric Σ), with
+    :math:`\phi` clipped to [0, 1] as Chen et al. define it: with few samples (n
+    below about D) the raw :math:`\phi` exceeds one and scikit-matter's result is
+    not positive definite; here it is the scaled identity.
 
     Parameters
     ----------
@@ -114,4 +117,5 @@ def oas(cov, n, D):
     phi = ((1 - 2 / D) * trace_squares + trace**2) / (
         (n + 1 - 2 / D) * trace_squares - trace**2 / D
     )
+    phi = float(np.clip(phi, 0.0, 1.0)) if np.isfinite(phi) else 1.0
     return (1 - phi) * matrix + phi * np.eye(int(D)) * trace / D
