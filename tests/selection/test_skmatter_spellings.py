@@ -93,3 +93,21 @@ def test_warm_start_as_a_fit_argument(data, axis):
     assert selector.selected_idx_.tolist() == fresh.selected_idx_.tolist()
     with pytest.raises(ValueError, match="warm_start"):
         selector.fit(X, warm_start="yes")
+
+
+@pytest.mark.parity
+def test_voronoi_fps_fitted_names_are_the_references(skmatter, data):
+    from skmatter.sample_selection import VoronoiFPS as Reference
+
+    X = data[0]
+    theirs = Reference(n_to_select=12, full_fraction=0.3).fit(X)
+    ours = sample_selection.VoronoiFPS(n_to_select=12, full_fraction=0.3).fit(X)
+    np.testing.assert_array_equal(ours.selected_idx_, theirs.selected_idx_)
+    np.testing.assert_array_equal(ours.vlocation_of_idx, theirs.vlocation_of_idx)
+    np.testing.assert_array_equal(ours.vlocation_of_idx, ours.voronoi_location_)
+    np.testing.assert_allclose(ours.norms_, theirs.norms_, rtol=1e-13)
+    np.testing.assert_allclose(ours.dSL_, theirs.dSL_, rtol=1e-10, atol=1e-12)
+    # the switching point: the parameter stays as given, the value used is fitted
+    timed = sample_selection.VoronoiFPS(n_to_select=5, n_trial_calculation=2).fit(X)
+    assert timed.full_fraction is None
+    assert 0 < timed.full_fraction_ <= 1

@@ -74,6 +74,7 @@ class VoronoiFPSStrategy(FPSStrategy):
         self.at_select[index] = self.bounds[index]
         if self.picks:
             quarter = 0.25 * self._distances(np.asarray(self.picks), new)[:, 0]
+            self.last_quarter = quarter
             active = np.flatnonzero(quarter[self.cell] < self.bounds)
             if active.size > self.full_fraction * size:
                 active = None
@@ -94,7 +95,17 @@ class VoronoiFPSStrategy(FPSStrategy):
             "hausdorff_at_select_": self.at_select.copy(),
             "voronoi_location_": self.cell.copy(),
             "full_fraction_": float(self.full_fraction),
+            # scikit-matter's names
+            "vlocation_of_idx": self.cell.copy(),
+            "norms_": np.asarray(self.products.norms, dtype=np.float64).copy(),
+            "dSL_": self._last_pick_quarters(),
         }
+
+    def _last_pick_quarters(self) -> np.ndarray:
+        quarters = np.zeros(len(self.picks))
+        last = getattr(self, "last_quarter", np.zeros(0))
+        quarters[: len(last)] = last
+        return quarters
 
 
 @fill_doc
@@ -123,7 +134,17 @@ class VoronoiFPS(_SampleSelector, FPSMethod):
     voronoi_location_ : ndarray of shape (n_samples,)
         For every sample, the position in ``selected_idx_`` of its nearest pick.
     full_fraction_ : float
-        The ``full_fraction`` used.
+        The ``full_fraction`` used (scikit-matter overwrites the parameter
+        ``full_fraction`` with it; here the parameter stays as given).
+    vlocation_of_idx : ndarray of shape (n_samples,)
+        scikit-matter's name for ``voronoi_location_``.
+    norms_ : ndarray of shape (n_samples,)
+        The squared norms of the samples.
+    dSL_ : ndarray of shape (n_to_select,)
+        A quarter of the squared distances from the last pick to each earlier
+        pick (0 beyond them): the test that decides which cells the last pick
+        could change. scikit-matter's ``new_dist_``, a scratch vector whose
+        untouched entries are stale, is not kept.
 
     Examples
     --------
