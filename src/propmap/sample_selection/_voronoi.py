@@ -8,7 +8,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.metrics import pairwise_distances_argmin
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from propmap._compat import Interval
 from propmap.sample_selection._selectors import _SampleSelector
@@ -96,7 +96,6 @@ class VoronoiFPSStrategy(FPSStrategy):
             "voronoi_location_": self.cell.copy(),
             "full_fraction_": float(self.full_fraction),
             # scikit-matter's names
-            "vlocation_of_idx": self.cell.copy(),
             "norms_": np.asarray(self.products.norms, dtype=np.float64).copy(),
             "dSL_": self._last_pick_quarters(),
         }
@@ -186,6 +185,12 @@ class VoronoiFPS(_SampleSelector, FPSMethod):
             random_state=random_state,
             warm_start=warm_start,
         )
+
+    @property
+    def vlocation_of_idx(self) -> np.ndarray:
+        """scikit-matter's name for ``voronoi_location_``."""
+        check_is_fitted(self, "voronoi_location_")
+        return self.voronoi_location_
 
     def _make_strategy(self):
         return VoronoiFPSStrategy(
