@@ -134,3 +134,23 @@ def test_kde_benchmark_quick_run(skmatter):
     assert completed.returncode == 0, completed.stderr
     assert "score QM9 atoms 1000 x 3" in completed.stdout
     assert "ERROR" not in completed.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parity
+def test_sketchmap_benchmark_quick_run(skmatter):
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "bench_sketchmap.py"),
+            "--quick",
+            "--no-save",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "ERROR" not in completed.stdout
+    assert "goal < 60 s" in completed.stdout

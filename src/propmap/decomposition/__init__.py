@@ -1,11 +1,13 @@
 """Principal covariates decompositions: linear latent spaces that balance
-reconstructing the features against predicting the targets."""
+reconstructing the features against predicting the targets; and sketch-map, a
+non-linear map that reproduces a chosen range of distances."""
 
 from propmap.decomposition._base import BasePCov
 from propmap.decomposition._kernel_base import BaseKernelPCov
 from propmap.decomposition._kernel_pcovr import KernelPCovR
 from propmap.decomposition._pcovc import KernelPCovC, PCovC
 from propmap.decomposition._pcovr import PCovR
+from propmap.decomposition._sketchmap import SketchMap
 from propmap.decomposition._sparse_kernel_pcovr import SparseKernelPCovR
 
 # scikit-matter exports its base classes under these names
@@ -17,6 +19,7 @@ __all__ = [
     "KernelPCovR",
     "PCovC",
     "PCovR",
+    "SketchMap",
     "SparseKernelPCovR",
     "_BaseKPCov",
     "_BasePCov",
