@@ -196,6 +196,32 @@ def test_map_nystroem(runner, g2_file, tmp_path):
     )
 
 
+def test_map_as_a_sketch_map(runner, g2_file, tmp_path):
+    out = tmp_path / "sketch"
+    result = invoke(
+        runner,
+        "map",
+        g2_file,
+        "-t",
+        "enthalpy_of_formation",
+        "-o",
+        out,
+        "--map",
+        "sketch",
+        *SMALL_SOAP,
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["layout"] == "sketch"
+    assert summary["model"] == "PCovR"
+    bad = invoke(
+        runner, "map", g2_file, "-t", "x", "-o", tmp_path / "b", "--map", "tsne"
+    )
+    assert bad.exit_code != 0
+    assert "tsne" in bad.output
+    assert not (tmp_path / "b").exists()
+
+
 def test_map_bad_input(runner, g2_file, tmp_path):
     missing = invoke(
         runner, "map", tmp_path / "nope.xyz", "-t", "x", "-o", tmp_path / "a"

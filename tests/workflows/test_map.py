@@ -384,3 +384,53 @@ def test_kernel_maps_latent_coordinates_are_the_pipelines(
     assert np.mean(np.abs(predicted[test] - truth[test])) == pytest.approx(
         summary["accuracy"]["map"]["test"]["mae"], rel=1e-7
     )
+
+
+def test_a_sketch_map_layout_keeps_the_models_accuracy(qm9_file, tmp_path, small_soap):
+    import gzip
+
+    import joblib
+
+    from propmap.atomistic import read_structures
+    from propmap.workflows import project_structures
+
+    plain = map_structures([qm9_file], "gap", tmp_path / "pcovr", soap=small_soap)
+    out = tmp_path / "sketch"
+    summary = map_structures([qm9_file], "gap", out, soap=small_soap, layout="sketch")
+    # the sketch-map sees no target: the numbers are the PCovR model's
+    for name, splits in plain["accuracy"].items():
+        for split, scores in splits.items():
+            for score, value in scores.items():
+                assert summary["accuracy"][name][split][score] == pytest.approx(
+                    value, rel=1e-9
+                ), (name, split, score)
+    assert summary["layout"] == "sketch"
+    assert summary["latent_name"] == "sketch-map"
+    assert summary["sketch_map"]["n_landmarks"] is None  # 150 rows: all of them
+    assert summary["sketch_map"]["stress"] > 0
+    pipeline = joblib.load(out / "model.joblib")
+    shown = pipeline.map_["latent"]
+    assert shown.shape == (150, 2)
+    assert not np.allclose(
+        shown, joblib.load(tmp_path / "pcovr/model.joblib").map_["latent"]
+    )
+    dataset = json.loads(gzip.decompress((out / "chemiscope.json.gz").read_bytes()))
+    assert {"sketch-map 1", "PCovR 1", "PCovR 2"} <= set(dataset["properties"])
+    assert "sketch-map" in (out / "report.html").read_text()
+    # new structures land on the sketch-map, beside their nearest training twins
+    structures = read_structures(str(qm9_file))[:5]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        placed = pipeline.transform(structures)
+    np.testing.assert_allclose(placed, shown[:5], atol=0.05 * np.ptp(shown))
+    projected = project_structures(
+        out / "model.joblib", [qm9_file], tmp_path / "projected", neighbours=1
+    )
+    assert projected["coordinates"] == "sketch-map"
+    assert projected["model"] == "PCovR"
+
+
+def test_an_unknown_layout_is_refused(qm9_file, tmp_path):
+    with pytest.raises(ValueError, match="umap"):
+        map_structures([qm9_file], "gap", tmp_path / "bad", layout="umap")
+    assert not (tmp_path / "bad").exists()

@@ -17,7 +17,7 @@ from propmap.cli._common import (
     progress_enabled,
     report_errors,
 )
-from propmap.workflows._options import Aggregate, Baseline, Kernel
+from propmap.workflows._options import Aggregate, Baseline, Kernel, Layout
 
 
 @report_errors
@@ -68,6 +68,15 @@ def map_command(
         typer.Option(min=2, help="Nyström Kernel PCovR on this many active points."),
     ] = None,
     components: Annotated[int, typer.Option(min=2, help="Latent dimensions.")] = 2,
+    layout: Annotated[
+        Layout,
+        typer.Option(
+            "--map",
+            help="What the map shows: the PCovR latent space, or a sketch-map of "
+            "the features (unsupervised, on 500 landmarks past 500 rows; the "
+            "accuracies stay the PCovR model's).",
+        ),
+    ] = Layout.pcovr,
     test_fraction: Annotated[
         float, typer.Option(min=0.05, max=0.5, help="Share held out for testing.")
     ] = 0.2,
@@ -138,6 +147,7 @@ def map_command(
         seed=seed,
         force=force,
         index=index,
+        layout=layout,
     )
     typer.echo(accuracy_line(summary) + f"; wrote {out}/")
 

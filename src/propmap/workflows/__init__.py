@@ -12,6 +12,7 @@ _EXPORTS = {
     "Axis": "propmap.workflows._options",
     "Baseline": "propmap.workflows._options",
     "Kernel": "propmap.workflows._options",
+    "Layout": "propmap.workflows._options",
     "Method": "propmap.workflows._options",
     "SoapOptions": "propmap.workflows._options",
     "WorkflowError": "propmap.workflows._options",

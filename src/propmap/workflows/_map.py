@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from propmap.workflows._options import Aggregate, Baseline, Kernel, SoapOptions
+from propmap.workflows._options import Aggregate, Baseline, Kernel, Layout, SoapOptions
 from propmap.workflows._options import WorkflowError as _Error
 from propmap.workflows._pipeline import assemble, pack_structures
 from propmap.workflows._steps import (
@@ -44,6 +44,8 @@ CV_FOLDS = 5
 GAMMA_SEARCH_ROWS = 800
 # Nyström maps of more structures than this do without the n x n Gram matrix
 GRAM_ROWS = 8192
+# a sketch-map of more rows than this is fitted on this many landmarks (FPS)
+SKETCH_LANDMARKS = 500
 MAP_FILES = {
     "map": "map.png",
     "parity": "parity.png",
@@ -242,6 +244,7 @@ def map_structures(
     force: bool = False,
     title: str | None = None,
     index: str | None = None,
+    layout: Layout | str = Layout.pcovr,
 ) -> dict[str, Any]:
     """Map structures by (Kernel) PCovR of their SOAP features, coloured by a
     property, and measure how well the map and the full model predict it.
@@ -294,6 +297,13 @@ def map_structures(
     index : str or None, default=None
         For a feature table: the column that names the rows (default: the first
         column, when it is not numeric).
+    layout : {"pcovr", "sketch"}, default="pcovr"
+        The coordinates the map shows: the model's latent space, or a sketch-map
+        (:class:`~propmap.decomposition.SketchMap`, ``components`` dimensions) of
+        the scaled features of all rows, fitted on 500 farthest-point landmarks
+        when there are more. The sketch-map sees no target: the accuracies are
+        the model's either way, and ``propmap project`` places new structures on
+        the sketch-map.
 
     Returns
     -------
@@ -301,6 +311,7 @@ def map_structures(
         What ``summary.json`` holds.
     """
     kernel = _check_options(kernel, gamma, sparse, mixing, penalty, components)
+    layout = Layout(layout)
     aggregate = Aggregate(aggregate)
     if baseline is None:
         baseline = Baseline.composition if aggregate == Aggregate.sum else Baseline.none
@@ -324,7 +335,7 @@ def map_structures(
             )
         settings = _Settings(
             kernel, gamma, sparse, penalty, mixing, components, test_fraction, soap,
-            aggregate, baseline, progress, seed,
+            aggregate, baseline, progress, seed, layout,
         )  # fmt: skip
         summary, arrays = _run(inputs, target, settings)
         stage("figures, viewer and report", progress)
@@ -397,6 +408,7 @@ class _Settings:
     baseline: Baseline
     progress: bool
     seed: int
+    layout: Layout = Layout.pcovr
 
 
 @dataclass
@@ -437,6 +449,14 @@ def _run(inputs: _Inputs, target: str, settings: _Settings):
     accuracy = _accuracy(inputs.y, data, predicted, ridge_predicted)
     summary = _summary(inputs, target, settings, data, tuning, search, accuracy)
     summary["model"] = type(fitted.model).__name__
+    shown, embedding = latent, None
+    if settings.layout == Layout.sketch:
+        stage("sketch-map of the features", settings.progress)
+        embedding = _sketch_map(data.X, settings.components)
+        shown = embedding.embedding_
+    summary["layout"] = settings.layout.value
+    summary["latent_name"] = "sketch-map" if embedding is not None else summary["model"]
+    summary["sketch_map"] = None if embedding is None else _sketch_summary(embedding)
     groups = np.where(np.isin(np.arange(len(inputs.y)), data.test), "test", "train")
     featurizer = inputs.featurizer
     pipeline = assemble(
@@ -449,23 +469,43 @@ def _run(inputs: _Inputs, target: str, settings: _Settings):
             "structures": None
             if inputs.structures is None
             else pack_structures(inputs.structures),
-            "latent": latent,
+            "latent": shown,
+            "latent_name": summary["latent_name"],
             "target": inputs.y,
             "target_name": target,
             "sets": groups,
             "names": inputs.names,
             "columns": inputs.columns,
         },
+        embedding,
     )
     arrays = {
         "residual": inputs.y - data.reference,
-        "latent": latent,
+        "latent": shown,
+        "model_latent": latent,
         "predicted": predicted,
         "ridge_predicted": ridge_predicted,
         "test": data.test,
         "pipeline": pipeline,
     }
     return summary, arrays
+
+
+def _sketch_map(X: np.ndarray, components: int):
+    """A sketch-map of the scaled features of every row (landmarks past
+    :data:`SKETCH_LANDMARKS` rows)."""
+    from propmap.decomposition import SketchMap
+
+    landmarks = SKETCH_LANDMARKS if len(X) > SKETCH_LANDMARKS else None
+    return SketchMap(n_components=components, n_landmarks=landmarks).fit(X)
+
+
+def _sketch_summary(sketch) -> dict[str, Any]:
+    return {
+        "n_landmarks": sketch.n_landmarks,
+        "stress": float(sketch.stress_),
+        "parameters": {key: float(value) for key, value in sketch.params_.items()},
+    }
 
 
 def _split_and_scale(inputs: _Inputs, settings: _Settings) -> _Scaled:
@@ -641,7 +681,8 @@ def _write_outputs(out, inputs, target, summary, arrays, title) -> None:
     files = {name: out / file for name, file in MAP_FILES.items()}
     y = inputs.y
     model_name = summary["model"]
-    labels = (f"{model_name} 1", f"{model_name} 2")
+    latent_name = summary["latent_name"]
+    labels = (f"{latent_name} 1", f"{latent_name} 2")
     latent, predicted = arrays["latent"], arrays["predicted"]
     save_figure(
         latent_map(latent, y, value_label=target, axis_labels=labels, title=title),
@@ -661,7 +702,9 @@ def _write_outputs(out, inputs, target, summary, arrays, title) -> None:
             # train first, so that the test points are drawn on top
             groups={"train": groups == "train", "test": groups == "test"},
             panel_titles=[
-                f"map ({summary['n_components']}-D latent space)",
+                f"{model_name} ({summary['n_components']}-D latent space)"
+                if summary["layout"] == "sketch"
+                else f"map ({summary['n_components']}-D latent space)",
                 f"full model ({summary['full_model']})",
             ],
         ),
@@ -690,13 +733,22 @@ def _write_outputs(out, inputs, target, summary, arrays, title) -> None:
                 else {}
             ),
             "set": groups.tolist(),
+            **(
+                {
+                    f"{model_name} {k + 1}": arrays["model_latent"][:, k]
+                    for k in range(arrays["model_latent"].shape[1])
+                }
+                if summary["layout"] == "sketch"
+                else {}
+            ),
         },
         latent=latent,
-        latent_name=model_name,
+        latent_name=latent_name,
         color=target,
         name=title or f"propmap map of {target}",
         description=(
-            f"{model_name} (mixing {summary['mixing']:g}) of "
+            ("sketch-map of the features; " if summary["layout"] == "sketch" else "")
+            + f"{model_name} (mixing {summary['mixing']:g}) of "
             f"{'SOAP features' if summary['input'] == 'structures' else 'the table'}"
             f"; test R² {map_test['r2']:.3f}"
         ),
@@ -759,6 +811,18 @@ def map_section(summary: dict, folder: Path, link_prefix: str, title: str):
         "uses every feature. Mixing: "
         f"{summary['mixing_chosen_by']}; penalty: {summary['penalty_chosen_by']}."
     )
+    sketch = summary.get("sketch_map")
+    if sketch is not None:
+        text += (
+            " The map shows a sketch-map of the same features (it sees no target; "
+            f"stress {sketch['stress']:.3g}"
+            + (
+                f", fitted on {sketch['n_landmarks']} landmarks"
+                if sketch["n_landmarks"]
+                else ""
+            )
+            + "); the accuracies are the latent space's."
+        )
     files = summary["files"]
     return ReportSection(
         title=title,

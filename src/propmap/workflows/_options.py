@@ -32,6 +32,14 @@ class Kernel(_Choice):
     laplacian = "laplacian"
 
 
+class Layout(_Choice):
+    """The coordinates a map shows: the PCovR latent space, or a sketch-map of the
+    features (unsupervised; the accuracies stay the PCovR model's)."""
+
+    pcovr = "pcovr"
+    sketch = "sketch"
+
+
 class Aggregate(_Choice):
     """How atoms' features make a structure's: the mean (intensive properties) or
     the sum (extensive ones, such as energies)."""

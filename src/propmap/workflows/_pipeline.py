@@ -21,6 +21,10 @@ class ScaledTargetModel(RegressorMixin, TransformerMixin, BaseEstimator):
     target_scaler : transformer
         Scales the targets (e.g. ``StandardFlexibleScaler(column_wise=True)``);
         its ``inverse_transform`` brings predictions back to the targets' units.
+    embedding : transformer or None, default=None
+        The map's coordinates, when they are not the model's latent space (e.g. a
+        :class:`~propmap.decomposition.SketchMap` of the same inputs): fitted on X
+        alone, it gives :meth:`transform`; predictions stay the model's.
 
     Attributes
     ----------
@@ -28,17 +32,21 @@ class ScaledTargetModel(RegressorMixin, TransformerMixin, BaseEstimator):
         The fitted model.
     target_scaler_ : transformer
         The fitted target scaler.
+    embedding_ : transformer or None
+        The fitted embedding.
     """
 
-    def __init__(self, model=None, target_scaler=None) -> None:
+    def __init__(self, model=None, target_scaler=None, embedding=None) -> None:
         self.model = model
         self.target_scaler = target_scaler
+        self.embedding = embedding
 
     @classmethod
-    def from_fitted(cls, model, target_scaler) -> ScaledTargetModel:
-        """Wrap a model and a scaler fitted already."""
-        wrapped = cls(model, target_scaler)
+    def from_fitted(cls, model, target_scaler, embedding=None) -> ScaledTargetModel:
+        """Wrap a model, a scaler (and an embedding) fitted already."""
+        wrapped = cls(model, target_scaler, embedding)
         wrapped.model_, wrapped.target_scaler_ = model, target_scaler
+        wrapped.embedding_ = embedding
         wrapped.n_features_in_ = model.n_features_in_
         return wrapped
 
@@ -46,12 +54,17 @@ class ScaledTargetModel(RegressorMixin, TransformerMixin, BaseEstimator):
         y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
         self.target_scaler_ = clone(self.target_scaler).fit(y)
         self.model_ = clone(self.model).fit(X, self.target_scaler_.transform(y))
+        self.embedding_ = None if self.embedding is None else clone(self.embedding)
+        if self.embedding_ is not None:
+            self.embedding_.fit(X)
         self.n_features_in_ = self.model_.n_features_in_
         return self
 
     def transform(self, X) -> np.ndarray:
-        """Latent coordinates."""
+        """The map's coordinates: the embedding's, else the latent space's."""
         check_is_fitted(self, "model_")
+        if getattr(self, "embedding_", None) is not None:
+            return self.embedding_.transform(X)
         return self.model_.transform(X)
 
     def predict(self, X) -> np.ndarray:
@@ -85,8 +98,9 @@ class MapPipeline(Pipeline):
     map_ : dict
         What the map shows, set by :func:`~propmap.workflows.map_structures`:
         ``structures`` (packed; :meth:`map_structures` unpacks them, None for a
-        table), ``latent``, ``target`` (values), ``target_name``, ``sets``
-        ("train"/"test"), ``names`` and, for a table, ``columns``.
+        table), ``latent`` (the map's coordinates), ``latent_name`` (their axis
+        label), ``target`` (values), ``target_name``, ``sets`` ("train"/"test"),
+        ``names`` and, for a table, ``columns``.
     """
 
     def __init__(self, steps, *, baseline=None, memory=None, verbose=False):
@@ -113,12 +127,14 @@ class MapPipeline(Pipeline):
         return prediction
 
 
-def assemble(featurizer, x_scaler, model, y_scaler, baseline, record) -> MapPipeline:
+def assemble(
+    featurizer, x_scaler, model, y_scaler, baseline, record, embedding=None
+) -> MapPipeline:
     """The pipeline of parts fitted already, and the map's record."""
     steps = [] if featurizer is None else [("featurizer", featurizer)]
     steps += [
         ("scaler", x_scaler),
-        ("model", ScaledTargetModel.from_fitted(model, y_scaler)),
+        ("model", ScaledTargetModel.from_fitted(model, y_scaler, embedding)),
     ]
     pipeline = MapPipeline(steps, baseline=baseline)
     pipeline.baseline_ = baseline

@@ -188,7 +188,8 @@ def _write(
 
     record = pipeline.map_
     target = record["target_name"]
-    model_name = type(pipeline.named_steps["model"].model_).__name__
+    model_type = type(pipeline.named_steps["model"].model_).__name__
+    model_name = record.get("latent_name", model_type)  # the map's axes
     table = _projection_table(
         record, model_name, names, latent, predicted, nearest, distances
     )
@@ -229,7 +230,8 @@ def _write(
     summary = {
         "structures": len(names),
         "target": target,
-        "model": model_name,
+        "model": model_type,
+        "coordinates": model_name,
         "neighbours": int(nearest.shape[1]),
         "predicted": {
             "mean": float(np.mean(predicted)),
