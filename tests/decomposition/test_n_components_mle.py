@@ -55,3 +55,24 @@ def test_mle_needs_the_full_solver_and_a_tall_x(data):
         PCovR(n_components="mle").fit(X[:8], Y[:8])
     with pytest.raises(ValueError, match="n_components"):
         PCovR(n_components="auto").fit(X, Y)
+
+
+def test_kernel_models_take_mle_and_variance_fractions(data):
+    """On a linear kernel at mixing one the eigenvalues of K~ are (n - 1) times
+    X's variances: "mle" finds X's rank, a fraction keeps PCA's count (scikit-
+    matter squares the eigenvalues and keeps fewer)."""
+    from sklearn.decomposition import PCA
+
+    from propmap.decomposition import KernelPCovC, KernelPCovR
+
+    X, Y = data
+    assert KernelPCovR(mixing=1.0, n_components="mle").fit(X, Y).n_components_ == 4
+    for fraction in (0.5, 0.9, 0.999):
+        kernel = KernelPCovR(mixing=1.0, n_components=fraction).fit(X, Y)
+        assert kernel.n_components_ == PCA(fraction).fit(X).n_components_
+    labels = (Y[:, 0] > 0).astype(int)
+    classifier = KernelPCovC(mixing=1.0, n_components="mle", scale_z=True)
+    classifier.fit(X, labels)
+    assert classifier.n_components_ == 4
+    with pytest.raises(ValueError, match="svd_solver='full'"):
+        KernelPCovR(n_components="mle", svd_solver="arpack").fit(X, Y)

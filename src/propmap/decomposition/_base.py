@@ -44,7 +44,14 @@ class SpectrumMixin:
     """The eigen-solve every PCov method ends with: the top eigenpairs of its
     modified matrix, the number of components a fractional ``n_components`` asks
     for, and the spectrum attributes (``singular_values_``, ``explained_variance_``,
-    ``explained_variance_ratio_``)."""
+    ``explained_variance_ratio_``).
+
+    ``"mle"`` applies Minka's estimate to the eigenvalues, or, with
+    ``_mle_on_numerical_rank``, to those above rounding only: an n x n kernel of
+    d < n features has n - d zero eigenvalues, which would make the estimate the
+    kernel's rank."""
+
+    _mle_on_numerical_rank = False
 
     def _top_eigenpairs(
         self, matrix: np.ndarray, overwrite: bool = False
@@ -73,8 +80,12 @@ class SpectrumMixin:
             eigenvalues = eigenvalues[: self.n_components_]
             eigenvectors = eigenvectors[:, : self.n_components_]
         elif wanted == "mle":  # Minka's MLE of the rank, on the explained variance
+            spectrum = eigenvalues
+            if self._mle_on_numerical_rank and eigenvalues.size:
+                rounding = eigenvalues.size * np.finfo(float).eps * eigenvalues[0]
+                spectrum = eigenvalues[eigenvalues > max(rounding, 0.0)]
             rank = _infer_dimension(
-                eigenvalues / (self.n_samples_in_ - 1), self.n_samples_in_
+                spectrum / (self.n_samples_in_ - 1), self.n_samples_in_
             )
             self.n_components_ = int(min(max(rank, 1), eigenvalues.size))
             eigenvalues = eigenvalues[: self.n_components_]

@@ -120,11 +120,14 @@ class BaseKernelPCov(
     coordinates. ``transform`` and ``inverse_transform`` come from here.
     """
 
+    _mle_on_numerical_rank = True
+
     _parameter_constraints: dict = {
         "mixing": [Interval(Real, 0, 1, closed="both")],
         "n_components": [
             Interval(Integral, 1, None, closed="left"),
             Interval(RealNotInt, 0, 1, closed="neither"),
+            StrOptions({"mle"}),
             None,
         ],
         "svd_solver": [StrOptions({"auto", "full", "arpack", "randomized"})],

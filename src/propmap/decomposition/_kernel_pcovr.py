@@ -46,10 +46,13 @@ class KernelPCovR(RegressorMixin, MultiOutputMixin, BaseKernelPCov):
     mixing : float, default=0.5
         The mixing parameter α in [0, 1]: 1 is kernel PCA, 0 a reduced-rank kernel
         ridge regression.
-    n_components : int, float or None, default=None
+    n_components : int, float, "mle" or None, default=None
         Number of components to keep. ``None`` keeps ``n_samples`` (one fewer
         with ``svd_solver="arpack"``); a float in (0, 1) keeps the fewest components
-        whose share of the trace of K~ exceeds it.
+        whose share of the trace of K~ exceeds it; ``"mle"``: Minka's estimate
+        of the rank from the eigenvalues of K~ / (n - 1) as variances.
+        (scikit-matter takes the eigenvalues as singular values and squares
+        them, which keeps fewer components.)
     svd_solver : {"auto", "full", "arpack", "randomized"}, default="auto"
         Eigensolver for K~. ``"auto"`` uses ``"full"`` when X has at most 500 rows
         and columns or ``n_components`` is None, ``"arpack"`` for fewer than 10

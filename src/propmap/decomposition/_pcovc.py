@@ -390,7 +390,7 @@ class KernelPCovC(_LatentClassification, BaseKernelPCov):
     Parameters
     ----------
     mixing : float, default=0.5
-    n_components : int, float or None, default=None
+    n_components : int, float, "mle" or None, default=None
     svd_solver : {{"auto", "full", "arpack", "randomized"}}, default="auto"
     {shared}
     kernel, gamma, degree, coef0, kernel_params, center, fit_inverse_transform,
