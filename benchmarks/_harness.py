@@ -619,3 +619,47 @@ def save_results(
     }
     path.write_text(json.dumps(document, indent=2, default=str) + "\n")
     return path
+
+
+def report(
+    results: Sequence[Mapping[str, Any]],
+    args: argparse.Namespace,
+    name: str,
+    details: str = "",
+    table: Callable[[Sequence[Mapping[str, Any]]], str] | None = None,
+) -> int:
+    """The end of every benchmark's ``main``: print the table (``table``, default
+    :func:`format_table`) and ``details``, save the results as
+    ``<name>[-quick]`` unless ``--no-save``, and return the exit status (1 if a
+    runner failed)."""
+    print((table or format_table)(results))
+    if details:
+        print()
+        print(details)
+    if not args.no_save:
+        stem = f"{name}-quick" if args.quick else name
+        path = save_results(results, stem, metadata={"argv": sys.argv[1:]})
+        print(f"\nResults saved to {path}")
+    return 1 if any(r.get("error") for r in results) else 0
+
+
+def speedup_details(
+    results: Sequence[Mapping[str, Any]],
+    goals: Mapping[str, float],
+    difference: str = "max relative difference",
+) -> str:
+    """One line per propmap result: reference / propmap, the goal of its case's
+    ``params["key"]`` if it has one, and the outputs' difference."""
+    lines = []
+    for result in results:
+        speedup = result.get("ratio_vs_reference")
+        if result["runner"] != "propmap" or speedup is None:
+            continue
+        line = f"{result['case']}: reference / propmap = {speedup:.1f}"
+        goal = goals.get(result["params"].get("key"))
+        if goal is not None:
+            line += f" (goal >= {goal:g}: {'met' if speedup >= goal else 'NOT met'})"
+        if result.get("max_rel_diff") is not None:
+            line += f"; {difference} {result['max_rel_diff']:.1e}"
+        lines.append(line)
+    return "\n".join(lines)

@@ -43,8 +43,8 @@ from _harness import (
     error_row,
     format_number,
     layout_table,
+    report,
     run_cases,
-    save_results,
     select_cases,
     verdict,
 )
@@ -545,16 +545,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"data: {N_FACTORS} latent factors plus noise, one nonlinear target, "
         f"seed {SEED}; RBF kernel, gamma = 1 / (2 d); mixing {MIXING}"
     )
-    print(format_table(results))
-    details = format_details(results)
-    if details:
-        print()
-        print(details)
-    if not args.no_save:
-        name = "kpcovr" + ("-quick" if args.quick else "")
-        path = save_results(results, name, metadata={"argv": sys.argv[1:]})
-        print(f"\nResults saved to {path}")
-    return 1 if any(r.get("error") for r in results) else 0
+    return report(results, args, "kpcovr", format_details(results), table=format_table)
 
 
 if __name__ == "__main__":

@@ -31,10 +31,10 @@ from _harness import (
     Case,
     Runner,
     benchmark_parser,
-    format_table,
+    report,
     run_cases,
-    save_results,
     select_cases,
+    speedup_details,
 )
 
 N_COMPONENTS = 100
@@ -121,23 +121,6 @@ def build_case(key: str, quick: bool = False) -> Case:
     )
 
 
-def format_details(results: Sequence[Mapping[str, Any]]) -> str:
-    lines = []
-    for result in results:
-        key = result["params"]["key"]
-        speedup = result.get("ratio_vs_reference")
-        if result["runner"] != "propmap" or speedup is None:
-            continue
-        line = f"{result['case']}: reference / propmap = {speedup:.1f}"
-        if key in MIN_SPEEDUP:
-            met = speedup >= MIN_SPEEDUP[key]
-            line += f" (goal >= {MIN_SPEEDUP[key]:g}: {'met' if met else 'NOT met'})"
-        if result.get("max_rel_diff") is not None:
-            line += f"; max relative difference {result['max_rel_diff']:.1e}"
-        lines.append(line)
-    return "\n".join(lines)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark from the command line; returns the exit status."""
     parser = benchmark_parser(
@@ -147,19 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cases = [build_case(key, quick=args.quick) for key in CASE_SPECS]
     cases = select_cases(parser, cases, args.case)
     results = run_cases(cases, repeat=args.repeat, threads=args.threads)
-    print(format_table(results))
-    details = format_details(results)
-    if details:
-        print()
-        print(details)
-    if not args.no_save:
-        path = save_results(
-            results,
-            "metrics-quick" if args.quick else "metrics",
-            {"argv": sys.argv[1:]},
-        )
-        print(f"\nResults saved to {path}")
-    return 1 if any(r.get("error") for r in results) else 0
+    return report(results, args, "metrics", speedup_details(results, MIN_SPEEDUP))
 
 
 if __name__ == "__main__":

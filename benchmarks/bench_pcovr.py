@@ -27,9 +27,8 @@ from _harness import (
     Case,
     Runner,
     benchmark_parser,
-    format_table,
+    report,
     run_cases,
-    save_results,
     select_cases,
 )
 
@@ -270,16 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cases = select_cases(parser, cases, args.case)
 
     results = run_cases(cases, repeat=args.repeat, threads=args.threads)
-    print(format_table(results))
-    details = format_details(results)
-    if details:
-        print()
-        print(details)
-    if not args.no_save:
-        name = "pcovr-quick" if args.quick else "pcovr"
-        path = save_results(results, name, metadata={"argv": sys.argv[1:]})
-        print(f"\nResults saved to {path}")
-    return 1 if any(r.get("error") for r in results) else 0
+    return report(results, args, "pcovr", format_details(results))
 
 
 if __name__ == "__main__":

@@ -44,8 +44,8 @@ from _harness import (
     error_row,
     format_number,
     layout_table,
+    report,
     run_cases,
-    save_results,
     select_cases,
 )
 
@@ -541,18 +541,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = run_cases(cases, repeat=args.repeat, threads=args.threads)
     summarize_picks(results)
     print(f"data: {', '.join(kinds)}, seed {SEED}; BLAS threads: {args.threads}")
-    print(format_table(results))
-    details = format_details(results)
-    if details:
-        print()
-        print(details)
-    if not args.no_save:
-        name = "selection" + ("-quick" if args.quick else "")
-        if args.threads:
-            name += f"-{args.threads}thread"
-        path = save_results(results, name, metadata={"argv": sys.argv[1:]})
-        print(f"\nResults saved to {path}")
-    return 1 if any(r.get("error") for r in results) else 0
+    name = "selection" + (f"-{args.threads}thread" if args.threads else "")
+    return report(results, args, name, format_details(results), table=format_table)
 
 
 if __name__ == "__main__":

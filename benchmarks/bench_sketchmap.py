@@ -39,9 +39,8 @@ from _harness import (
     Case,
     Runner,
     benchmark_parser,
-    format_table,
+    report,
     run_cases,
-    save_results,
     select_cases,
     verdict,
 )
@@ -195,19 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cases = [build_case(key, args.quick, args.timeout) for key in CASE_SPECS]
     cases = select_cases(parser, cases, args.case)
     results = run_cases(cases, repeat=args.repeat, threads=args.threads)
-    print(format_table(results))
-    details = format_details(results)
-    if details:
-        print()
-        print(details)
-    if not args.no_save:
-        path = save_results(
-            results,
-            "sketchmap-quick" if args.quick else "sketchmap",
-            {"argv": sys.argv[1:]},
-        )
-        print(f"\nResults saved to {path}")
-    return 1 if any(r.get("error") for r in results) else 0
+    return report(results, args, "sketchmap", format_details(results))
 
 
 if __name__ == "__main__":

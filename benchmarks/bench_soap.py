@@ -32,8 +32,8 @@ from _harness import (
     benchmark_parser,
     format_number,
     layout_table,
+    report,
     run_cases,
-    save_results,
     select_cases,
     verdict,
 )
@@ -147,14 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser, [build_case(key, quick=args.quick) for key in CASE_SPECS], args.case
     )
     results = run_cases(cases, repeat=args.repeat, threads=args.threads)
-    print(format_table(results))
-    print()
-    print("\n".join(goals(results)))
-    if not args.no_save:
-        name = "soap" + ("-quick" if args.quick else "")
-        path = save_results(results, name, metadata={"argv": sys.argv[1:]})
-        print(f"\nResults saved to {path}")
-    return 1 if any(r.get("error") for r in results) else 0
+    return report(results, args, "soap", "\n".join(goals(results)), table=format_table)
 
 
 if __name__ == "__main__":
