@@ -23,6 +23,7 @@ from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from propmap._compat import Interval, RealNotInt, StrOptions, _infer_dimension
+from propmap._dask import is_dask_array, map_rows
 from propmap._linalg import (
     inverse_sqrt_or_zero,
     largest_entry_signs,
@@ -271,6 +272,11 @@ class BasePCov(
             ``whiten=True``.
         """
         check_is_fitted(self, ["pxt_", "mean_"])
+        if is_dask_array(X):  # lazily, block by block, with X's row chunks
+            return map_rows(
+                X, self.transform, self.n_components_, self.pxt_.dtype,
+                self.n_features_in_,
+            )  # fmt: skip
         X = self._validate_new(X)
         latent = self._latent(X)
         if self.whiten:
@@ -289,6 +295,12 @@ class BasePCov(
         -------
         X_reconstructed : ndarray of shape (n_samples, n_features_in_)
         """
+        if is_dask_array(X):
+            check_is_fitted(self, ["ptx_"])
+            return map_rows(
+                X, self.inverse_transform, self.ptx_.shape[1], self.ptx_.dtype,
+                self.n_components_, "T",
+            )  # fmt: skip
         latent = self._check_latent(X)
         return latent @ self.ptx_
 

@@ -14,6 +14,13 @@ from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from propmap._compat import HasMethods, StrOptions, _fit_context
+from propmap._dask import (
+    DaskStatistics,
+    check_dask_features,
+    is_dask_array,
+    map_rows,
+    rows_like,
+)
 from propmap._linalg import solve_penalised, symmetric_eigh
 from propmap._validation import (
     FLOAT_DTYPES,
@@ -252,6 +259,8 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
         self : PCovR
             The fitted estimator.
         """
+        if is_dask_array(X):
+            return self._fit_dask(X, Y, W)
         X, targets, targets_1d = validate_features_targets(self, X, Y)
         check_precomputed_weights(W, "regressor", self.regressor)
         self._start_fit(X)
@@ -260,16 +269,7 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
             gram = gram_matrix(X)
             _check_finite_product(gram)
             xt_targets, column_sums = cross_products(X, targets)
-            self._record_mean(column_sums / X.shape[0])
-            gram_values, gram_vectors = symmetric_eigh(gram)
-            del gram
-            projected_targets = gram_vectors.T @ xt_targets
-            projected_targets_hat = self._regress_feature_space(
-                X, Y, gram_values, gram_vectors, projected_targets, column_sums
-            )
-            self._fit_feature_space(
-                gram_values, gram_vectors, projected_targets, projected_targets_hat
-            )
+            self._fit_from_products(gram, xt_targets, column_sums, X, Y)
         else:
             self._record_mean(column_means(X))
             kernel = np.asarray(safe_sparse_dot(X, X.T, dense_output=True), np.float64)
@@ -278,13 +278,59 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
                 X, Y, targets64, kernel, W
             )
             self._fit_sample_space(X, kernel, targets64, targets_hat, weights)
-        self._cast_projectors(X.dtype)
+        return self._finish_fit(X.dtype, targets_1d)
+
+    def _finish_fit(self, dtype, targets_1d: bool):
+        self._cast_projectors(dtype)
         self.pxy_ = self.pxt_ @ self.pty_
         if targets_1d:
             self.pxy_ = self.pxy_[:, 0]
             self.pty_ = self.pty_[:, 0]
         self.components_ = self.pxt_.T
         return self
+
+    def _fit_from_products(self, gram, xt_targets, column_sums, X, Y) -> None:
+        """The feature-space fit from XᵀX, XᵀY and the column sums (X and Y only
+        for a regressor that cannot be solved from them; None for a dask X)."""
+        self._record_mean(column_sums / self.n_samples_in_)
+        gram_values, gram_vectors = symmetric_eigh(gram)
+        del gram
+        projected_targets = gram_vectors.T @ xt_targets
+        projected_targets_hat = self._regress_feature_space(
+            X, Y, gram_values, gram_vectors, projected_targets, column_sums
+        )
+        self._fit_feature_space(
+            gram_values, gram_vectors, projected_targets, projected_targets_hat
+        )
+
+    def _fit_dask(self, X, Y, W):
+        """A dask X: one pass (one ``dask.compute``) for XᵀX, XᵀY and the column
+        sums, then the feature-space fit in memory."""
+        X = check_dask_features(X)
+        if Y is None:
+            raise ValueError("PCovR requires y to be passed, but the target y is None.")
+        Y, targets_1d = rows_like(Y, X)
+        check_precomputed_weights(W, "regressor", self.regressor)
+        self.n_features_in_ = X.shape[1]
+        self._start_fit(X)
+        if self.space_ != "feature":
+            raise ValueError(
+                "A dask X is fitted in feature space, from its d x d statistics; "
+                f"space={self.space!r} with {X.shape[0]} samples and {X.shape[1]} "
+                "features would need the n x n kernel."
+            )
+        template = self._regressor_template()
+        if self.regressor != "precomputed" and not _solvable_from_gram(template):
+            raise ValueError(
+                "A dask X needs a regressor solvable from XᵀX and XᵀY (the default, "
+                "or a Ridge without an intercept) or regressor='precomputed'; "
+                f"got {template!r}."
+            )
+        statistics = DaskStatistics.of(X, Y)
+        self._fit_from_products(
+            statistics.gram, statistics.xty, statistics.column_sums, None, None
+        )
+        return self._finish_fit(X.dtype, targets_1d)
 
     def _regressor_template(self):
         return default_regressor() if self.regressor is None else self.regressor
@@ -367,6 +413,11 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
         if X is None and T is None:
             raise ValueError("Either X or T must be given.")
         if X is not None:
+            if is_dask_array(X):
+                width = None if self.pxy_.ndim == 1 else self.pxy_.shape[1]
+                return map_rows(
+                    X, self.predict, width, self.pxy_.dtype, self.n_features_in_
+                )
             X = self._validate_new(X)
             return np.asarray(safe_sparse_dot(X, self.pxy_))
         return self._check_latent(T) @ self.pty_

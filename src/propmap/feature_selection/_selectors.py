@@ -1,7 +1,9 @@
 """Feature selectors: the selection engine on the columns of X."""
 
 from sklearn.feature_selection import SelectorMixin
+from sklearn.utils.validation import check_is_fitted
 
+from propmap._dask import is_dask_array
 from propmap.selection._base import GreedySelector
 from propmap.selection._methods import (
     CURMethod,
@@ -25,6 +27,27 @@ class _FeatureSelector(SelectorMixin):
     # SelectorMixin comes first in the class order; its get_support has no
     # ``ordered``
     get_support = GreedySelector.get_support
+
+    def transform(self, X):
+        """Keep the selected columns of X (lazily for a dask array).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X_selected : array of shape (n_samples, n_selected_)
+        """
+        if is_dask_array(X):
+            check_is_fitted(self, ["selected_idx_"])
+            if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X has shape {X.shape}, but {type(self).__name__} was fitted "
+                    f"with {self.n_features_in_} features."
+                )
+            return X[:, self._get_support_mask()]
+        return super().transform(X)
 
 
 @fill_doc

@@ -10,6 +10,13 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from propmap._compat import Interval, _check_sample_weight, _fit_context
+from propmap._dask import (
+    check_dask_features,
+    is_dask_array,
+    map_rows,
+    rows_like,
+    weighted_moments,
+)
 from propmap._validation import FLOAT_DTYPES
 
 __all__ = ["KernelNormalizer", "SparseKernelCenterer", "StandardFlexibleScaler"]
@@ -121,6 +128,8 @@ class StandardFlexibleScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimat
         -------
         self : StandardFlexibleScaler
         """
+        if is_dask_array(X):
+            return self._fit_dask(X, sample_weight)
         X = validate_data(
             self, X, accept_sparse="csr", dtype=list(FLOAT_DTYPES), ensure_min_samples=2
         )
@@ -132,10 +141,30 @@ class StandardFlexibleScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimat
         self.n_samples_in_ = X.shape[0]
         weights = _normalised_weights(sample_weight, X)
         mean = self._weighted_mean(X, weights)
-        self.mean_ = mean if self.with_mean else np.zeros(X.shape[1], dtype=X.dtype)
+        variance = self._weighted_variance(X, weights, mean) if self.with_std else None
+        return self._set_moments(mean, variance, X.dtype)
+
+    def _fit_dask(self, X, sample_weight):
+        """A dask X: weighted means and variances in one pass, one compute."""
+        X = check_dask_features(X)
+        self.n_features_in_ = X.shape[1]
+        self.n_samples_in_ = X.shape[0]
+        weights = None
+        if sample_weight is not None:
+            weights, _ = rows_like(sample_weight, X, "sample_weight")
+            if weights.shape[1] != 1:
+                raise ValueError("sample_weight must be one-dimensional.")
+            weights = weights[:, 0]
+        mean, variance, smallest = weighted_moments(X, weights)
+        if smallest < 0:
+            raise ValueError("sample_weight must be non-negative.")
+        return self._set_moments(mean, variance, X.dtype)
+
+    def _set_moments(self, mean, variance, dtype):
+        """``mean_`` and ``scale_`` from the weighted means and variances."""
+        self.mean_ = mean if self.with_mean else np.zeros(mean.shape[0], dtype=dtype)
         self.scale_ = 1.0
         if self.with_std:
-            variance = self._weighted_mean_of_squares(X, weights) - mean**2
             variance = np.clip(variance, 0.0, None)
             if self.column_wise:
                 flat = variance < self.atol + np.abs(mean) * self.rtol
@@ -145,7 +174,7 @@ class StandardFlexibleScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimat
                         f"{np.flatnonzero(flat)[:10].tolist()} are constant. Drop them "
                         "or use column_wise=False."
                     )
-                self.scale_ = np.sqrt(variance).astype(X.dtype)
+                self.scale_ = np.sqrt(variance).astype(dtype)
             else:
                 total = variance.sum()
                 if total < abs(np.average(mean)) * self.rtol + self.atol:
@@ -165,12 +194,11 @@ class StandardFlexibleScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimat
         return np.average(X, axis=0, weights=weights)
 
     @classmethod
-    def _weighted_mean_of_squares(cls, X, weights) -> np.ndarray:
+    def _weighted_variance(cls, X, weights, mean) -> np.ndarray:
         if sp.issparse(X):
-            return cls._weighted_mean(X.multiply(X).tocsr(), weights)
-        # two-pass variance is more accurate than E[x²] - E[x]² for dense data
-        mean = np.average(X, axis=0, weights=weights)
-        return np.average((X - mean) ** 2, axis=0, weights=weights) + mean**2
+            return cls._weighted_mean(X.multiply(X).tocsr(), weights) - mean**2
+        # two passes: more accurate than E[x²] - E[x]² for dense data
+        return np.average((X - mean) ** 2, axis=0, weights=weights)
 
     def transform(self, X, copy: bool | None = None):
         """Centre and scale X with the fitted mean and scale.
@@ -187,6 +215,11 @@ class StandardFlexibleScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimat
         X_scaled : {ndarray, sparse matrix} of shape (n_samples, n_features)
         """
         check_is_fitted(self, ["mean_", "scale_"])
+        if is_dask_array(X):
+            return map_rows(
+                X, lambda block: self.transform(block, copy=True), X.shape[1],
+                X.dtype if X.dtype.kind == "f" else np.float64, self.n_features_in_,
+            )  # fmt: skip
         copy = self.copy if copy is None else copy
         X = validate_data(
             self,
@@ -217,6 +250,11 @@ class StandardFlexibleScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimat
         X_original : {ndarray, sparse matrix} of shape (n_samples, n_features)
         """
         check_is_fitted(self, ["mean_", "scale_"])
+        if is_dask_array(X):
+            return map_rows(
+                X, lambda block: self.inverse_transform(block, copy=True), X.shape[1],
+                X.dtype if X.dtype.kind == "f" else np.float64, self.n_features_in_,
+            )  # fmt: skip
         copy = self.copy if copy is None else copy
         X = check_array(X, accept_sparse="csr", dtype=list(FLOAT_DTYPES), copy=copy)
         if X.shape[1] != self.n_features_in_:

@@ -192,6 +192,8 @@ class VoronoiFPS(_SampleSelector, FPSMethod):
         check_is_fitted(self, "voronoi_location_")
         return self.voronoi_location_
 
+    _distributable = False  # its cells need every row: a dask X is read in
+
     def _make_strategy(self):
         return VoronoiFPSStrategy(
             self._inner_products,

@@ -18,6 +18,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from propmap._compat import Interval, RealNotInt, StrOptions, _fit_context
+from propmap._dask import (
+    DaskStatistics,
+    check_dask_features,
+    is_dask_array,
+    root_of_gram,
+    rows_like,
+)
 from propmap._validation import FLOAT_DTYPES
 
 __all__ = ["GreedySelector", "SelectionStrategy"]
@@ -140,6 +147,28 @@ class GreedySelector(BaseEstimator):
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, **common)
         return X, np.asarray(y, dtype=np.float64).reshape(X.shape[0], -1)
 
+    def _root_of_dask(self, X, y):
+        """R (and Ỹ) whose columns have the inner products of X's (and y's):
+        ``[R Ỹ]ᵀ[R Ỹ] = [X y]ᵀ[X y]``, from one pass over X (one compute)."""
+        if self._requires_targets and y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is "
+                "None: call fit(X, y) with the targets."
+            )
+        if not self._requires_targets:
+            return root_of_gram(DaskStatistics.of(X).gram), None
+        targets, _ = rows_like(y, X, "y")
+        statistics = DaskStatistics.of(X, targets)
+        joint = np.block(
+            [
+                [statistics.gram, statistics.xty],
+                [statistics.xty.T, statistics.yty],
+            ]
+        )
+        root = root_of_gram(joint)
+        n_features = X.shape[1]
+        return root[:, :n_features], root[:, n_features:]
+
     def _points(self, X):
         """Candidates as rows: X itself for samples, the view Xᵀ for features."""
         return X if self._axis == 0 else X.T
@@ -171,12 +200,22 @@ class GreedySelector(BaseEstimator):
         if continuing:
             previous = np.asarray(self.selected_idx_, dtype=int)
             previous_shape = (self.n_samples_in_, self.n_features_in_)
-        X, y = self._validate(X, y)
+        lazy, self._client = None, None
+        if is_dask_array(X) and self._axis == 1:
+            # columns are compared only through their inner products (and those
+            # with y): select on a d x d root of the joint Gram matrix instead
+            lazy = check_dask_features(X)
+            X, y = self._root_of_dask(lazy, y)
+        elif is_dask_array(X):
+            X, y, lazy = self._dask_samples(X, y)
+        if lazy is None or self._axis == 1:
+            X, y = self._validate(X, y)
+        shape = X.shape if lazy is None else lazy.shape
         n_items = X.shape[self._axis]
-        if continuing and X.shape != previous_shape:
+        if continuing and shape != previous_shape:
             raise ValueError(
                 f"warm_start=True continues a selection on the same data, but X has "
-                f"shape {X.shape} and the previous fit saw {previous_shape}."
+                f"shape {shape} and the previous fit saw {previous_shape}."
             )
         if self.full and self.score_threshold is not None:
             raise ValueError(
@@ -185,7 +224,7 @@ class GreedySelector(BaseEstimator):
             )
         self._check_parameters(n_items)
         target = self._n_to_select(n_items)
-        self.n_samples_in_, self.n_features_in_ = X.shape
+        self.n_samples_in_, self.n_features_in_ = shape
 
         strategy = self._make_strategy()
         strategy.initialize(self._points(X), y)
@@ -253,12 +292,35 @@ class GreedySelector(BaseEstimator):
         self.n_selected_ = len(picks)
         self.support_ = selected
         picked = self.selected_idx_
-        self.X_selected_ = X[picked] if self._axis == 0 else X[:, picked]
+        source = X if lazy is None else lazy  # a dask X keeps a lazy X_selected_
+        self.X_selected_ = source[picked] if self._axis == 0 else source[:, picked]
         if y is not None and self._axis == 0:
             self.y_selected_ = y[self.selected_idx_]
         for name, value in strategy.fitted_attributes().items():
             setattr(self, name, value)
+        self._client = None
         return self
+
+    def _dask_samples(self, X, y):
+        """Rows of a dask X as candidates: on a distributed cluster they stay on
+        the workers (methods that support it); otherwise X is read into memory."""
+        from propmap.selection._distributed import active_client
+
+        client = active_client() if getattr(self, "_distributable", False) else None
+        if client is None:
+            import dask
+
+            return (*dask.compute(X, y), None)
+        lazy = check_dask_features(X)
+        if self._requires_targets and y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is "
+                "None: call fit(X, y) with the targets."
+            )
+        if y is not None:
+            y, _ = rows_like(y, lazy, "y")
+        self._client = client
+        return lazy, y, lazy
 
     def score(self, X, y=None):
         """The per-candidate scores of the fitted selection, as scikit-matter's
@@ -278,7 +340,14 @@ class GreedySelector(BaseEstimator):
         scores : ndarray of shape (n_candidates,)
         """
         check_is_fitted(self, ["selected_idx_"])
-        validate_data(self, X, reset=False, accept_sparse="csr")
+        if is_dask_array(X):  # only its shape is checked: nothing to compute
+            if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X has shape {X.shape}, but {type(self).__name__} was fitted "
+                    f"with {self.n_features_in_} features."
+                )
+        else:
+            validate_data(self, X, reset=False, accept_sparse="csr")
         return getattr(self, self._score_attribute)
 
     def get_support(self, indices: bool = False, ordered: bool = False):

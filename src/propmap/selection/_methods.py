@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from propmap._compat import Interval, StrOptions
 from propmap.selection._base import GreedySelector
 from propmap.selection._cur import CURStrategy, PCovCURStrategy
+from propmap.selection._distributed import DistributedFPSStrategy
 from propmap.selection._fps import FPSStrategy, GramInnerProducts, RowInnerProducts
 from propmap.utils._pcovr_utils import pcovr_covariance
 
@@ -140,10 +141,19 @@ class FPSMethod(GreedySelector):
             points = np.ascontiguousarray(points)
         return RowInnerProducts([(1.0, points)])
 
+    # sample selection of a dask array on a cluster runs on actors
+    _distributable = True
+
+    def _weighted_blocks(self, points, targets):
+        return [(1.0, points)]
+
     def _make_strategy(self):
-        return FPSStrategy(
-            self._inner_products, self.initialize, check_random_state(self.random_state)
-        )
+        random_state = check_random_state(self.random_state)
+        if getattr(self, "_client", None) is not None:
+            return DistributedFPSStrategy(
+                self._client, self._weighted_blocks, self.initialize, random_state
+            )
+        return FPSStrategy(self._inner_products, self.initialize, random_state)
 
     def get_select_distance(self) -> np.ndarray:
         """Squared distance of each pick to the earlier picks when it was picked,
@@ -201,7 +211,10 @@ class PCovFPSMethod(FPSMethod):
         if self._axis == 1:  # features: distances from the modified covariance C~
             return GramInnerProducts(pcovr_covariance(self.mixing, points.T, targets))
         # samples: α‖xi − xj‖² + (1 − α)‖yi − yj‖², without an n x n matrix
-        return RowInnerProducts([(self.mixing, points), (1.0 - self.mixing, targets)])
+        return RowInnerProducts(self._weighted_blocks(points, targets))
+
+    def _weighted_blocks(self, points, targets):
+        return [(self.mixing, points), (1.0 - self.mixing, targets)]
 
 
 class CURMethod(GreedySelector):

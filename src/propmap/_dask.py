@@ -1,0 +1,208 @@
+"""What the estimators need to take dask arrays (the ``dask`` extra): recognising
+one without importing dask, checking its chunks, the one-pass statistics of X
+(and Y) computed in a single ``dask.compute``, and lazy row-wise outputs.
+
+Nothing here schedules work itself: reductions are dask graphs, run by whatever
+scheduler is active (threads, processes or a ``distributed.Client``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "DaskStatistics",
+    "check_dask_features",
+    "is_dask_array",
+    "map_rows",
+    "root_of_gram",
+    "rows_like",
+    "weighted_moments",
+]
+
+
+def is_dask_array(X) -> bool:
+    """Whether X is a ``dask.array.Array`` (dask is not imported for the test)."""
+    kind = type(X)
+    return kind.__name__ == "Array" and kind.__module__.startswith("dask.")
+
+
+def _dask():
+    try:
+        import dask
+        import dask.array as da
+    except ImportError as error:  # pragma: no cover - dask arrays need dask
+        raise ImportError(
+            "dask arrays need the dask extra: pip install 'propmap[dask]'"
+        ) from error
+    return dask, da
+
+
+def check_dask_features(X, name: str = "X", min_samples: int = 2):
+    """A two-dimensional floating dask array with known chunk sizes and one
+    column chunk (rechunked if it has several: every statistic here is over rows).
+    """
+    _dask()
+    if X.ndim != 2:
+        raise ValueError(
+            f"{name} must be a two-dimensional dask array, got {X.ndim} dimension(s)."
+        )
+    if any(np.isnan(size) for sizes in X.chunks for size in sizes):
+        raise ValueError(
+            f"{name} has unknown chunk sizes (e.g. from a filter or a dataframe): "
+            "call X.compute_chunk_sizes() first."
+        )
+    if not np.issubdtype(X.dtype, np.floating):
+        X = X.astype(np.float64)
+    if X.shape[0] < min_samples:
+        raise ValueError(
+            f"Found array with {X.shape[0]} sample(s) while a minimum of "
+            f"{min_samples} is required."
+        )
+    if X.shape[1] < 1:
+        raise ValueError(f"{name} has no features.")
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    return X
+
+
+def rows_like(Y, X, name: str = "Y"):
+    """Y (numpy or dask, 1-D or 2-D) as a two-dimensional dask array with X's row
+    chunks, and whether it was one-dimensional."""
+    _, da = _dask()
+    one_d = Y.ndim == 1
+    if not is_dask_array(Y):
+        Y = np.asarray(Y, dtype=np.float64)
+        if Y.shape[0] != X.shape[0]:
+            raise ValueError(f"{name} has {Y.shape[0]} rows but X has {X.shape[0]}.")
+        Y = da.from_array(Y.reshape(len(Y), -1), chunks=(X.chunks[0], -1))
+        return Y, one_d
+    if Y.shape[0] != X.shape[0]:
+        raise ValueError(f"{name} has {Y.shape[0]} rows but X has {X.shape[0]}.")
+    Y = Y.reshape(Y.shape[0], -1) if one_d else Y
+    if not np.issubdtype(Y.dtype, np.floating):
+        Y = Y.astype(np.float64)
+    return Y.rechunk((X.chunks[0], -1)), one_d
+
+
+@dataclass
+class DaskStatistics:
+    """The second-order statistics of X (and Y), in float64: XᵀX, Xᵀ1, and with
+    targets XᵀY, YᵀY and Yᵀ1; the number of rows. NaN or infinity anywhere in X
+    (or Y) shows on the diagonal of XᵀX (YᵀY): an error."""
+
+    n_samples: int
+    gram: np.ndarray
+    column_sums: np.ndarray
+    xty: np.ndarray | None = None
+    yty: np.ndarray | None = None
+    target_sums: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, X, Y=None, *, extra=()):
+        """One pass over X (and Y): every product is built lazily and computed in
+        one ``dask.compute``, together with the lazy ``extra`` results (returned
+        computed after the statistics)."""
+        dask, _ = _dask()
+        X64 = X.astype(np.float64)
+        lazy = [X64.T @ X64, X64.sum(axis=0)]
+        if Y is not None:
+            Y64 = Y.astype(np.float64)
+            lazy += [X64.T @ Y64, Y64.T @ Y64, Y64.sum(axis=0)]
+        values = dask.compute(*lazy, *extra)
+        gram, sums = values[:2]
+        statistics = cls(X.shape[0], np.asarray(gram), np.asarray(sums))
+        if Y is not None:
+            statistics.xty, statistics.yty, statistics.target_sums = (
+                np.asarray(value) for value in values[2:5]
+            )
+        if not np.all(np.isfinite(np.diagonal(statistics.gram))):
+            raise ValueError("Input X contains NaN or infinity (or values too large).")
+        if Y is not None and not np.all(np.isfinite(np.diagonal(statistics.yty))):
+            raise ValueError("Input Y contains NaN or infinity (or values too large).")
+        return (statistics, *values[len(lazy) :]) if extra else statistics
+
+
+def weighted_moments(X, weights=None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Column means and (population) variances of X, weighted, in one pass: each
+    row block gives its weight, mean and sum of squared deviations, combined
+    exactly (Chan et al.) after one ``dask.compute``; also the smallest weight.
+    """
+    dask, da = _dask()
+    n_features = X.shape[1]
+
+    def block_moments(block, block_weights=None):
+        block = np.asarray(block, dtype=np.float64)
+        w = (
+            np.ones(len(block))
+            if block_weights is None
+            else np.asarray(block_weights, dtype=np.float64).ravel()
+        )
+        total = w.sum()
+        mean = (w @ block) / total if total > 0 else np.zeros(n_features)
+        squares = w @ (block - mean) ** 2 if total > 0 else np.zeros(n_features)
+        smallest = w.min() if w.size else np.inf
+        return np.concatenate([[total, smallest], mean, squares])[None, :]
+
+    chunks = ((1,) * len(X.chunks[0]), (2 * n_features + 2,))
+    if weights is None:
+        parts = X.map_blocks(block_moments, chunks=chunks, dtype=np.float64)
+    else:
+        parts = da.map_blocks(
+            block_moments, X, weights[:, None], chunks=chunks, dtype=np.float64
+        )
+    (parts,) = dask.compute(parts)
+    totals, smallest = parts[:, 0], parts[:, 1]
+    means, squares = parts[:, 2 : 2 + n_features], parts[:, 2 + n_features :]
+    total = totals.sum()
+    if not np.isfinite(total) or total <= 0:
+        raise ValueError("sample_weight must have a positive sum.")
+    mean = totals @ means / total
+    deviations = squares.sum(axis=0) + totals @ (means - mean) ** 2
+    return mean, deviations / total, float(smallest.min())
+
+
+def root_of_gram(gram: np.ndarray) -> np.ndarray:
+    """R with RᵀR = ``gram`` (to rounding), rank x d: the pivoted Cholesky factor
+    (LAPACK ``pstrf``), which stops at the numerical rank and leaves the columns
+    of zero variance exactly zero. Any method that sees X only through the inner
+    products of its columns gives the same result on R as on X."""
+    from scipy.linalg.lapack import dpstrf
+
+    size = gram.shape[0]
+    scale = float(np.max(np.diagonal(gram))) if size else 0.0
+    if scale <= 0:
+        return np.zeros((1, size))
+    factor, pivots, rank, info = dpstrf(
+        np.asarray(gram, dtype=np.float64), lower=1, tol=-1.0
+    )
+    if info < 0:  # pragma: no cover - LAPACK argument errors
+        raise ValueError(f"LAPACK dpstrf failed (info={info}).")
+    lower = np.tril(factor)[:, :rank]
+    root = np.zeros((max(rank, 1), size))
+    root[:rank, pivots - 1] = lower.T
+    return root
+
+
+def map_rows(X, function, n_columns: int | None, dtype, n_features=None, name="X"):
+    """``function`` applied to each row block of the dask array X, lazily: a
+    dask array with X's row chunks and ``n_columns`` columns (None: one
+    dimension). X is checked first (two dimensions, ``n_features`` columns if
+    given) and brought to one column chunk."""
+    X = check_dask_features(X, name, min_samples=0)
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(
+            f"{name} has {X.shape[1]} features, but the estimator was fitted with "
+            f"{n_features} features."
+        )
+    if n_columns is None:
+        return X.map_blocks(
+            lambda block: function(block), chunks=(X.chunks[0],), drop_axis=1,
+            dtype=dtype,
+        )  # fmt: skip
+    return X.map_blocks(
+        lambda block: function(block), chunks=(X.chunks[0], (n_columns,)),
+        dtype=dtype,
+    )  # fmt: skip
