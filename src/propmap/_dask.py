@@ -105,24 +105,37 @@ class DaskStatistics:
         """One pass over X (and Y): every product is built lazily and computed in
         one ``dask.compute``, together with the lazy ``extra`` results (returned
         computed after the statistics)."""
-        dask, _ = _dask()
-        X64 = X.astype(np.float64)
-        lazy = [X64.T @ X64, X64.sum(axis=0)]
+        dask, da = _dask()
+        d = X.shape[1]
+        t = 0 if Y is None else Y.shape[1]
+        size = d + t + 1
+
+        def block_gram(x, y=None):
+            # [X Y 1]ᵀ[X Y 1] of one row block: one BLAS product per block
+            parts = [np.asarray(x, dtype=np.float64)]
+            if y is not None:
+                parts.append(np.asarray(y, dtype=np.float64))
+            parts.append(np.ones((len(parts[0]), 1)))
+            joint = np.hstack(parts)
+            return (joint.T @ joint)[None]
+
+        chunks = ((1,) * len(X.chunks[0]), (size,), (size,))
+        arrays = (X,) if Y is None else (X, Y)
+        blocks = da.map_blocks(
+            block_gram, *arrays, chunks=chunks, new_axis=2, dtype=np.float64
+        )
+        values = dask.compute(blocks.sum(axis=0), *extra)
+        joint = np.asarray(values[0])
+        statistics = cls(X.shape[0], joint[:d, :d].copy(), joint[:d, -1].copy())
         if Y is not None:
-            Y64 = Y.astype(np.float64)
-            lazy += [X64.T @ Y64, Y64.T @ Y64, Y64.sum(axis=0)]
-        values = dask.compute(*lazy, *extra)
-        gram, sums = values[:2]
-        statistics = cls(X.shape[0], np.asarray(gram), np.asarray(sums))
-        if Y is not None:
-            statistics.xty, statistics.yty, statistics.target_sums = (
-                np.asarray(value) for value in values[2:5]
-            )
+            statistics.xty = joint[:d, d : d + t].copy()
+            statistics.yty = joint[d : d + t, d : d + t].copy()
+            statistics.target_sums = joint[d : d + t, -1].copy()
         if not np.all(np.isfinite(np.diagonal(statistics.gram))):
             raise ValueError("Input X contains NaN or infinity (or values too large).")
         if Y is not None and not np.all(np.isfinite(np.diagonal(statistics.yty))):
             raise ValueError("Input Y contains NaN or infinity (or values too large).")
-        return (statistics, *values[len(lazy) :]) if extra else statistics
+        return (statistics, *values[1:]) if extra else statistics
 
 
 def weighted_moments(X, weights=None) -> tuple[np.ndarray, np.ndarray, float]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from propmap.selection._base import SelectionStrategy
+from propmap.selection._fps import FPSStrategy, _row_squared_norms
 
 __all__ = ["DistributedFPSStrategy", "FPSShard", "active_client"]
 
@@ -28,60 +29,111 @@ def active_client():
         return None
 
 
+class _ShardProducts:
+    """Inner products of this shard's rows with the picks so far (row vectors
+    sent by the driver), ``Σ_b w_b P_b[i] · Q_b[k]``, as
+    :class:`~propmap.selection._fps.RowInnerProducts` computes them."""
+
+    def __init__(self, weights: list[float], blocks: list[np.ndarray]) -> None:
+        self.weights, self.blocks = weights, blocks
+        self.size = blocks[0].shape[0]
+        self.norms = np.zeros(self.size)
+        for weight, block in zip(weights, blocks, strict=True):
+            self.norms += weight * _row_squared_norms(block)
+        self.picked = [np.empty((16, block.shape[1])) for block in blocks]
+        self.pick_norms = np.empty(16)
+        self.count = 0
+
+    def add(self, point: list[np.ndarray], norm: float) -> None:
+        if self.count == len(self.pick_norms):  # grow by doubling
+            self.picked = [np.vstack([p, np.empty_like(p)]) for p in self.picked]
+            self.pick_norms = np.concatenate([self.pick_norms, self.pick_norms])
+        for store, part in zip(self.picked, point, strict=True):
+            store[self.count] = part
+        self.pick_norms[self.count] = norm
+        self.count += 1
+
+    def block(self, rows: np.ndarray | None, columns: np.ndarray) -> np.ndarray:
+        count = self.size if rows is None else len(rows)
+        result = np.zeros((count, len(columns)))
+        for weight, block, store in zip(
+            self.weights, self.blocks, self.picked, strict=True
+        ):
+            chosen = block if rows is None else block[rows]
+            result += weight * (chosen @ store[columns].T)
+        return result
+
+
+class _ShardFPS(FPSStrategy):
+    """Lazy FPS over one shard's rows, against picks that may live elsewhere."""
+
+    def __init__(self, products: _ShardProducts) -> None:
+        self.products = products
+        size = products.size
+        self.bounds = np.full(size, np.inf)
+        self.fresh = np.zeros(size, dtype=np.int64)
+        self.picks: list[int] = []  # pick numbers: columns of the products
+        self.at_select = np.full(size, np.inf)
+        self.selected = np.zeros(size, dtype=bool)
+        self.batch = 32
+
+    def _distances(self, rows, columns):
+        norms = self.products.norms
+        row_norms = norms if rows is None else norms[rows]
+        distances = self.products.block(rows, columns)
+        distances *= -2.0
+        distances += self.products.pick_norms[columns]
+        distances += row_norms[:, None]
+        return distances
+
+    def take(self, point, norm: float, local: int | None) -> None:
+        if local is not None:
+            self._refresh(np.array([local]))
+            self.at_select[local] = self.bounds[local]
+            self.selected[local] = True
+        self.products.add(point, norm)
+        self.picks.append(len(self.picks))
+        if len(self.picks) == 1:  # the first distances: one full pass
+            self._refresh(np.arange(self.products.size))
+
+
 class FPSShard:
-    """One row block of the candidates: weighted blocks of columns (X, and for
-    PCov-FPS Y), their weighted squared norms and the distance bounds.
+    """One row block of the candidates, held by a worker: weighted blocks of
+    columns (X, and for PCov-FPS Y) and a lazy FPS over its rows.
 
     Distances follow :class:`~propmap.selection._fps.FPSStrategy`'s formula,
     ``|p_i|² + |p_s|² - 2 p_i·p_s`` with ``p·q = Σ_b w_b p_b·q_b``, in the same
-    order of operations.
+    order of operations; like it, a pick only brings up to date the candidates
+    whose stale bound could still be the shard's largest.
     """
 
     def __init__(self, offset: int, weights: list[float], *blocks) -> None:
         self.offset = int(offset)
-        self.weights = [float(weight) for weight in weights]
         self.blocks = [np.asarray(block, dtype=np.float64) for block in blocks]
-        size = self.blocks[0].shape[0]
-        self.norms = np.zeros(size)
-        for weight, block in zip(self.weights, self.blocks, strict=True):
-            self.norms += weight * np.einsum("ij,ij->i", block, block)
-        self.bounds = np.full(size, np.inf)
-        self.picked = np.zeros(size, dtype=bool)
-        self.at_select = np.full(size, np.inf)
+        weights = [float(weight) for weight in weights]
+        self.fps = _ShardFPS(_ShardProducts(weights, self.blocks))
 
     def row(self, local: int) -> list[np.ndarray]:
         return [block[local].copy() for block in self.blocks]
 
+    def point_norm(self, local: int) -> float:
+        return float(self.fps.products.norms[local])
+
     def pick(self, point: list[np.ndarray], point_norm: float, local: int | None):
         """Take the pick ``point`` (``local``: its row here, if it is one of
-        ours): lower the bounds; answer (value, global index, row) of the
-        farthest unpicked candidate here (value -inf when none is left)."""
-        if local is not None:
-            self.at_select[local] = self.bounds[local]
-            self.picked[local] = True
-        products = np.zeros(len(self.norms))
-        for weight, block, part in zip(self.weights, self.blocks, point, strict=True):
-            products += weight * (block @ part)
-        products *= -2.0
-        products += point_norm
-        products += self.norms
-        np.minimum(self.bounds, products, out=self.bounds)
-        return self.best()
-
-    def best(self):
-        masked = np.where(self.picked, -np.inf, self.bounds)
-        if masked.size == 0 or not np.any(~self.picked):
+        ours) and answer (value, global index, row) of the farthest unpicked
+        candidate here (value -inf when none is left)."""
+        self.fps.take(point, point_norm, local)
+        if self.fps.selected.all():
             return -np.inf, -1, None
-        local = int(np.argmax(masked))
-        return float(masked[local]), self.offset + local, self.row(local)
-
-    def point_norm(self, local: int) -> float:
-        return float(self.norms[local])
+        local_best, value = self.fps.best_candidate(self.fps.selected)
+        return value, self.offset + local_best, self.row(local_best)
 
     def hausdorff(self) -> tuple[np.ndarray, np.ndarray]:
-        bounds = self.bounds.copy()
-        bounds[self.picked] = 0.0
-        return bounds, self.at_select.copy()
+        self.fps._refresh(np.arange(self.fps.products.size))
+        bounds = self.fps.bounds.copy()
+        bounds[self.fps.selected] = 0.0
+        return bounds, self.fps.at_select.copy()
 
 
 class DistributedFPSStrategy(SelectionStrategy):
