@@ -84,3 +84,12 @@ def test_kde_benchmark_quick_run(skmatter):
 def test_sketchmap_benchmark_quick_run(skmatter):
     pytest.importorskip("featomic")
     assert "goal < 60 s" in quick_run("bench_sketchmap.py")
+
+
+@pytest.mark.slow
+def test_dask_benchmark_quick_run():
+    pytest.importorskip("zarr")
+    pytest.importorskip("distributed")
+    output = quick_run("bench_dask.py")
+    assert "the XᵀX floor" in output
+    assert "0 picks differ" in output
