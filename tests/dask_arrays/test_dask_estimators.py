@@ -344,3 +344,46 @@ def test_sample_fps_with_warm_start_and_fill_up_on_a_cluster(components, cluster
         filled = sample_selection.FPS(n_to_select=8, full=True, random_state=0)
         filled.fit(lazy(doubled, rows=4))
     assert len(set(filled.selected_idx_.tolist())) == 8
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"active": "fps"},
+        {"active": "random", "random_state": 0, "center": True},
+        {"active": np.arange(0, 600, 10), "fit_inverse_transform": True},
+    ],
+    ids=["fps", "random-centred", "given-inverse"],
+)
+def test_sparse_kernel_pcovr_on_dask_is_the_numpy_fit(components, graphs, settings):
+    from propmap.decomposition import SparseKernelPCovR
+
+    X, y = components
+    common = {
+        "n_active": 60, "kernel": "rbf", "gamma": 0.05, "n_components": 3,
+        "svd_solver": "full", **settings,
+    }  # fmt: skip
+    expected = SparseKernelPCovR(**common).fit(X, y)
+    Xd = lazy(X)
+    with graphs() as counter:
+        model = SparseKernelPCovR(**common).fit(Xd, lazy(y))
+        # the active points (FPS: one pass, or two graphs on a cluster), their
+        # rows, then K_NM's products in one pass
+        assert counter.n <= (4 if isinstance(settings["active"], str) else 2)
+        np.testing.assert_array_equal(model.active_indices_, expected.active_indices_)
+        np.testing.assert_allclose(model.X_active_, expected.X_active_)
+        for name in ("pkt_", "pty_", "pky_", "kernel_mean_"):
+            np.testing.assert_allclose(
+                getattr(model, name), getattr(expected, name),
+                rtol=1e-10, atol=1e-10 * np.abs(getattr(expected, name)).max(),
+                err_msg=name,
+            )  # fmt: skip
+        before = counter.n
+        latent, prediction = model.transform(Xd), model.predict(Xd)
+        assert counter.n == before
+        assert_lazy_rows(latent, Xd)
+        assert_lazy_rows(prediction, Xd)
+        np.testing.assert_allclose(latent.compute(), expected.transform(X), atol=1e-9)
+        np.testing.assert_allclose(prediction.compute(), expected.predict(X), atol=1e-9)
+    if settings.get("fit_inverse_transform"):
+        np.testing.assert_allclose(model.ptx_, expected.ptx_, atol=1e-9)

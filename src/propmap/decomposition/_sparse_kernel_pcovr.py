@@ -10,6 +10,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from propmap._compat import Interval, StrOptions, _fit_context
+from propmap._dask import check_dask_features, is_dask_array, map_rows, rows_like
 from propmap._linalg import resolve_solver, symmetric_eigh
 from propmap._validation import check_n_components
 from propmap.decomposition._base import BasePCov, forget_conditional_attributes
@@ -192,6 +193,8 @@ class SparseKernelPCovR(KernelMixin, RegressorMixin, MultiOutputMixin, BasePCov)
         -------
         self : SparseKernelPCovR
         """
+        if is_dask_array(X):
+            return self._fit_dask(X, Y)
         X, Y = validate_data(
             self,
             X,
@@ -209,19 +212,83 @@ class SparseKernelPCovR(KernelMixin, RegressorMixin, MultiOutputMixin, BasePCov)
         self.n_active_ = self.active_indices_.size
         self.X_active_ = X[self.active_indices_]
         whitening = self._nystroem_whitening()
+        *streamed, kernel_sums = self._stream_features(X, targets, whitening)
+        self._column_means = kernel_sums / X.shape[0]
+        sums_of_rows = (targets.sum(axis=0), X.sum(axis=0))
+        return self._fit_streamed(streamed, sums_of_rows, whitening, targets_1d)
 
-        gram, xt_targets, xt_features, sums = self._stream_features(
-            X, targets, whitening
-        )
-        n_samples = X.shape[0]
+    def _fit_dask(self, X, Y):
+        """A dask X: the active points (FPS on a cluster's actors, or as the
+        numpy path), then ΦᵀΦ, ΦᵀY (ΦᵀX) and the sums in one pass, one compute."""
+        X = check_dask_features(X)
+        if Y is None:
+            raise ValueError(
+                "SparseKernelPCovR requires y to be passed, but the target y is None."
+            )
+        targets, targets_1d = rows_like(Y, X)
+        forget_conditional_attributes(self)
+        self.n_features_in_ = X.shape[1]
+        self.n_samples_in_ = X.shape[0]
+        self.active_indices_ = self._choose_active(X)
+        self.n_active_ = self.active_indices_.size
+        self.X_active_ = np.asarray(
+            X[np.sort(self.active_indices_)].compute(), dtype=np.float64
+        )[np.argsort(np.argsort(self.active_indices_))]
+        whitening = self._nystroem_whitening()
+        streamed, sums_of_rows = self._stream_dask(X, targets, whitening)
+        return self._fit_streamed(streamed, sums_of_rows, whitening, targets_1d)
+
+    def _stream_dask(self, X, targets, whitening):
+        """:meth:`_stream_features` block by block, as one dask reduction."""
+        import dask
+        import dask.array as da
+
+        rank, n_targets = whitening.shape[1], targets.shape[1]
+        n_features, n_active = X.shape[1], self.n_active_
+        inverse = self.fit_inverse_transform
+        widths = [
+            rank * rank, rank * n_targets, rank * n_features if inverse else 0,
+            rank, n_active, n_targets, n_features,
+        ]  # fmt: skip
+
+        def block_statistics(x, y):
+            x = np.asarray(x, dtype=np.float64)
+            y = np.asarray(y, dtype=np.float64)
+            streamed = self._stream_features(x, y, whitening)
+            parts = [
+                streamed[0], streamed[1],
+                streamed[2] if inverse else np.zeros(0), streamed[3],
+                streamed[4], y.sum(axis=0), x.sum(axis=0),
+            ]  # fmt: skip
+            return np.concatenate([np.ravel(part) for part in parts])[None]
+
+        blocks = da.map_blocks(
+            block_statistics, X, targets,
+            chunks=((1,) * len(X.chunks[0]), (sum(widths),)), dtype=np.float64,
+        )  # fmt: skip
+        (total,) = dask.compute(blocks.sum(axis=0))
+        pieces = np.split(total, np.cumsum(widths)[:-1])
+        gram = pieces[0].reshape(rank, rank)
+        xt_targets = pieces[1].reshape(rank, n_targets)
+        xt_features = pieces[2].reshape(rank, n_features) if inverse else None
+        self._column_means = pieces[4] / X.shape[0]
+        streamed = (gram, xt_targets, xt_features, pieces[3])
+        return streamed, (pieces[5], pieces[6])
+
+    def _fit_streamed(self, streamed, sums_of_rows, whitening, targets_1d):
+        """The fit from ``ΦᵀΦ``, ``ΦᵀY``, ``ΦᵀX``, the sums of Φ, and the sums of
+        the rows of Y and X (for the centring)."""
+        gram, xt_targets, xt_features, sums = streamed
+        target_sums, feature_sums = sums_of_rows
+        n_samples = self.n_samples_in_
         self.kernel_mean_ = np.zeros(self.n_active_)
         self.scale_ = 1.0
         if self.center:
             mean = sums / n_samples
             gram -= n_samples * np.outer(mean, mean)
-            xt_targets -= np.outer(mean, targets.sum(axis=0))
+            xt_targets -= np.outer(mean, target_sums)
             if xt_features is not None:
-                xt_features -= np.outer(mean, X.sum(axis=0))
+                xt_features -= np.outer(mean, feature_sums)
             self.kernel_mean_ = self._column_means
             trace = float(np.trace(gram))
             if not trace > 0:
@@ -329,8 +396,9 @@ class SparseKernelPCovR(KernelMixin, RegressorMixin, MultiOutputMixin, BasePCov)
         return vectors[:, kept] / np.sqrt(values[kept])
 
     def _stream_features(self, X, targets, whitening):
-        """``ΦᵀΦ``, ``ΦᵀY``, ``ΦᵀX`` (if needed) and the column sums of Φ, from one
-        pass over X in row blocks; also records the column means of ``K_NM``."""
+        """``ΦᵀΦ``, ``ΦᵀY``, ``ΦᵀX`` (if needed), the column sums of Φ and of
+        ``K_NM``, from one pass over X in row blocks (no state is changed: the
+        blocks of a dask X run it in parallel)."""
         rank = whitening.shape[1]
         gram = np.zeros((rank, rank))
         xt_targets = np.zeros((rank, targets.shape[1]))
@@ -353,8 +421,7 @@ class SparseKernelPCovR(KernelMixin, RegressorMixin, MultiOutputMixin, BasePCov)
             if xt_features is not None:
                 xt_features += features.T @ X[rows]
             sums += features.sum(axis=0)
-        self._column_means = kernel_sums / X.shape[0]
-        return gram, xt_targets, xt_features, sums
+        return gram, xt_targets, xt_features, sums, kernel_sums
 
     def _kernel_rows(self, X, matrix: np.ndarray) -> np.ndarray:
         """``(k(X, M) − k̄) @ matrix``, in row blocks."""
@@ -383,6 +450,10 @@ class SparseKernelPCovR(KernelMixin, RegressorMixin, MultiOutputMixin, BasePCov)
         T : ndarray of shape (n_samples, n_components_)
         """
         check_is_fitted(self, ["pkt_"])
+        if is_dask_array(X):
+            return map_rows(
+                X, self.transform, self.n_components_, np.float64, self.n_features_in_
+            )
         return self._latent(self._validate_new(X))
 
     def inverse_transform(self, X):
@@ -413,6 +484,9 @@ class SparseKernelPCovR(KernelMixin, RegressorMixin, MultiOutputMixin, BasePCov)
         Y : ndarray of shape (n_samples,) or (n_samples, n_targets)
         """
         check_is_fitted(self, ["pky_"])
+        if is_dask_array(X):
+            width = None if self.pky_.ndim == 1 else self.pky_.shape[1]
+            return map_rows(X, self.predict, width, np.float64, self.n_features_in_)
         X = self._validate_new(X)
         prediction = self._kernel_rows(X, self.pky_.reshape(self.n_active_, -1))
         return prediction[:, 0] if self.pky_.ndim == 1 else prediction
