@@ -20,6 +20,8 @@ _EXPORTS = {
     "summarize_motifs": "propmap.atomistic._motifs",
     "S22": "propmap.atomistic._datasets",
     "atom_targets": "propmap.atomistic._io",
+    "FileFeatures": "propmap.atomistic._files_dask",
+    "featurize_files": "propmap.atomistic._files_dask",
     "extract_molecule": "propmap.atomistic._molecules",
     "find_molecules": "propmap.atomistic._molecules",
     "load_g2": "propmap.atomistic._datasets",

@@ -58,6 +58,15 @@ def read_structures(paths, format=None, index=":") -> list:
     """
     require("ase", "atomistic")
     selection = _parse_index(index)
+    structures = []
+    for path in structure_files(paths, format):
+        structures.extend(_read_file(path, format, selection))
+    return structures
+
+
+def structure_files(paths, format=None) -> list[Path]:
+    """The files :func:`read_structures` reads, in its order: files as given,
+    directories as their structure files sorted by name."""
     files = []
     for path in _as_path_list(paths):
         if path.is_dir():
@@ -66,10 +75,13 @@ def read_structures(paths, format=None, index=":") -> list:
             files.append(path)
         else:
             raise FileNotFoundError(f"No such file or directory: '{path}'.")
-    structures = []
-    for path in files:
-        structures.extend(_read_file(path, format, selection))
-    return structures
+    return files
+
+
+def read_file(path, format=None, index=":") -> list:
+    """The structures of one file, as :func:`read_structures` reads them."""
+    require("ase", "atomistic")
+    return _read_file(Path(path), format, _parse_index(index))
 
 
 def structure_targets(structures, key: str) -> np.ndarray:

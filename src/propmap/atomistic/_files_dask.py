@@ -1,0 +1,141 @@
+"""SOAP features of many structure files as one dask array, built where the files
+are read (threads, processes or a ``distributed`` cluster's workers).
+
+Two passes over the files, both dask graphs: a survey (how many structures and
+atoms each file holds, which elements, the target values) that fixes the shapes
+and the columns, then one lazy block of features per file. Nothing but the
+survey's numbers comes back to the caller until the features are used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["FileFeatures", "featurize_files"]
+
+
+@dataclass
+class FileFeatures:
+    """What :func:`featurize_files` returns.
+
+    Attributes
+    ----------
+    X : dask.array.Array of shape (n_rows, n_features)
+        Features, one row chunk per file (rows: structures, or atoms with
+        ``per="atom"``); columns fixed by ``featurizer``.
+    y : ndarray of shape (n_structures,) or None
+        The target of every structure, when one was asked for.
+    files : list of str
+        The files read, in row order.
+    structures_per_file, atoms_per_file : ndarray of int
+    featurizer : SoapFeaturizer
+        The fitted featurizer (columns: ``featurizer.get_feature_names_out()``).
+    """
+
+    X: object
+    y: np.ndarray | None
+    files: list[str]
+    structures_per_file: np.ndarray
+    atoms_per_file: np.ndarray
+    featurizer: object
+
+
+def _survey(path, format, index, target):
+    from propmap.atomistic._io import read_file, structure_targets
+
+    structures = read_file(path, format, index)
+    species = np.unique(np.concatenate([atoms.numbers for atoms in structures]))
+    values = None if target is None else structure_targets(structures, target)
+    return len(structures), sum(len(a) for a in structures), species, values
+
+
+def _features(path, format, index, featurizer) -> np.ndarray:
+    from propmap.atomistic._io import read_file
+
+    features = featurizer.transform(read_file(path, format, index))
+    features = features.toarray() if hasattr(features, "toarray") else features
+    return np.asarray(features, dtype=np.float64)
+
+
+def featurize_files(paths, featurizer, *, target=None, format=None, index=":"):
+    """SOAP features of the structures in ``paths`` as a dask array with known
+    shapes, one row chunk per file.
+
+    Parameters
+    ----------
+    paths : str, path-like or a list of them
+        Files or folders, as :func:`~propmap.atomistic.read_structures` takes them.
+    featurizer : SoapFeaturizer
+        Fitted (its species fix the columns) or not (then fitted, on a clone, to
+        the elements the files hold).
+    target : str or None, default=None
+        A property of every structure (``info`` key or calculator result) to
+        return as ``y``.
+    format, index
+        As for :func:`~propmap.atomistic.read_structures`.
+
+    Returns
+    -------
+    FileFeatures
+
+    Raises
+    ------
+    ValueError
+        No file holds a structure; a fitted featurizer lacks an element the files
+        hold (named); or, from the survey, a file ase cannot read or a structure
+        without the target.
+
+    Examples
+    --------
+    >>> from propmap.atomistic import SoapFeaturizer, featurize_files
+    >>> found = featurize_files("qm9", SoapFeaturizer(), target="gap")  # doctest: +SKIP
+    >>> found.X  # lazy (n_structures, n_features), a chunk per file  # doctest: +SKIP
+    """
+    import dask
+    import dask.array as da
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    from propmap.atomistic._io import structure_files
+
+    files = [str(path) for path in structure_files(paths, format)]
+    if not files:
+        raise ValueError(f"No structure file found in {paths!r}.")
+    survey = dask.compute(
+        *[dask.delayed(_survey)(path, format, index, target) for path in files]
+    )
+    n_structures = np.array([entry[0] for entry in survey], dtype=np.int64)
+    n_atoms = np.array([entry[1] for entry in survey], dtype=np.int64)
+    species = np.unique(np.concatenate([entry[2] for entry in survey]))
+    try:
+        check_is_fitted(featurizer)
+    except NotFittedError:
+        from ase import Atoms
+
+        featurizer = clone(featurizer).fit([Atoms(numbers=species)])
+    missing = sorted(set(species.tolist()) - set(featurizer.species_.tolist()))
+    if missing:
+        from ase.data import chemical_symbols
+
+        names = ", ".join(chemical_symbols[z] for z in missing)
+        raise ValueError(
+            f"The files hold elements the featurizer was not fitted with: {names}."
+        )
+    rows = n_atoms if featurizer.per == "atom" else n_structures
+    width = featurizer.n_features_out_
+    blocks = [
+        da.from_delayed(
+            dask.delayed(_features)(path, format, index, featurizer),
+            shape=(int(count), width),
+            dtype=np.float64,
+        )
+        for path, count in zip(files, rows, strict=True)
+        if count
+    ]
+    y = None if target is None else np.concatenate([entry[3] for entry in survey])
+    return FileFeatures(
+        da.concatenate(blocks), y, files, n_structures, n_atoms, featurizer
+    )

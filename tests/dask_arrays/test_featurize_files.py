@@ -1,0 +1,94 @@
+"""SOAP features of many structure files as a dask array: the same rows as
+featurizing the structures in memory, shapes known before any feature is made."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array")
+dask = pytest.importorskip("dask")
+pytest.importorskip("featomic")
+
+import ase.io  # noqa: E402
+
+from propmap.atomistic import (  # noqa: E402
+    SoapFeaturizer,
+    featurize_files,
+    read_structures,
+)
+from propmap.datasets import load_qm9  # noqa: E402
+
+SMALL = {"cutoff": 3.5, "max_radial": 2, "max_angular": 2}
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """Three extxyz files of real QM9 molecules (30, 45 and 25)."""
+    root = tmp_path_factory.mktemp("qm9-files")
+    molecules = load_qm9(100)
+    parts = {"a": molecules[:30], "b": molecules[30:75], "c": molecules[75:]}
+    for name, part in parts.items():
+        ase.io.write(root / f"{name}.extxyz", part, format="extxyz")
+    return root
+
+
+class Graphs(dask.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.n = 0
+
+    def _start(self, dsk):
+        self.n += 1
+
+
+@pytest.mark.parametrize("per", ["structure", "atom"])
+def test_the_files_give_the_in_memory_features(folder, per):
+    structures = read_structures(folder)
+    expected_featurizer = SoapFeaturizer(per=per, **SMALL).fit(structures)
+    expected = expected_featurizer.transform(structures)
+    expected = expected.toarray() if hasattr(expected, "toarray") else expected
+    with dask.config.set(scheduler="threads"), Graphs() as graphs:
+        blocks = featurize_files(folder, SoapFeaturizer(per=per, **SMALL), target="gap")
+        assert graphs.n == 1  # the survey only: the features are still lazy
+        assert blocks.X.shape == expected.shape
+        assert blocks.X.chunks[0] == (
+            tuple(blocks.atoms_per_file) if per == "atom" else (30, 45, 25)
+        )
+        np.testing.assert_allclose(blocks.X.compute(), expected, atol=1e-12)
+    np.testing.assert_array_equal(blocks.structures_per_file, [30, 45, 25])
+    np.testing.assert_allclose(blocks.y, [s.info["gap"] for s in structures])
+    np.testing.assert_array_equal(
+        blocks.featurizer.get_feature_names_out(),
+        expected_featurizer.get_feature_names_out(),
+    )
+
+
+def test_a_map_fits_on_the_lazy_features(folder):
+    from propmap.decomposition import PCovR
+    from propmap.preprocessing import StandardFlexibleScaler
+
+    # the atoms' environments: 1,8xx rows of 1,080 features (taller than wide)
+    blocks = featurize_files(folder, SoapFeaturizer(per="atom", **SMALL))
+    numbers = np.concatenate([a.numbers for a in read_structures(folder)])
+    y = (numbers - numbers.mean()) / numbers.std()
+    with dask.config.set(scheduler="threads"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        X = StandardFlexibleScaler().fit_transform(blocks.X)
+        model = PCovR(mixing=0.5, n_components=2).fit(X, y)
+        latent = model.transform(X).compute()
+    assert latent.shape == (numbers.size, 2)
+    assert model.score(X.compute(), y) > -1.0  # the map explains the elements
+
+
+def test_a_fitted_featurizer_names_the_elements_it_lacks(folder):
+    hydrocarbons = SoapFeaturizer(species=["H", "C"], **SMALL).fit(load_qm9(2))
+    with pytest.raises(ValueError, match="not fitted with: N, O"):
+        featurize_files(folder, hydrocarbons)
+
+
+def test_a_missing_target_or_folder_is_named(folder, tmp_path):
+    with pytest.raises(KeyError, match="no_such_property"):
+        featurize_files(folder, SoapFeaturizer(**SMALL), target="no_such_property")
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        featurize_files(tmp_path / "nowhere", SoapFeaturizer(**SMALL))
