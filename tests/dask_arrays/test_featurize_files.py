@@ -33,24 +33,15 @@ def folder(tmp_path_factory):
     return root
 
 
-class Graphs(dask.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.n = 0
-
-    def _start(self, dsk):
-        self.n += 1
-
-
 @pytest.mark.parametrize("per", ["structure", "atom"])
-def test_the_files_give_the_in_memory_features(folder, per):
+def test_the_files_give_the_in_memory_features(folder, per, graphs):
     structures = read_structures(folder)
     expected_featurizer = SoapFeaturizer(per=per, **SMALL).fit(structures)
     expected = expected_featurizer.transform(structures)
     expected = expected.toarray() if hasattr(expected, "toarray") else expected
-    with dask.config.set(scheduler="threads"), Graphs() as graphs:
+    with graphs() as counter:
         blocks = featurize_files(folder, SoapFeaturizer(per=per, **SMALL), target="gap")
-        assert graphs.n == 1  # the survey only: the features are still lazy
+        assert counter.n == 1  # the survey only: the features are still lazy
         assert blocks.X.shape == expected.shape
         assert blocks.X.chunks[0] == (
             tuple(blocks.atoms_per_file) if per == "atom" else (30, 45, 25)
