@@ -69,6 +69,23 @@ Progress = Annotated[
     ),
 ]
 Seed = Annotated[int, typer.Option(help="Random seed (splits, random choices).")]
+# Where the work runs (the dask extra)
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        help="Run on the dask cluster whose scheduler listens here (e.g. "
+        "tcp://10.0.0.5:8786): the structure files are featurised on its workers "
+        "and never all loaded here.",
+    ),
+]
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="Run on a local dask cluster of this many worker processes, streaming "
+        "the structure files as with --scheduler.",
+    ),
+]
 Force = Annotated[
     bool, typer.Option("--force", help="Overwrite a non-empty output folder.")
 ]

@@ -14,8 +14,10 @@ from propmap.cli._common import (
     MaxAngular,
     MaxRadial,
     Progress,
+    Scheduler,
     Seed,
     Width,
+    Workers,
     progress_enabled,
     report_errors,
 )
@@ -62,11 +64,13 @@ def select_command(
     progress: Progress = None,
     seed: Seed = 0,
     force: Force = False,
+    scheduler: Scheduler = None,
+    workers: Workers = None,
 ) -> None:
     """Select features or samples; writes the picks, the test error against the
     number selected (for the method, its plain counterpart and random picks),
     summary.json and report.html."""
-    from propmap.workflows import SoapOptions, run_selection
+    from propmap.workflows import ClusterOptions, SoapOptions, run_selection
 
     summary = run_selection(
         inputs,
@@ -81,6 +85,7 @@ def select_command(
         progress=progress_enabled(progress),
         seed=seed,
         force=force,
+        cluster=ClusterOptions(scheduler, workers),
     )
     final = {name: values[-1] for name, values in summary["test_rmse"].items()}
     typer.echo(

@@ -10,6 +10,7 @@ from propmap._lazy import lazy_exports
 _EXPORTS = {
     "Aggregate": "propmap.workflows._options",
     "Axis": "propmap.workflows._options",
+    "ClusterOptions": "propmap.workflows._cluster",
     "Baseline": "propmap.workflows._options",
     "Kernel": "propmap.workflows._options",
     "Layout": "propmap.workflows._options",

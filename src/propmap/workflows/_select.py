@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from propmap.workflows._cluster import ClusterOptions, cluster_client
 from propmap.workflows._options import Aggregate, Axis, Method, SoapOptions
 from propmap.workflows._options import WorkflowError as _Error
 from propmap.workflows._steps import (
@@ -37,6 +38,9 @@ CLASS_NAMES = {
     Method.pcov_cur: "PCovCUR",
 }
 RANDOM_REPEATS = 5
+# fewer picked samples than this predict their mean: RidgeCV's leave-one-out
+# choice of the penalty is degenerate on two rows (it flips with rounding)
+_MIN_RIDGE_ROWS = 3
 DEFAULT_MIXING = 0.5
 SELECT_FILES = {
     "selected": "selected.csv",
@@ -58,18 +62,22 @@ def _selector(method: Method, axis: Axis, count: int, seed: int, mixing):
     return selector
 
 
+def _ridge():
+    from sklearn.linear_model import RidgeCV
+
+    return RidgeCV(alphas=np.logspace(-6, 3, 10))
+
+
 def _test_error(X, y, train, test, picked, axis: Axis) -> float:
     """Test RMSE of a ridge regression on the picked features (trained on the
     training samples) or trained on the picked training samples (all features)."""
-    from sklearn.linear_model import RidgeCV
-
-    model = RidgeCV(alphas=np.logspace(-6, 3, 10))
+    model = _ridge()
     if axis == Axis.features:
         model.fit(X[np.ix_(train, picked)], y[train])
         prediction = model.predict(X[np.ix_(test, picked)])
     else:
         rows = train[picked]
-        if rows.size < 2:
+        if rows.size < _MIN_RIDGE_ROWS:
             return float(np.sqrt(np.mean((y[test] - y[rows].mean()) ** 2)))
         model.fit(X[rows], y[rows])
         prediction = model.predict(X[test])
@@ -114,6 +122,7 @@ def run_selection(
     progress: bool = False,
     seed: int = 0,
     force: bool = False,
+    cluster: ClusterOptions | None = None,
 ) -> dict[str, Any]:
     """Select features or samples, and measure the test error of a ridge model
     against the number selected, for the method, its plain counterpart and random
@@ -143,6 +152,13 @@ def run_selection(
         Structure features as the mean or the sum of the atoms'.
     progress, seed, force
         As for :func:`~propmap.workflows.map_structures`.
+    cluster : ClusterOptions or None, default=None
+        Run on a dask cluster (a scheduler's address, or local worker
+        processes): the structure files are featurised where they are read
+        (:func:`~propmap.atomistic.featurize_files`), kept on the workers and
+        never all loaded here;
+        feature selection reads X once, sample FPS and PCov-FPS keep the rows on
+        the workers, and the error curve makes one pass for all its models.
 
     Returns
     -------
@@ -152,15 +168,36 @@ def run_selection(
     method, axis, mixing = _check_options(method, axis, count, mixing)
     aggregate = Aggregate(aggregate)
     soap = soap or SoapOptions()
-    with output_folder(out, force) as out:
+    streamed = cluster is not None and cluster.active
+    if streamed and is_feature_file(paths):
+        raise _Error(
+            "--scheduler and --workers stream structure files; a feature table is "
+            "read whole: leave them out."
+        )
+    with output_folder(out, force) as out, cluster_client(cluster):
         return _select(
             paths, out, method, axis, count, target, mixing, test_fraction, soap,
-            aggregate, progress, seed,
+            aggregate, progress, seed, streamed,
         )  # fmt: skip
 
 
-def _inputs(paths, target, soap, aggregate, progress):
-    """X, y, column names and sample names from a table or from structures."""
+def _inputs(paths, target, soap, aggregate, progress, streamed=False):
+    """X, y, column names and sample names from a table or from structures
+    (streamed: X a dask array, featurised where the files are read)."""
+    if streamed:
+        from propmap.atomistic import featurize_files
+
+        per = "structure" if aggregate == Aggregate.mean else "sum"
+        stage("surveying the structure files", progress)
+        found = featurize_files(paths, soap.featurizer(per=per), target=target)
+        names = list(found.featurizer.get_feature_names_out())
+        samples = [
+            f"{path}:{index}"
+            for path, count in zip(found.files, found.structures_per_file, strict=True)
+            for index in range(count)
+        ]
+        # computed once, kept on the workers for the passes that follow
+        return found.X.persist(), found.y, names, samples, "structures"
     if is_feature_file(paths):
         table = read_table(paths[0], target)
         return table.X, table.y, table.columns, table.rows, "table"
@@ -174,7 +211,7 @@ def _inputs(paths, target, soap, aggregate, progress):
 
 def _select(
     paths, out, method, axis, count, target, mixing, test_fraction, soap, aggregate,
-    progress, seed,
+    progress, seed, streamed=False,
 ):  # fmt: skip
     import pandas as pd
     from sklearn.model_selection import train_test_split
@@ -184,7 +221,7 @@ def _select(
     from propmap.viz import save_figure, selection_curves
 
     X, y, names, sample_names, source = _inputs(
-        paths, target, soap, aggregate, progress
+        paths, target, soap, aggregate, progress, streamed
     )
     if y is None:
         raise _Error("--target is needed: the PCov methods and the error curve use it.")
@@ -231,16 +268,23 @@ def _select(
     counts = np.unique(np.linspace(1, count, min(count, 10)).round().astype(int))
     rng = np.random.default_rng(seed)
     size = n_features if axis == Axis.features else train.size
-    errors = {
-        name: np.array([_test_error(X, y, train, test, p[:k], axis) for k in counts])
-        for name, p in picks.items()
-    }
-    errors["random"] = np.array(
-        [
-            [_test_error(X, y, train, test, order[:k], axis) for k in counts]
-            for order in (rng.permutation(size) for _ in range(RANDOM_REPEATS))
-        ]
-    )
+    orders = [rng.permutation(size) for _ in range(RANDOM_REPEATS)]
+    if streamed:
+        stage("error curve (one pass)", progress)
+        errors = _streamed_errors(X, y, train, test, picks, orders, counts, axis)
+    else:
+        errors = {
+            name: np.array(
+                [_test_error(X, y, train, test, p[:k], axis) for k in counts]
+            )
+            for name, p in picks.items()
+        }
+        errors["random"] = np.array(
+            [
+                [_test_error(X, y, train, test, order[:k], axis) for k in counts]
+                for order in orders
+            ]
+        )
     labels = names if axis == Axis.features else [sample_names[i] for i in train]
     selected = pd.DataFrame(
         {
@@ -275,6 +319,61 @@ def _select(
     write_json(files["summary"], summary)
     _report(files["report"], summary, files["curve"], selected)
     return summary
+
+
+def _streamed_errors(X, y, train, test, picks, orders, counts, axis) -> dict:
+    """The error curves of :func:`_select` for a dask X: the picked columns (or
+    rows) are read once, and the test predictions of every model come from one
+    pass over the test rows."""
+    largest = int(counts.max())
+    chosen = [*(p[:largest] for p in picks.values()), *(o[:largest] for o in orders)]
+    if axis == Axis.features:
+        # every curve needs only the picked columns: read them once
+        needed = np.unique(np.concatenate(chosen))
+        compact = np.asarray(X[:, needed].compute())
+        where = np.searchsorted(needed, np.arange(X.shape[1]))
+
+        def error(picked):
+            return _test_error(compact, y, train, test, where[picked], axis)
+
+    else:
+        needed = np.unique(train[np.concatenate(chosen)])
+        rows = np.asarray(X[needed].compute())
+        models = []
+
+        def error(picked):  # fit now; predict below, all models in one pass
+            used = train[picked]
+            if used.size < _MIN_RIDGE_ROWS:
+                models.append(float(y[used].mean()))
+            else:
+                model = _ridge().fit(rows[np.searchsorted(needed, used)], y[used])
+                models.append(model)
+            return len(models) - 1
+
+    curves = {
+        name: np.array([error(p[:k]) for k in counts]) for name, p in picks.items()
+    }
+    curves["random"] = np.array([[error(o[:k]) for k in counts] for o in orders])
+    if axis == Axis.features:
+        return curves
+
+    def predict(block):
+        return np.column_stack(
+            [
+                np.full(len(block), model)
+                if isinstance(model, float)
+                else model.predict(block)
+                for model in models
+            ]
+        )
+
+    test_rows = X[np.sort(test)]
+    predictions = test_rows.map_blocks(
+        predict, chunks=(test_rows.chunks[0], (len(models),)), dtype=np.float64
+    ).compute()
+    truth = y[np.sort(test)][:, None]
+    rmse = np.sqrt(np.mean((truth - predictions) ** 2, axis=0))
+    return {name: rmse[indices] for name, indices in curves.items()}
 
 
 # Largest set of n_rows x n_columns arrays the CUR strategies hold at once: for

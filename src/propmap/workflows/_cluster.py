@@ -1,0 +1,79 @@
+"""Running a workflow on a dask cluster: connect to a scheduler, or start a local
+cluster of worker processes, for the duration of the job."""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from dataclasses import dataclass
+
+from propmap.workflows._options import WorkflowError
+
+__all__ = ["ClusterOptions", "cluster_client"]
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    """Where the work runs: ``scheduler`` (an address such as
+    ``tcp://10.0.0.5:8786``) or ``workers`` local worker processes (one thread
+    each); ``processes=False`` keeps local workers as threads of this process."""
+
+    scheduler: str | None = None
+    workers: int | None = None
+    processes: bool = True
+
+    def __post_init__(self):
+        if self.scheduler is not None and self.workers is not None:
+            raise WorkflowError(
+                "give --scheduler (an existing cluster) or --workers (a local one), "
+                "not both."
+            )
+        if self.workers is not None and self.workers < 1:
+            raise WorkflowError(f"--workers must be at least 1, not {self.workers}.")
+
+    @property
+    def active(self) -> bool:
+        return self.scheduler is not None or self.workers is not None
+
+
+@contextlib.contextmanager
+def cluster_client(options: ClusterOptions | None):
+    """The ``distributed.Client`` the job runs on (None without a cluster), closed
+    (with a local cluster) at the end."""
+    if options is None or not options.active:
+        yield None
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise WorkflowError(
+            "--scheduler and --workers need the dask extra: "
+            "pip install 'propmap[dask]'."
+        ) from None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # distributed's start-up chatter
+        if options.scheduler is not None:
+            try:
+                client = Client(options.scheduler, timeout="3s")
+            except (OSError, TimeoutError) as error:
+                raise WorkflowError(
+                    f"cannot reach the dask scheduler at {options.scheduler}: {error}"
+                ) from None
+            local = None
+        else:
+            local = LocalCluster(
+                n_workers=options.workers,
+                threads_per_worker=1,
+                processes=options.processes,
+                dashboard_address=None,
+            )
+            client = Client(local)
+    try:
+        with client.as_current():
+            yield client
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            client.close()
+            if local is not None:
+                local.close()

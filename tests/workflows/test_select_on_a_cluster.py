@@ -1,0 +1,96 @@
+"""`propmap select` on a dask cluster: the structure files are featurised on the
+workers and the picks, names and error curves are the in-memory run's."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+pytest.importorskip("distributed")
+pytest.importorskip("featomic")
+
+import ase.io
+from typer.testing import CliRunner
+
+from propmap.cli import app
+from propmap.datasets import load_qm9
+from propmap.workflows import (
+    ClusterOptions,
+    SoapOptions,
+    WorkflowError,
+    run_selection,
+)
+
+SOAP = SoapOptions(cutoff=3.5, max_radial=2, max_angular=2)
+IN_PROCESS = ClusterOptions(workers=2, processes=False)
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """Four extxyz files of 30 real QM9 molecules each."""
+    root = tmp_path_factory.mktemp("qm9-files")
+    molecules = load_qm9(120)
+    for part in range(4):
+        chunk = molecules[30 * part : 30 * part + 30]
+        ase.io.write(root / f"part{part}.extxyz", chunk, format="extxyz")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("axis", "method"),
+    [("features", "pcov-cur"), ("features", "fps"), ("samples", "pcov-fps")],
+)
+def test_the_cluster_run_is_the_in_memory_run(folder, tmp_path, axis, method):
+    settings = {
+        "method": method, "axis": axis, "count": 8, "target": "gap", "soap": SOAP,
+    }  # fmt: skip
+    memory = run_selection([folder], tmp_path / "memory", **settings)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cluster = run_selection(
+            [folder], tmp_path / "cluster", cluster=IN_PROCESS, **settings
+        )
+    picked = (tmp_path / "memory" / "selected.csv").read_text()
+    assert (tmp_path / "cluster" / "selected.csv").read_text() == picked
+    assert cluster["samples"] == memory["samples"] == 120
+    for name, curve in memory["test_rmse"].items():
+        np.testing.assert_allclose(cluster["test_rmse"][name], curve, rtol=1e-8)
+
+
+def test_the_command_runs_on_local_worker_processes(folder, tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        [
+            "select", str(folder), "-t", "gap", "--method", "fps", "--count", "5",
+            "--workers", "2", "-o", str(out), "--cutoff", "3.5", "--max-radial",
+            "2", "--max-angular", "2",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "summary.json").read_text())["samples"] == 120
+
+
+def test_cluster_options_are_checked(folder, tmp_path):
+    with pytest.raises(WorkflowError, match="not both"):
+        ClusterOptions(scheduler="tcp://127.0.0.1:1", workers=2)
+    table = tmp_path / "table.csv"
+    table.write_text("name,a,b,y\nx,1,2,3\nz,4,5,6\n")
+    with pytest.raises(WorkflowError, match="feature table"):
+        run_selection([table], tmp_path / "t", target="y", cluster=IN_PROCESS)
+    with pytest.raises(WorkflowError, match="cannot reach the dask scheduler"):
+        run_selection(
+            [folder], tmp_path / "nowhere", target="gap", soap=SOAP,
+            cluster=ClusterOptions(scheduler="tcp://127.0.0.1:9"),
+        )  # fmt: skip
+    assert not (tmp_path / "nowhere").exists()
+    result = CliRunner().invoke(
+        app,
+        ["select", str(folder), "-t", "gap", "--workers", "1", "--scheduler",
+         "tcp://127.0.0.1:9", "-o", str(tmp_path / "both")],
+    )  # fmt: skip
+    assert result.exit_code != 0
+    assert "not both" in result.output
