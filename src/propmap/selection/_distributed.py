@@ -113,21 +113,20 @@ class FPSShard:
         weights = [float(weight) for weight in weights]
         self.fps = _ShardFPS(_ShardProducts(weights, self.blocks))
 
-    def row(self, local: int) -> list[np.ndarray]:
-        return [block[local].copy() for block in self.blocks]
-
-    def point_norm(self, local: int) -> float:
-        return float(self.fps.products.norms[local])
+    def point(self, local: int) -> tuple[list[np.ndarray], float]:
+        """Row ``local`` (its blocks) and its weighted squared norm."""
+        norm = float(self.fps.products.norms[local])
+        return [block[local].copy() for block in self.blocks], norm
 
     def pick(self, point: list[np.ndarray], point_norm: float, local: int | None):
         """Take the pick ``point`` (``local``: its row here, if it is one of
-        ours) and answer (value, global index, row) of the farthest unpicked
-        candidate here (value -inf when none is left)."""
+        ours) and answer (value, global index, (row, norm)) of the farthest
+        unpicked candidate here (value -inf when none is left)."""
         self.fps.take(point, point_norm, local)
         if self.fps.selected.all():
             return -np.inf, -1, None
         local_best, value = self.fps.best_candidate(self.fps.selected)
-        return value, self.offset + local_best, self.row(local_best)
+        return value, self.offset + local_best, self.point(local_best)
 
     def hausdorff(self) -> tuple[np.ndarray, np.ndarray]:
         self.fps._refresh(np.arange(self.fps.products.size))
@@ -195,13 +194,11 @@ class DistributedFPSStrategy(SelectionStrategy):
         return shard, index - int(self.offsets[shard])
 
     def update_after_pick(self, index: int) -> None:
-        if self.best[1] == index:
-            point = self.best[2]
-        else:  # a first, warm-start or random pick: fetch its row
-            shard, local = self._locate(index)
-            point = self.shards[shard].row(local).result()
         shard, local = self._locate(index)
-        norm = self.shards[shard].point_norm(local).result()
+        if self.best[1] == index:  # the answer of the last round carries it
+            point, norm = self.best[2]
+        else:  # a first, warm-start or random pick: fetch its row
+            point, norm = self.shards[shard].point(local).result()
         answers = [
             actor.pick(point, norm, local if k == shard else None)
             for k, actor in enumerate(self.shards)
