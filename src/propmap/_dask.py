@@ -89,29 +89,45 @@ def rows_like(Y, X, name: str = "Y"):
 
 @dataclass
 class DaskStatistics:
-    """The second-order statistics of X (and Y), in float64: XᵀX, Xᵀ1, and with
-    targets XᵀY, YᵀY and Yᵀ1; the number of rows. NaN or infinity anywhere in X
-    (or Y) shows on the diagonal of XᵀX (YᵀY): an error."""
+    """The second-order statistics of X (and Y), in float64, as the one matrix
+    ``[X Y 1]ᵀ[X Y 1]`` that a pass computes; XᵀX, Xᵀ1, XᵀY and YᵀY are its
+    blocks. NaN or infinity anywhere in X (or Y) shows on the diagonal of XᵀX
+    (YᵀY): an error."""
 
     n_samples: int
-    gram: np.ndarray
-    column_sums: np.ndarray
-    xty: np.ndarray | None = None
-    yty: np.ndarray | None = None
-    target_sums: np.ndarray | None = None
+    n_features: int
+    joint: np.ndarray
+
+    @property
+    def products(self) -> np.ndarray:
+        """``[X Y]ᵀ[X Y]`` (XᵀX without targets)."""
+        return self.joint[:-1, :-1]
+
+    @property
+    def gram(self) -> np.ndarray:
+        return self.joint[: self.n_features, : self.n_features]
+
+    @property
+    def column_sums(self) -> np.ndarray:
+        return self.joint[: self.n_features, -1]
+
+    @property
+    def xty(self) -> np.ndarray:
+        return self.joint[: self.n_features, self.n_features : -1]
+
+    @property
+    def yty(self) -> np.ndarray:
+        return self.joint[self.n_features : -1, self.n_features : -1]
 
     @classmethod
-    def of(cls, X, Y=None, *, extra=()):
-        """One pass over X (and Y): every product is built lazily and computed in
-        one ``dask.compute``, together with the lazy ``extra`` results (returned
-        computed after the statistics)."""
+    def of(cls, X, Y=None):
+        """One pass over X (and Y): one BLAS product per row block, summed, in
+        one ``dask.compute``."""
         dask, da = _dask()
-        d = X.shape[1]
-        t = 0 if Y is None else Y.shape[1]
-        size = d + t + 1
+        size = X.shape[1] + (0 if Y is None else Y.shape[1]) + 1
 
         def block_gram(x, y=None):
-            # [X Y 1]ᵀ[X Y 1] of one row block: one BLAS product per block
+            # [X Y 1]ᵀ[X Y 1] of one row block
             parts = [np.asarray(x, dtype=np.float64)]
             if y is not None:
                 parts.append(np.asarray(y, dtype=np.float64))
@@ -124,18 +140,13 @@ class DaskStatistics:
         blocks = da.map_blocks(
             block_gram, *arrays, chunks=chunks, new_axis=2, dtype=np.float64
         )
-        values = dask.compute(blocks.sum(axis=0), *extra)
-        joint = np.asarray(values[0])
-        statistics = cls(X.shape[0], joint[:d, :d].copy(), joint[:d, -1].copy())
-        if Y is not None:
-            statistics.xty = joint[:d, d : d + t].copy()
-            statistics.yty = joint[d : d + t, d : d + t].copy()
-            statistics.target_sums = joint[d : d + t, -1].copy()
+        (joint,) = dask.compute(blocks.sum(axis=0))
+        statistics = cls(X.shape[0], X.shape[1], np.asarray(joint))
         if not np.all(np.isfinite(np.diagonal(statistics.gram))):
             raise ValueError("Input X contains NaN or infinity (or values too large).")
-        if Y is not None and not np.all(np.isfinite(np.diagonal(statistics.yty))):
+        if not np.all(np.isfinite(np.diagonal(statistics.yty))):
             raise ValueError("Input Y contains NaN or infinity (or values too large).")
-        return (statistics, *values[1:]) if extra else statistics
+        return statistics
 
 
 def weighted_moments(X, weights=None) -> tuple[np.ndarray, np.ndarray, float]:
@@ -211,11 +222,5 @@ def map_rows(X, function, n_columns: int | None, dtype, n_features=None, name="X
             f"{n_features} features."
         )
     if n_columns is None:
-        return X.map_blocks(
-            lambda block: function(block), chunks=(X.chunks[0],), drop_axis=1,
-            dtype=dtype,
-        )  # fmt: skip
-    return X.map_blocks(
-        lambda block: function(block), chunks=(X.chunks[0], (n_columns,)),
-        dtype=dtype,
-    )  # fmt: skip
+        return X.map_blocks(function, chunks=(X.chunks[0],), drop_axis=1, dtype=dtype)
+    return X.map_blocks(function, chunks=(X.chunks[0], (n_columns,)), dtype=dtype)

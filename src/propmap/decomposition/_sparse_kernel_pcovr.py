@@ -231,9 +231,7 @@ class SparseKernelPCovR(KernelMixin, RegressorMixin, MultiOutputMixin, BasePCov)
         self.n_samples_in_ = X.shape[0]
         self.active_indices_ = self._choose_active(X)
         self.n_active_ = self.active_indices_.size
-        self.X_active_ = np.asarray(
-            X[np.sort(self.active_indices_)].compute(), dtype=np.float64
-        )[np.argsort(np.argsort(self.active_indices_))]
+        self.X_active_ = np.asarray(X[self.active_indices_].compute(), dtype=np.float64)
         whitening = self._nystroem_whitening()
         streamed, sums_of_rows = self._stream_dask(X, targets, whitening)
         return self._fit_streamed(streamed, sums_of_rows, whitening, targets_1d)

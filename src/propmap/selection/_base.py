@@ -155,19 +155,11 @@ class GreedySelector(BaseEstimator):
                 f"{type(self).__name__} requires y to be passed, but the target y is "
                 "None: call fit(X, y) with the targets."
             )
-        if not self._requires_targets:
-            return root_of_gram(DaskStatistics.of(X).gram), None
-        targets, _ = rows_like(y, X, "y")
-        statistics = DaskStatistics.of(X, targets)
-        joint = np.block(
-            [
-                [statistics.gram, statistics.xty],
-                [statistics.xty.T, statistics.yty],
-            ]
-        )
-        root = root_of_gram(joint)
-        n_features = X.shape[1]
-        return root[:, :n_features], root[:, n_features:]
+        targets = rows_like(y, X, "y")[0] if self._requires_targets else None
+        root = root_of_gram(DaskStatistics.of(X, targets).products)
+        if targets is None:
+            return root, None
+        return root[:, : X.shape[1]], root[:, X.shape[1] :]
 
     def _points(self, X):
         """Candidates as rows: X itself for samples, the view Xᵀ for features."""
