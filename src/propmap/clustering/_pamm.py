@@ -13,7 +13,11 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from propmap._compat import Interval, _fit_context
 from propmap.clustering._quick_shift import QuickShift
 from propmap.neighbors import SparseKDE
-from propmap.neighbors._sparse_kde import _covariance, _minimum_image
+from propmap.neighbors._sparse_kde import (
+    _covariance,
+    _minimum_image,
+    gaussian_factors,
+)
 from propmap.utils._kde import oas
 
 __all__ = ["PAMM"]
@@ -216,7 +220,10 @@ class PAMM(ClusterMixin, BaseEstimator):
         self.cluster_centers_ = grid[modes]
         self.cluster_weights_ = weights / weights.sum()
         self.cluster_covariances_ = covariances
-        self._factor()
+        self._whiten, self._log_norm = gaussian_factors(
+            covariances,
+            "The covariance of cluster {} is singular: its points are all equal.",
+        )
         self.labels_ = self.predict(X)
         return self
 
@@ -246,18 +253,6 @@ class PAMM(ClusterMixin, BaseEstimator):
             return kde.bandwidth_[mode].copy()
         covariance = _covariance(points, kde.descriptor_weights_[data], kde._cell)
         return oas(covariance, float(data.size), n_features)
-
-    def _factor(self):
-        try:
-            factors = np.linalg.cholesky(self.cluster_covariances_)
-        except np.linalg.LinAlgError:
-            raise ValueError(
-                "A cluster's covariance is singular: its points are all equal."
-            ) from None
-        self._whiten = np.linalg.inv(factors)
-        self._log_norm = factors.shape[1] * np.log(2 * np.pi) + 2 * np.sum(
-            np.log(np.diagonal(factors, axis1=1, axis2=2)), axis=1
-        )
 
     def _log_joint(self, X):
         """log p_k N(x; μ_k, Σ_k) for every sample and cluster."""

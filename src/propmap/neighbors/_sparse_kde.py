@@ -372,7 +372,7 @@ class SparseKDE(BaseEstimator):
             return local, local.sum(axis=1)
 
         everything = np.arange(m)
-        local, flocal = population(everything, sigma2)
+        _, flocal = population(everything, sigma2)
         if not use_spread and self.fpoints > 0:
             sigma2, flocal = self._bisect(population, sigma2, flocal, tune, 1.0 / n)
         elif m > 1:
@@ -439,21 +439,12 @@ class SparseKDE(BaseEstimator):
         return sigma2, flocal
 
     def _factor_bandwidths(self) -> None:
-        """Each bandwidth's Cholesky factor inverted (to whiten) and the Gaussians'
-        log normalisation (batched: one LAPACK call per stack, not per grid point)."""
-        n_features = self.grid_.shape[1]
-        try:
-            factors = np.linalg.cholesky(self.bandwidth_)
-        except np.linalg.LinAlgError:
-            eigenvalues = np.linalg.eigvalsh(self.bandwidth_)
-            j = int(np.argmin(eigenvalues.min(axis=1)))
-            raise ValueError(
-                f"The bandwidth of grid point {j} is singular: the grid points "
-                "have no spread (all equal)."
-            ) from None
-        self._whiten = np.linalg.inv(factors)
-        self._log_norm = n_features * np.log(2 * np.pi) + 2 * np.sum(
-            np.log(np.diagonal(factors, axis1=1, axis2=2)), axis=1
+        """Each bandwidth's whitening and log normalisation, and the ids of the
+        data's rows (to leave a query equal to a datum out of its sum)."""
+        self._whiten, self._log_norm = gaussian_factors(
+            self.bandwidth_,
+            "The bandwidth of grid point {} is singular: the grid points have no "
+            "spread (all equal).",
         )
         data = self.descriptors_ + 0.0  # -0.0 and 0.0 are the same point
         _, ids = np.unique(data, axis=0, return_inverse=True)
@@ -610,6 +601,22 @@ class SparseKDE(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+def gaussian_factors(covariances: np.ndarray, singular: str):
+    """For a stack of covariances Σ_j: the whitening matrices L_j⁻¹ (Σ_j = L_j
+    L_jᵀ, so that the squared Mahalanobis distance is ``|L_j⁻¹ x|²``) and the log
+    normalisations ``D log 2π + log det Σ_j``, one batched LAPACK call each.
+    ``singular.format(j)`` is the error for the first singular Σ_j."""
+    try:
+        factors = np.linalg.cholesky(covariances)
+    except np.linalg.LinAlgError:
+        j = int(np.argmin(np.linalg.eigvalsh(covariances).min(axis=1)))
+        raise ValueError(singular.format(j)) from None
+    log_norm = covariances.shape[1] * np.log(2 * np.pi) + 2 * np.sum(
+        np.log(np.diagonal(factors, axis1=1, axis2=2)), axis=1
+    )
+    return np.linalg.inv(factors), log_norm
 
 
 def _log(values: np.ndarray) -> np.ndarray:
