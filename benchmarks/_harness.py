@@ -663,3 +663,25 @@ def speedup_details(
             line += f"; {difference} {result['max_rel_diff']:.1e}"
         lines.append(line)
     return "\n".join(lines)
+
+
+def run_main(
+    argv: Sequence[str] | None,
+    doc: str,
+    case_specs: Mapping[str, Any],
+    quick_help: str,
+    build_case: Callable[..., Case],
+    name: str,
+    details: Callable[[Sequence[Mapping[str, Any]]], str],
+    table: Callable[[Sequence[Mapping[str, Any]]], str] | None = None,
+) -> int:
+    """The whole ``main`` of a benchmark whose cases are
+    ``build_case(key, quick=...)`` for the keys of ``case_specs``: parse the
+    standard options (:func:`benchmark_parser`, described by ``doc``'s first
+    line), run the selected cases and :func:`report` them with ``details``."""
+    parser = benchmark_parser(doc.splitlines()[0], case_specs, quick_help)
+    args = parser.parse_args(argv)
+    cases = [build_case(key, quick=args.quick) for key in case_specs]
+    cases = select_cases(parser, cases, args.case)
+    results = run_cases(cases, repeat=args.repeat, threads=args.threads)
+    return report(results, args, name, details(results), table=table)

@@ -31,10 +31,7 @@ import numpy as np
 from _harness import (
     Case,
     Runner,
-    benchmark_parser,
-    report,
-    run_cases,
-    select_cases,
+    run_main,
     speedup_details,
 )
 
@@ -113,15 +110,12 @@ def build_case(key: str, quick: bool = False) -> Case:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark from the command line; returns the exit status."""
-    parser = benchmark_parser(
-        __doc__.splitlines()[0], CASE_SPECS, "1,000 atoms, for a smoke run"
-    )
-    args = parser.parse_args(argv)
-    cases = [build_case(key, quick=args.quick) for key in CASE_SPECS]
-    cases = select_cases(parser, cases, args.case)
-    results = run_cases(cases, repeat=args.repeat, threads=args.threads)
-    details = speedup_details(results, MIN_SPEEDUP, "max absolute difference")
-    return report(results, args, "kde", details)
+    return run_main(
+        argv, __doc__, CASE_SPECS, "1,000 atoms, for a smoke run", build_case, "kde",
+        lambda results: speedup_details(
+            results, MIN_SPEEDUP, "max absolute difference"
+        ),
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -26,10 +26,7 @@ import numpy as np
 from _harness import (
     Case,
     Runner,
-    benchmark_parser,
-    report,
-    run_cases,
-    select_cases,
+    run_main,
 )
 
 MIXING = 0.5
@@ -260,16 +257,10 @@ def format_details(results: Sequence[Mapping[str, Any]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark from the command line; returns the exit status."""
-    parser = benchmark_parser(
-        __doc__.splitlines()[0], CASE_SPECS, "10x fewer samples, for a smoke run"
-    )
-    args = parser.parse_args(argv)
-
-    cases = [build_case(key, quick=args.quick) for key in CASE_SPECS]
-    cases = select_cases(parser, cases, args.case)
-
-    results = run_cases(cases, repeat=args.repeat, threads=args.threads)
-    return report(results, args, "pcovr", format_details(results))
+    return run_main(
+        argv, __doc__, CASE_SPECS, "10x fewer samples, for a smoke run", build_case,
+        "pcovr", format_details,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

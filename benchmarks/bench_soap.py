@@ -29,12 +29,9 @@ import numpy as np
 from _harness import (
     Case,
     Runner,
-    benchmark_parser,
     format_number,
     layout_table,
-    report,
-    run_cases,
-    select_cases,
+    run_main,
     verdict,
 )
 
@@ -139,15 +136,10 @@ def goals(results: Sequence[dict[str, Any]]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark from the command line; returns the exit status."""
-    parser = benchmark_parser(
-        __doc__.splitlines()[0], CASE_SPECS, f"{QUICK_FACTOR}x fewer molecules"
-    )
-    args = parser.parse_args(argv)
-    cases = select_cases(
-        parser, [build_case(key, quick=args.quick) for key in CASE_SPECS], args.case
-    )
-    results = run_cases(cases, repeat=args.repeat, threads=args.threads)
-    return report(results, args, "soap", "\n".join(goals(results)), table=format_table)
+    return run_main(
+        argv, __doc__, CASE_SPECS, f"{QUICK_FACTOR}x fewer molecules", build_case,
+        "soap", lambda results: "\n".join(goals(results)), table=format_table,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
