@@ -25,8 +25,6 @@ from propmap.workflows import (
 SOAP = SoapOptions(cutoff=3.5, max_radial=2, max_angular=2)
 IN_PROCESS = ClusterOptions(workers=2, processes=False)
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
