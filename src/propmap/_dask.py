@@ -123,28 +123,65 @@ class DaskStatistics:
     def of(cls, X, Y=None):
         """One pass over X (and Y): one BLAS product per row block, summed, in
         one ``dask.compute``."""
+        return cls.grouped(X, Y)[0]
+
+    @classmethod
+    def grouped(cls, X, Y=None, groups=None, n_groups: int = 1) -> list:
+        """The statistics of each group of rows (``groups``: a label in
+        ``range(n_groups)`` per row, or -1 for a row of no group, numpy; None:
+        one group of every row), all from one pass and one ``dask.compute``: per
+        row block, one BLAS product per group present."""
         dask, da = _dask()
         size = X.shape[1] + (0 if Y is None else Y.shape[1]) + 1
+        if groups is None:
+            n_groups = 1
+        else:
+            groups = np.asarray(groups)
+            if groups.shape != (X.shape[0],):
+                raise ValueError(
+                    f"groups must have one label per row of X ({X.shape[0]}); "
+                    f"got shape {groups.shape}."
+                )
+            if groups.size and (groups.min() < -1 or groups.max() >= n_groups):
+                raise ValueError(f"group labels must be -1 or in range({n_groups}).")
 
-        def block_gram(x, y=None):
-            # [X Y 1]ᵀ[X Y 1] of one row block
+        def block_gram(x, *rest):
+            # [X Y 1]ᵀ[X Y 1] of the rows of each group in one row block
+            labels = np.asarray(rest[0]).ravel() if groups is not None else None
+            y = rest[-1] if len(rest) > (groups is not None) else None
             parts = [np.asarray(x, dtype=np.float64)]
             if y is not None:
                 parts.append(np.asarray(y, dtype=np.float64))
             parts.append(np.ones((len(parts[0]), 1)))
             joint = np.hstack(parts)
-            return (joint.T @ joint)[None]
+            if labels is None:
+                return (joint.T @ joint)[None, None]
+            out = np.zeros((1, n_groups, size, size))
+            for group in np.unique(labels[labels >= 0]):
+                rows = joint[labels == group]
+                out[0, group] = rows.T @ rows
+            return out
 
-        chunks = ((1,) * len(X.chunks[0]), (size,), (size,))
-        arrays = (X,) if Y is None else (X, Y)
+        arrays = [X]
+        if groups is not None:
+            labels = da.from_array(groups.astype(np.int64), chunks=(X.chunks[0],))
+            arrays.append(labels[:, None])
+        if Y is not None:
+            arrays.append(Y)
+        chunks = ((1,) * len(X.chunks[0]), (n_groups,), (size,), (size,))
         blocks = da.map_blocks(
-            block_gram, *arrays, chunks=chunks, new_axis=2, dtype=np.float64
-        )
+            block_gram, *arrays, chunks=chunks, new_axis=(2, 3), dtype=np.float64,
+            meta=np.empty((0, 0, 0, 0)),
+        )  # fmt: skip
         (joint,) = dask.compute(blocks.sum(axis=0))
-        statistics = cls(X.shape[0], X.shape[1], np.asarray(joint))
-        if not np.all(np.isfinite(np.diagonal(statistics.gram))):
+        statistics = [
+            cls(int(np.round(joint[g, -1, -1])), X.shape[1], np.asarray(joint[g]))
+            for g in range(n_groups)
+        ]
+        diagonal = np.einsum("gii->i", joint)
+        if not np.all(np.isfinite(diagonal[: X.shape[1]])):
             raise ValueError("Input X contains NaN or infinity (or values too large).")
-        if not np.all(np.isfinite(np.diagonal(statistics.yty))):
+        if not np.all(np.isfinite(diagonal[X.shape[1] : -1])):
             raise ValueError("Input Y contains NaN or infinity (or values too large).")
         return statistics
 

@@ -325,3 +325,24 @@ def test_sparse_kernel_pcovr_on_dask_is_the_numpy_fit(components, graphs, settin
         np.testing.assert_allclose(prediction.compute(), expected.predict(X), atol=1e-9)
     if settings.get("fit_inverse_transform"):
         np.testing.assert_allclose(model.ptx_, expected.ptx_, atol=1e-9)
+
+
+def test_grouped_statistics_are_each_groups_products(components, graphs):
+    from propmap._dask import DaskStatistics
+
+    X, y = components
+    rng = np.random.default_rng(0)
+    groups = rng.integers(-1, 3, X.shape[0])
+    groups[:ROWS] = 2  # a block with one group only
+    with graphs() as counter:
+        statistics = DaskStatistics.grouped(lazy(X), lazy(y[:, None]), groups, 3)
+        assert counter.n == 1
+    joint = np.column_stack([X, y, np.ones(len(y))])
+    for label, found in enumerate(statistics):
+        rows = joint[groups == label]
+        np.testing.assert_allclose(found.joint, rows.T @ rows, rtol=1e-12, atol=1e-9)
+        assert found.n_samples == rows.shape[0]
+    with pytest.raises(ValueError, match="one label per row"):
+        DaskStatistics.grouped(lazy(X), None, groups[:-1], 3)
+    with pytest.raises(ValueError, match=r"-1 or in range\(3\)"):
+        DaskStatistics.grouped(lazy(X), None, groups + 1, 3)

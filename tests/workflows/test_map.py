@@ -99,6 +99,47 @@ def test_the_fast_sweep_equals_explicit_refits(qm9_file, small_soap):
     )
 
 
+def test_the_folds_moments_give_the_rows_losses(qm9_file, small_soap):
+    """MomentFolds (the folds' joint Gram matrices, as a dask cluster sums them)
+    gives the losses and choices of the folds' rows, also with fewer rows than
+    features (a rank-deficient root)."""
+    from sklearn.model_selection import KFold
+
+    from propmap.atomistic import read_structures, structure_targets
+    from propmap.preprocessing import StandardFlexibleScaler
+    from propmap.workflows._tuning import Distances, MomentFolds, tune
+
+    structures = read_structures(str(qm9_file))
+    X = StandardFlexibleScaler().fit_transform(
+        small_soap.featurizer().fit_transform(structures)
+    )
+    y = structure_targets(structures, "gap")
+    Y = StandardFlexibleScaler(column_wise=True).fit_transform(y[:, None])
+    assert X.shape[0] < X.shape[1]
+    folds = list(KFold(4, shuffle=True, random_state=1).split(X))
+    joint = np.hstack([X, Y])
+    held = [joint[h].T @ joint[h] for _, h in folds]
+    training = [joint[i].T @ joint[i] for i, _ in folds]
+    common = {
+        "kernel": Kernel.linear, "n_components": 2, "gamma": None,
+        "gamma_grid": False, "penalty": None, "mixing": None, "n_active": None,
+    }  # fmt: skip
+    rows = tune(X, Y, folds, distances=Distances.of(X, Kernel.linear), **common)
+    moments = tune(
+        None, Y, None, distances=None,
+        moments=MomentFolds(training, held, X.shape[1]), **common,
+    )  # fmt: skip
+    assert (moments.penalty, moments.mixing) == (rows.penalty, rows.mixing)
+    np.testing.assert_allclose(moments.loss_y, rows.loss_y, rtol=1e-9)
+    np.testing.assert_allclose(moments.loss_x, rows.loss_x, rtol=1e-9)
+    with pytest.raises(ValueError, match="linear maps only"):
+        tune(
+            None, Y, None, distances=None,
+            moments=MomentFolds(training, held, X.shape[1]),
+            **{**common, "kernel": Kernel.rbf, "gamma": 1.0},
+        )  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("options", "model", "kernel"),
     [
