@@ -77,3 +77,32 @@ def test_s22_motif_contributions_writes_figure_and_tables(tmp_path, capsys):
     assert summary[0].startswith("motif,count,mean")
     assert not list(out.glob("*.tmp"))
     assert "wrote" in capsys.readouterr().out
+
+
+def test_readme_commands_use_options_that_exist():
+    """Every `propmap ...` line of the README's shell blocks names a command and
+    options that the command line has."""
+    pytest.importorskip("typer")
+    import re
+    import shlex
+
+    from typer.testing import CliRunner
+
+    from propmap.cli import app
+
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    lines = [
+        line.split("#")[0].strip()
+        for block in readme.split("```bash\n")[1:]
+        for line in block.split("```")[0].splitlines()
+    ]
+    commands = [shlex.split(line) for line in lines if line.startswith("propmap ")]
+    assert any("--scheduler" in words for words in commands)
+    runner = CliRunner()
+    for words in commands:
+        result = runner.invoke(app, [words[1], "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, words
+        for word in words[2:]:
+            if word.startswith("--"):
+                option = re.escape(word.split("=")[0]) + r"(?![\w-])"
+                assert re.search(option, result.output), (words[1], word)

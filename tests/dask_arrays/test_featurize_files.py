@@ -55,6 +55,26 @@ def test_the_files_give_the_in_memory_features(folder, per, graphs):
     )
 
 
+def test_the_survey_brings_back_compositions_and_structures(folder):
+    from propmap.atomistic import pack_structures
+
+    structures = read_structures(folder)
+    with dask.config.set(scheduler="threads"):
+        found = featurize_files(folder, SoapFeaturizer(**SMALL), structures=True)
+        plain = featurize_files(folder, SoapFeaturizer(**SMALL))
+    np.testing.assert_array_equal(
+        found.numbers, np.concatenate([a.numbers for a in structures])
+    )
+    assert found.numbers.dtype == np.uint8
+    np.testing.assert_array_equal(
+        found.atoms_per_structure, [len(a) for a in structures]
+    )
+    for key, value in pack_structures(structures).items():
+        np.testing.assert_array_equal(found.structures[key], value)
+    assert plain.structures is None
+    np.testing.assert_array_equal(plain.numbers, found.numbers)
+
+
 def test_a_map_fits_on_the_lazy_features(folder):
     from propmap.decomposition import PCovR
     from propmap.preprocessing import StandardFlexibleScaler

@@ -32,6 +32,15 @@ class FileFeatures:
     structures_per_file, atoms_per_file : ndarray of int
     featurizer : SoapFeaturizer
         The fitted featurizer (columns: ``featurizer.get_feature_names_out()``).
+    numbers : ndarray of uint8
+        The atomic numbers of every atom, structure after structure (their
+        compositions, e.g. for a composition baseline).
+    atoms_per_structure : ndarray of int
+        How many of ``numbers`` each structure has.
+    structures : dict or None
+        With ``structures=True``: every structure, packed as
+        :func:`~propmap.atomistic.pack_structures` packs them (a few arrays,
+        about 32 bytes per atom).
     """
 
     X: object
@@ -40,15 +49,38 @@ class FileFeatures:
     structures_per_file: np.ndarray
     atoms_per_file: np.ndarray
     featurizer: object
+    numbers: np.ndarray | None = None
+    atoms_per_structure: np.ndarray | None = None
+    structures: dict | None = None
 
 
-def _survey(path, format, index, target):
+def _survey(path, format, index, target, keep):
     from propmap.atomistic._io import read_file, structure_targets
 
     structures = read_file(path, format, index)
-    species = np.unique(np.concatenate([atoms.numbers for atoms in structures]))
+    if not structures:
+        return 0, 0, np.zeros(0, int), np.zeros(0), np.zeros(0, np.uint8), [], None
+    numbers = np.concatenate([atoms.numbers for atoms in structures])
     values = None if target is None else structure_targets(structures, target)
-    return len(structures), sum(len(a) for a in structures), species, values
+    packed = None
+    if keep:
+        from propmap.atomistic._io import pack_structures
+
+        packed = pack_structures(structures)
+        packed["numbers"] = packed["numbers"].astype(np.uint8)
+    return (
+        len(structures),
+        numbers.size,
+        np.unique(numbers),
+        values,
+        numbers.astype(np.uint8),
+        [len(atoms) for atoms in structures],
+        packed,
+    )
+
+
+def _concatenate_packed(parts: list) -> dict:
+    return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
 
 def _features(path, format, index, featurizer) -> np.ndarray:
@@ -59,7 +91,9 @@ def _features(path, format, index, featurizer) -> np.ndarray:
     return np.asarray(features, dtype=np.float64)
 
 
-def featurize_files(paths, featurizer, *, target=None, format=None, index=":"):
+def featurize_files(
+    paths, featurizer, *, target=None, format=None, index=":", structures=False
+):
     """SOAP features of the structures in ``paths`` as a dask array with known
     shapes, one row chunk per file.
 
@@ -75,6 +109,9 @@ def featurize_files(paths, featurizer, *, target=None, format=None, index=":"):
         return as ``y``.
     format, index
         As for :func:`~propmap.atomistic.read_structures`.
+    structures : bool, default=False
+        Also return the structures themselves, packed (``FileFeatures.structures``:
+        positions, numbers, cells; for a viewer), from the same survey.
 
     Returns
     -------
@@ -105,7 +142,10 @@ def featurize_files(paths, featurizer, *, target=None, format=None, index=":"):
     if not files:
         raise ValueError(f"No structure file found in {paths!r}.")
     survey = dask.compute(
-        *[dask.delayed(_survey)(path, format, index, target) for path in files]
+        *[
+            dask.delayed(_survey)(path, format, index, target, structures)
+            for path in files
+        ]
     )
     n_structures = np.array([entry[0] for entry in survey], dtype=np.int64)
     n_atoms = np.array([entry[1] for entry in survey], dtype=np.int64)
@@ -137,5 +177,12 @@ def featurize_files(paths, featurizer, *, target=None, format=None, index=":"):
     ]
     y = None if target is None else np.concatenate([entry[3] for entry in survey])
     return FileFeatures(
-        da.concatenate(blocks), y, files, n_structures, n_atoms, featurizer
-    )
+        da.concatenate(blocks), y, files, n_structures, n_atoms, featurizer,
+        numbers=np.concatenate([entry[4] for entry in survey]),
+        atoms_per_structure=np.array(
+            [size for entry in survey for size in entry[5]], dtype=np.int64
+        ),
+        structures=_concatenate_packed([e[6] for e in survey if e[0]])
+        if structures
+        else None,
+    )  # fmt: skip

@@ -14,7 +14,13 @@ import numpy as np
 from propmap._requirements import require
 from propmap.atomistic._soap import as_structure_list
 
-__all__ = ["atom_targets", "read_structures", "structure_targets"]
+__all__ = [
+    "atom_targets",
+    "pack_structures",
+    "read_structures",
+    "structure_targets",
+    "unpack_structures",
+]
 
 
 def read_structures(paths, format=None, index=":") -> list:
@@ -406,3 +412,34 @@ def _describe(atoms, position: int) -> str:
     """``structure <position>``, with its source or name when it has one."""
     label = atoms.info.get("source", atoms.info.get("name"))
     return f"structure {position}" + (f" ({label})" if label is not None else "")
+
+
+def pack_structures(structures) -> dict:
+    """Structures as a few arrays (atomic numbers, positions, cells, periodicity
+    and sizes): pickled in milliseconds, where 2,000 ase.Atoms take a second."""
+    return {
+        "sizes": np.array([len(a) for a in structures]),
+        "numbers": np.concatenate([a.numbers for a in structures]),
+        "positions": np.concatenate([a.positions for a in structures]),
+        "cells": np.array([a.cell.array for a in structures]),
+        "pbc": np.array([a.pbc for a in structures]),
+    }
+
+
+def unpack_structures(packed: dict) -> list:
+    """The ase.Atoms of :func:`pack_structures`."""
+    import ase
+
+    ends = np.cumsum(packed["sizes"])
+    starts = ends - packed["sizes"]
+    return [
+        ase.Atoms(
+            numbers=packed["numbers"][start:end],
+            positions=packed["positions"][start:end],
+            cell=cell,
+            pbc=pbc,
+        )
+        for start, end, cell, pbc in zip(
+            starts, ends, packed["cells"], packed["pbc"], strict=True
+        )
+    ]

@@ -12,8 +12,10 @@ from propmap.cli._common import (
     MaxAngular,
     MaxRadial,
     Progress,
+    Scheduler,
     Seed,
     Width,
+    Workers,
     progress_enabled,
     report_errors,
 )
@@ -114,6 +116,8 @@ def map_command(
     ] = None,
     progress: Progress = None,
     seed: Seed = 0,
+    scheduler: Scheduler = None,
+    workers: Workers = None,
     force: Force = False,
 ) -> None:
     """Map structures with (Kernel) PCovR on SOAP features, coloured by a property.
@@ -122,7 +126,7 @@ def map_command(
     viewer.html, chemiscope.json.gz, the fitted model, summary.json and
     report.html into the output folder.
     """
-    from propmap.workflows import SoapOptions, map_structures
+    from propmap.workflows import ClusterOptions, SoapOptions, map_structures
 
     summary = map_structures(
         structures,
@@ -148,6 +152,7 @@ def map_command(
         force=force,
         index=index,
         layout=layout,
+        cluster=ClusterOptions(scheduler, workers),
     )
     typer.echo(accuracy_line(summary) + f"; wrote {out}/")
 

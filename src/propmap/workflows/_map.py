@@ -14,9 +14,17 @@ from typing import Any
 
 import numpy as np
 
+from propmap.atomistic._io import pack_structures, unpack_structures
+from propmap.workflows._cluster import ClusterOptions, cluster_client
+from propmap.workflows._map_streamed import (
+    check_streamed_options,
+    fit_and_evaluate,
+    fold_moments,
+    read_files,
+)
 from propmap.workflows._options import Aggregate, Baseline, Kernel, Layout, SoapOptions
 from propmap.workflows._options import WorkflowError as _Error
-from propmap.workflows._pipeline import assemble, pack_structures
+from propmap.workflows._pipeline import assemble
 from propmap.workflows._steps import (
     featurise,
     output_folder,
@@ -138,11 +146,14 @@ def _gamma_rule(kernel, gamma_grid: bool, sparse, n_train: int) -> str | None:
     )
 
 
-def _unseen_elements(structures, train, test) -> list[str]:
-    seen = {s for i in train for s in structures[i].get_chemical_symbols()}
-    return sorted(
-        {s for i in test for s in structures[i].get_chemical_symbols()} - seen
-    )
+def _unseen_elements(compositions, train, test) -> list[str]:
+    """Elements of test structures that no training structure has (objects with
+    ``.numbers``)."""
+    from ase.data import chemical_symbols
+
+    seen = {int(z) for i in train for z in np.unique(compositions[i].numbers)}
+    held = {int(z) for i in test for z in np.unique(compositions[i].numbers)}
+    return sorted(chemical_symbols[z] for z in held - seen)
 
 
 @dataclass
@@ -245,6 +256,7 @@ def map_structures(
     title: str | None = None,
     index: str | None = None,
     layout: Layout | str = Layout.pcovr,
+    cluster: ClusterOptions | None = None,
 ) -> dict[str, Any]:
     """Map structures by (Kernel) PCovR of their SOAP features, coloured by a
     property, and measure how well the map and the full model predict it.
@@ -304,6 +316,13 @@ def map_structures(
         when there are more. The sketch-map sees no target: the accuracies are
         the model's either way, and ``propmap project`` places new structures on
         the sketch-map.
+    cluster : ClusterOptions or None, default=None
+        Run on a dask cluster (a scheduler's address, or local worker
+        processes): the structure files are featurised on the workers
+        (:func:`~propmap.atomistic.featurize_files`) and their features stay
+        there; the linear PCovR map is cross-validated and fitted from their
+        d x d moments. Structures (not features) come back for the viewer, up
+        to 20,000 of them.
 
     Returns
     -------
@@ -319,14 +338,24 @@ def map_structures(
     if not 0.0 < test_fraction < 1.0:
         raise _Error(f"the test fraction must be in (0, 1), not {test_fraction}.")
     from_table = is_feature_file(paths)
+    streamed = cluster is not None and cluster.active
+    if streamed:
+        if from_table:
+            raise _Error(
+                "--scheduler and --workers stream structure files; a feature table "
+                "is read into memory: leave them out."
+            )
+        check_streamed_options(kernel, sparse, layout)
     if from_table:
         _check_table_options(aggregate, baseline, soap)
         baseline = Baseline.none
     elif index is not None:
         raise _Error("--index names the rows of a feature table, not of structures.")
     soap = soap or SoapOptions.for_aggregate(aggregate)
-    with output_folder(out, force) as out:
-        inputs = _read(paths, target, soap, aggregate, progress, from_table, index)
+    with output_folder(out, force) as out, cluster_client(cluster):
+        inputs = _read(
+            paths, target, soap, aggregate, progress, from_table, index, streamed
+        )
         n = len(inputs.y)
         if n < max(MIN_STRUCTURES, components + 3):
             raise _Error(
@@ -335,7 +364,7 @@ def map_structures(
             )
         settings = _Settings(
             kernel, gamma, sparse, penalty, mixing, components, test_fraction, soap,
-            aggregate, baseline, progress, seed, layout,
+            aggregate, baseline, progress, seed, layout, streamed,
         )  # fmt: skip
         summary, arrays = _run(inputs, target, settings)
         stage("figures, viewer and report", progress)
@@ -356,6 +385,17 @@ class _Inputs:
     x_scaler: Any
     kind: str  # "structures" or "rows"
     columns: list[str] | None = None  # a table's feature columns
+    # per structure, an object with .numbers (the structures themselves, or
+    # their compositions when the structures stayed on a cluster)
+    compositions: list | None = None
+    # the structures packed (pack_structures): the map's record
+    packed: dict | None = None
+
+    def __post_init__(self):
+        if self.compositions is None and self.structures is not None:
+            self.compositions = self.structures
+        if self.packed is None and self.structures is not None:
+            self.packed = pack_structures(self.structures)
 
 
 def _check_table_options(aggregate, baseline, soap) -> None:
@@ -368,7 +408,9 @@ def _check_table_options(aggregate, baseline, soap) -> None:
         raise _Error("the SOAP options are for structures, not a feature table.")
 
 
-def _read(paths, target, soap, aggregate, progress, from_table, index) -> _Inputs:
+def _read(
+    paths, target, soap, aggregate, progress, from_table, index, streamed=False
+) -> _Inputs:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -383,8 +425,16 @@ def _read(paths, target, soap, aggregate, progress, from_table, index) -> _Input
         return _Inputs(
             table.X, table.y, table.rows, None, None, scaler, "rows", table.columns
         )
-    structures, y = read_inputs(paths, target, progress)
     per = "structure" if aggregate == Aggregate.mean else "sum"
+    if streamed:
+        found = read_files(paths, target, soap, per, progress)
+        return _Inputs(
+            found.X, found.y, found.names,
+            None if found.packed is None else unpack_structures(found.packed),
+            found.featurizer, StandardFlexibleScaler(), "structures",
+            compositions=found.compositions, packed=found.packed,
+        )  # fmt: skip
+    structures, y = read_inputs(paths, target, progress)
     featurizer, X = featurise(structures, soap, per, progress)
     names = [a.info.get("source", str(k)) for k, a in enumerate(structures)]
     return _Inputs(
@@ -409,6 +459,7 @@ class _Settings:
     progress: bool
     seed: int
     layout: Layout = Layout.pcovr
+    streamed: bool = False  # features on a dask cluster
 
 
 @dataclass
@@ -432,10 +483,15 @@ def _run(inputs: _Inputs, target: str, settings: _Settings):
     stage("kernels and cross-validation (penalty, γ, mixing)", settings.progress)
     distances, tuning, search = _cross_validate(data, settings)
     stage(f"final fit (mixing {tuning.mixing:g})", settings.progress)
-    fitted = _fit_final(
-        data.X, data.Y, data.train, settings.kernel, distances, tuning,
-        settings.components, settings.sparse,
-    )  # fmt: skip
+    if settings.streamed:
+        fitted = _Fitted(
+            *fit_and_evaluate(data.X, data.Y, data.train, tuning, settings.components)
+        )
+    else:
+        fitted = _fit_final(
+            data.X, data.Y, data.train, settings.kernel, distances, tuning,
+            settings.components, settings.sparse,
+        )  # fmt: skip
     latent = fitted.latent
 
     def in_units(scaled: np.ndarray) -> np.ndarray:
@@ -466,9 +522,7 @@ def _run(inputs: _Inputs, target: str, settings: _Settings):
         data.y_scaler,
         data.baseline,
         {
-            "structures": None
-            if inputs.structures is None
-            else pack_structures(inputs.structures),
+            "structures": inputs.packed,
             "latent": shown,
             "latent_name": summary["latent_name"],
             "target": inputs.y,
@@ -517,7 +571,7 @@ def _split_and_scale(inputs: _Inputs, settings: _Settings) -> _Scaled:
     from propmap.atomistic import CompositionBaseline
     from propmap.preprocessing import StandardFlexibleScaler
 
-    structures, X, y = inputs.structures, inputs.X, inputs.y
+    compositions, X, y = inputs.compositions, inputs.X, inputs.y
     train, test = train_test_split(
         np.arange(len(y)), test_size=settings.test_fraction, random_state=settings.seed
     )
@@ -526,7 +580,7 @@ def _split_and_scale(inputs: _Inputs, settings: _Settings) -> _Scaled:
             f"--sparse {settings.sparse} is more than the {train.size} training "
             f"{inputs.kind}."
         )
-    unseen = [] if structures is None else _unseen_elements(structures, train, test)
+    unseen = [] if compositions is None else _unseen_elements(compositions, train, test)
     if unseen:
         warnings.warn(
             f"test structures contain elements no training structure has "
@@ -536,10 +590,11 @@ def _split_and_scale(inputs: _Inputs, settings: _Settings) -> _Scaled:
         )
     reference, baseline = np.zeros(len(y)), None
     if settings.baseline == Baseline.composition:
-        baseline = CompositionBaseline().fit([structures[i] for i in train], y[train])
-        reference = baseline.predict(structures)
+        baseline = CompositionBaseline().fit([compositions[i] for i in train], y[train])
+        reference = baseline.predict(compositions)
     residual = (y - reference)[:, None]
-    x_scaler = clone(inputs.x_scaler).fit(X[train])
+    # (a dask X: sorted rows keep its chunks whole)
+    x_scaler = clone(inputs.x_scaler).fit(X[np.sort(train)])
     y_scaler = StandardFlexibleScaler(column_wise=True).fit(residual[train])
     return _Scaled(
         train, test, baseline, reference, x_scaler, y_scaler,
@@ -550,6 +605,15 @@ def _split_and_scale(inputs: _Inputs, settings: _Settings) -> _Scaled:
 def _cross_validate(data: _Scaled, settings: _Settings):
     """The distances every fold shares, the tuning, and whether γ was searched."""
     kernel, train = settings.kernel, data.train
+    if settings.streamed:  # the folds' moments, from one pass over the workers
+        moments = fold_moments(data.X, data.Y, _folds(train, settings.seed))
+        tuning = tune(
+            None, data.Y, None, kernel=kernel, distances=None,
+            n_components=settings.components, gamma=None, gamma_grid=False,
+            penalty=settings.penalty, mixing=settings.mixing, n_active=None,
+            moments=moments,
+        )  # fmt: skip
+        return None, tuning, False
     # one Gram matrix (and distance matrix) of all rows serves every fold and γ;
     # Nyström maps of many structures do without it
     dense = settings.sparse is None or len(data.X) <= GRAM_ROWS
@@ -653,6 +717,8 @@ def _summary(inputs, target, settings, data, tuning, search, accuracy) -> dict:
         "soap": settings.soap.as_dict() if from_structures else None,
         "n_features": int(data.X.shape[1]),
         "seed": settings.seed,
+        # features computed and kept on a dask cluster's workers
+        "streamed": settings.streamed,
         "files": MAP_FILES,
     }
 

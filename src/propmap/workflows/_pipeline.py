@@ -8,6 +8,8 @@ from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from propmap.atomistic._io import pack_structures, unpack_structures
+
 __all__ = ["MapPipeline", "ScaledTargetModel", "pack_structures", "unpack_structures"]
 
 
@@ -140,34 +142,3 @@ def assemble(
     pipeline.baseline_ = baseline
     pipeline.map_ = record
     return pipeline
-
-
-def pack_structures(structures) -> dict:
-    """Structures as a few arrays (atomic numbers, positions, cells, periodicity
-    and sizes): pickled in milliseconds, where 2,000 ase.Atoms take a second."""
-    return {
-        "sizes": np.array([len(a) for a in structures]),
-        "numbers": np.concatenate([a.numbers for a in structures]),
-        "positions": np.concatenate([a.positions for a in structures]),
-        "cells": np.array([a.cell.array for a in structures]),
-        "pbc": np.array([a.pbc for a in structures]),
-    }
-
-
-def unpack_structures(packed: dict) -> list:
-    """The ase.Atoms of :func:`pack_structures`."""
-    import ase
-
-    ends = np.cumsum(packed["sizes"])
-    starts = ends - packed["sizes"]
-    return [
-        ase.Atoms(
-            numbers=packed["numbers"][start:end],
-            positions=packed["positions"][start:end],
-            cell=cell,
-            pbc=pbc,
-        )
-        for start, end, cell, pbc in zip(
-            starts, ends, packed["cells"], packed["pbc"], strict=True
-        )
-    ]

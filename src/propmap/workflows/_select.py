@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from propmap.workflows._cluster import ClusterOptions, cluster_client
+from propmap.workflows._map_streamed import persist_in_large_chunks
 from propmap.workflows._options import Aggregate, Axis, Method, SoapOptions
 from propmap.workflows._options import WorkflowError as _Error
 from propmap.workflows._steps import (
@@ -197,7 +198,8 @@ def _inputs(paths, target, soap, aggregate, progress, streamed=False):
             for index in range(count)
         ]
         # computed once, kept on the workers for the passes that follow
-        return found.X.persist(), found.y, names, samples, "structures"
+        X = persist_in_large_chunks(found.X)
+        return X, found.y, names, samples, "structures"
     if is_feature_file(paths):
         table = read_table(paths[0], target)
         return table.X, table.y, table.columns, table.rows, "table"

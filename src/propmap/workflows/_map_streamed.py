@@ -1,0 +1,140 @@
+"""The map workflow on a dask cluster: the SOAP features are computed where the
+structure files are read and stay there; only d x d moments, the map's
+coordinates and the predictions come back.
+
+Graphs run, after the survey of the files: the features (persisted on the
+workers), the training rows' means and variance (the scaler), the moments of
+every fold in one pass, the final PCovR fit, and one pass for the coordinates
+and predictions of every row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
+
+from propmap.workflows._options import Kernel, Layout
+from propmap.workflows._options import WorkflowError as _Error
+
+__all__ = ["VIEWER_STRUCTURES", "check_streamed_options", "read_files"]
+
+# a map on a cluster keeps the structures themselves (for the viewer, the
+# chemiscope file and the model) up to this many; past it the map shows points
+VIEWER_STRUCTURES = 20_000
+
+
+def check_streamed_options(kernel: Kernel, sparse, layout: Layout) -> None:
+    """What a map on a cluster cannot do (yet), refused before any work."""
+    if kernel != Kernel.linear or sparse is not None:
+        raise _Error(
+            "on a cluster (--scheduler / --workers) the map is linear PCovR, "
+            "fitted from the d x d moments of the features; a kernel map needs "
+            "kernels between structures in memory: leave out --kernel, --gamma "
+            "and --sparse, or run without a cluster."
+        )
+    if layout != Layout.pcovr:
+        raise _Error(
+            "--map sketch needs every feature row in memory; on a cluster the map "
+            "shows the PCovR latent space (--map pcovr)."
+        )
+
+
+@dataclass
+class Streamed:
+    """What the survey of the files returns to this process."""
+
+    X: object  # dask array, persisted on the workers
+    y: np.ndarray
+    names: list[str]
+    compositions: list  # per structure: an object with .numbers
+    packed: dict | None  # the structures, packed, up to VIEWER_STRUCTURES
+    featurizer: object
+
+
+def read_files(paths, target: str, soap, per: str, progress: bool) -> Streamed:
+    """Survey the files (targets, compositions, structures) and leave their
+    features, computed once, on the workers."""
+    from propmap.atomistic import featurize_files
+    from propmap.workflows._steps import stage
+
+    stage("surveying the structure files", progress)
+    found = featurize_files(
+        paths, soap.featurizer(per=per), target=target, structures=True
+    )
+    names = [
+        f"{path}:{index}"
+        for path, count in zip(found.files, found.structures_per_file, strict=True)
+        for index in range(count)
+    ]
+    ends = np.cumsum(found.atoms_per_structure)
+    compositions = [
+        SimpleNamespace(numbers=found.numbers[end - size : end].astype(np.int64))
+        for end, size in zip(ends, found.atoms_per_structure, strict=True)
+    ]
+    packed = found.structures if len(names) <= VIEWER_STRUCTURES else None
+    if packed is not None:
+        packed["numbers"] = packed["numbers"].astype(np.int64)
+    stage(f"SOAP features of {len(names)} structures, on the workers", progress)
+    return Streamed(
+        persist_in_large_chunks(found.X), found.y, names, compositions, packed,
+        found.featurizer,
+    )  # fmt: skip
+
+
+def persist_in_large_chunks(X):
+    """X computed once and kept on the workers, in row chunks of about dask's
+    chunk size (128 MiB) rather than one per file: every pass over it makes d x d
+    products per chunk, which must not outnumber the rows (a folder of
+    one-molecule files)."""
+    return X.rechunk({0: "auto", 1: -1}).persist()
+
+
+def fold_moments(Xs, Ys, folds):
+    """:class:`~propmap.workflows._tuning.MomentFolds` of the scaled features
+    and targets: one pass gives the joint Gram matrix of each fold's held-out
+    rows (the test rows take no part); a fold's training moments are the sum of
+    the others'."""
+    from propmap._dask import DaskStatistics, rows_like
+    from propmap.workflows._tuning import MomentFolds
+
+    Ys, _ = rows_like(Ys, Xs)
+    groups = np.full(Xs.shape[0], -1, dtype=np.int64)
+    for label, (_, held) in enumerate(folds):
+        groups[held] = label
+    statistics = DaskStatistics.grouped(Xs, Ys, groups, len(folds))
+    held = [s.products for s in statistics]
+    total = np.sum(held, axis=0)
+    return MomentFolds([total - h for h in held], held, Xs.shape[1])
+
+
+def fit_and_evaluate(Xs, Ys, train, tuning, components):
+    """The final PCovR on the training rows (one pass for its moments), then the
+    latent coordinates and the full ridge model's predictions of every row in
+    one more pass: (model, ridge prediction, latent)."""
+    import warnings
+
+    import dask
+    from sklearn.linear_model import Ridge
+
+    from propmap.decomposition import PCovR
+
+    model = PCovR(
+        mixing=tuning.mixing,
+        n_components=components,
+        regressor=Ridge(alpha=tuning.penalty, fit_intercept=False),
+        space="feature",
+        svd_solver="arpack",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a subset is not centred
+        model.fit(Xs[np.sort(train)], Ys[np.sort(train)])
+    weights = np.asarray(model.regressor_.coef_, dtype=np.float64).reshape(-1, 1)
+    predicted = Xs.map_blocks(
+        lambda block: block @ weights,
+        chunks=(Xs.chunks[0], (1,)),
+        dtype=np.float64,
+    )
+    latent, ridge = dask.compute(model.transform(Xs), predicted)
+    return model, ridge[:, 0], latent

@@ -1,0 +1,185 @@
+"""`propmap map` on a dask cluster: the features are computed on the workers,
+once, and the cross-validated choices, accuracies and model are the in-memory
+run's."""
+
+import json
+import warnings
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("distributed")
+pytest.importorskip("featomic")
+pytest.importorskip("chemiscope")
+
+import ase.io
+from typer.testing import CliRunner
+
+from propmap.cli import app
+from propmap.datasets import load_qm9
+from propmap.workflows import (
+    ClusterOptions,
+    SoapOptions,
+    WorkflowError,
+    map_structures,
+    project_structures,
+)
+
+SOAP = SoapOptions(cutoff=3.5, max_radial=2, max_angular=2)
+IN_PROCESS = ClusterOptions(workers=2, processes=False)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """Four extxyz files of 30 real QM9 molecules each."""
+    root = tmp_path_factory.mktemp("qm9-files")
+    molecules = load_qm9(120)
+    for part in range(4):
+        chunk = molecules[30 * part : 30 * part + 30]
+        ase.io.write(root / f"part{part}.extxyz", chunk, format="extxyz")
+    return root
+
+
+def _on_cluster(folder, out, **settings):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # distributed's start-up chatter
+        return map_structures([folder], out=out, cluster=IN_PROCESS, **settings)
+
+
+@pytest.mark.parametrize(
+    ("target", "aggregate"), [("gap", "mean"), ("U0", "sum")], ids=["gap", "U0"]
+)
+def test_the_cluster_map_is_the_in_memory_map(folder, tmp_path, target, aggregate):
+    settings = {"target": target, "aggregate": aggregate, "soap": SOAP}
+    memory = map_structures([folder], out=tmp_path / "memory", **settings)
+    cluster = _on_cluster(folder, tmp_path / "cluster", **settings)
+    assert cluster["streamed"]
+    assert not memory["streamed"]
+    # the same choices from the folds' moments as from the folds' rows
+    for key in ("mixing", "penalty", "n_features", "n_train", "baseline"):
+        assert cluster[key] == memory[key], key
+    for curve in ("loss_x_cv", "loss_y_cv"):
+        np.testing.assert_allclose(
+            cluster["sweep"][curve], memory["sweep"][curve], rtol=1e-9
+        )
+    for model in ("map", "full_model"):
+        for split in ("train", "test"):
+            for score, value in memory["accuracy"][model][split].items():
+                assert cluster["accuracy"][model][split][score] == pytest.approx(
+                    value, rel=1e-9, abs=1e-12
+                ), (model, split, score)
+    if aggregate == "sum":
+        values = memory["baseline_element_values"]
+        assert cluster["baseline_element_values"] == pytest.approx(values)
+    # the saved models predict alike and keep the same structures
+    ours = joblib.load(tmp_path / "cluster" / "model.joblib")
+    theirs = joblib.load(tmp_path / "memory" / "model.joblib")
+    new = load_qm9(140)[120:]
+    np.testing.assert_allclose(ours.predict(new), theirs.predict(new), rtol=1e-8)
+    latent = ours.transform(new)
+    reference = theirs.transform(new)
+    signs = np.sign(np.sum(latent * reference, axis=0))  # a component's sign is free
+    np.testing.assert_allclose(latent * signs, reference, rtol=1e-7, atol=1e-9)
+    for key, value in theirs.map_["structures"].items():
+        np.testing.assert_array_equal(ours.map_["structures"][key], value)
+    assert len(ours.map_["names"]) == 120
+    assert ours.map_["names"][0].endswith("part0.extxyz:0")
+
+
+def test_the_features_are_computed_once_on_the_workers(folder, tmp_path, monkeypatch):
+    """Each file is featurised once (the in-process workers share this process),
+    and the run is a fixed number of graphs: survey, features, scaler, fold
+    moments, final fit, coordinates and predictions."""
+    import distributed
+
+    from propmap.atomistic import _files_dask
+
+    log = tmp_path / "featurised.txt"  # the task may be a copy: count in a file
+    featurise = _files_dask._features
+
+    def counted(path, *args):
+        with open(log, "a") as stream:
+            stream.write(f"{path}\n")
+        return featurise(path, *args)
+
+    monkeypatch.setattr(_files_dask, "_features", counted)
+    graphs = []
+
+    class Count(distributed.diagnostics.plugin.SchedulerPlugin):
+        def update_graph(self, scheduler, **kwargs):
+            graphs.append(1)
+
+    original = distributed.Client.__init__
+
+    def register(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.cluster.scheduler.add_plugin(Count())
+
+    monkeypatch.setattr(distributed.Client, "__init__", register)
+    _on_cluster(folder, tmp_path / "out", target="gap", soap=SOAP)
+    calls = log.read_text().split()
+    assert sorted(calls) == sorted(str(p) for p in folder.iterdir())
+    assert len(graphs) == 6
+
+
+def test_new_structures_are_projected_onto_a_cluster_map(folder, tmp_path):
+    _on_cluster(folder, tmp_path / "map", target="gap", soap=SOAP)
+    new = tmp_path / "new.extxyz"
+    ase.io.write(new, load_qm9(130)[120:], format="extxyz")
+    project_structures(tmp_path / "map" / "model.joblib", [new], tmp_path / "p")
+    table = pd.read_csv(tmp_path / "p" / "projected.csv")
+    assert len(table) == 10
+    assert np.all(np.isfinite(table.filter(like="PCovR").to_numpy()))
+
+
+def test_the_map_command_runs_on_local_worker_processes(folder, tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        [
+            "map", str(folder), "-t", "gap", "--workers", "2", "-o", str(out),
+            "--cutoff", "3.5", "--max-radial", "2", "--max-angular", "2",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["streamed"]
+    assert summary["structures"] == 120
+    assert "PCovR map of 120 structures" in result.output
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"kernel": "rbf"}, "kernel map needs kernels"),
+        ({"sparse": 20}, "kernel map needs kernels"),
+        ({"layout": "sketch"}, "--map sketch needs every feature row"),
+    ],
+)
+def test_what_a_cluster_map_cannot_do_is_refused_first(
+    folder, tmp_path, options, message
+):
+    with pytest.raises(WorkflowError, match=message):
+        map_structures(
+            [folder], "gap", tmp_path / "out", cluster=IN_PROCESS, soap=SOAP, **options
+        )
+    assert not (tmp_path / "out").exists()
+
+
+def test_cluster_problems_are_named(folder, tmp_path):
+    table = tmp_path / "table.csv"
+    rows = "".join(f"r{k},{k},{k % 3},{k}\n" for k in range(12))
+    table.write_text("name,a,b,y\n" + rows)
+    with pytest.raises(WorkflowError, match="feature table"):
+        map_structures([table], "y", tmp_path / "t", cluster=IN_PROCESS)
+    with pytest.raises(WorkflowError, match="cannot reach the dask scheduler"):
+        map_structures(
+            [folder], "gap", tmp_path / "nowhere", soap=SOAP,
+            cluster=ClusterOptions(scheduler="tcp://127.0.0.1:9"),
+        )  # fmt: skip
+    assert not (tmp_path / "nowhere").exists()
+    with pytest.raises(KeyError, match="No property 'no_such_property'"):
+        _on_cluster(folder, tmp_path / "missing", target="no_such_property", soap=SOAP)
+    assert not (tmp_path / "missing").exists()
