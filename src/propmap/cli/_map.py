@@ -19,7 +19,7 @@ from propmap.cli._common import (
     progress_enabled,
     report_errors,
 )
-from propmap.workflows._options import Aggregate, Baseline, Kernel, Layout
+from propmap.workflows._options import Aggregate, Baseline, Kernel, Layout, Per
 
 
 @report_errors
@@ -70,6 +70,13 @@ def map_command(
         typer.Option(min=2, help="Nyström Kernel PCovR on this many active points."),
     ] = None,
     components: Annotated[int, typer.Option(min=2, help="Latent dimensions.")] = 2,
+    per: Annotated[
+        Per,
+        typer.Option(
+            help="The map's points: structures, or atoms (a per-atom property such "
+            "as charges; structures are kept whole in the train/test split).",
+        ),
+    ] = Per.structure,
     layout: Annotated[
         Layout,
         typer.Option(
@@ -153,6 +160,7 @@ def map_command(
         index=index,
         layout=layout,
         cluster=ClusterOptions(scheduler, workers),
+        per=per,
     )
     typer.echo(accuracy_line(summary) + f"; wrote {out}/")
 
@@ -167,7 +175,10 @@ def accuracy_line(summary: dict) -> str:
         r2 = test.get("r2_after_baseline", test["r2"])
         after = " after the baseline" if "r2_after_baseline" in test else ""
         parts.append(f"{label} MAE {test['mae']:.4g}, R²{after} {r2:.3f}")
+    points = f"{summary['structures']} structures"
+    if summary.get("per") == "atom":
+        points = f"{summary['points']} atoms of {points}"
     return (
-        f"{summary['model']} map of {summary['structures']} structures "
+        f"{summary['model']} map of {points} "
         f"(mixing {summary['mixing']:g}); test: " + "; ".join(parts)
     )

@@ -22,7 +22,14 @@ from propmap.workflows._map_streamed import (
     fold_moments,
     read_files,
 )
-from propmap.workflows._options import Aggregate, Baseline, Kernel, Layout, SoapOptions
+from propmap.workflows._options import (
+    Aggregate,
+    Baseline,
+    Kernel,
+    Layout,
+    Per,
+    SoapOptions,
+)
 from propmap.workflows._options import WorkflowError as _Error
 from propmap.workflows._pipeline import assemble
 from propmap.workflows._steps import (
@@ -44,7 +51,7 @@ from propmap.workflows._tuning import (
     tune,
 )
 
-__all__ = ["MAP_FILES", "map_structures"]
+__all__ = ["ATOM_MAP_FILES", "MAP_FILES", "map_structures"]
 
 MIN_STRUCTURES = 8
 CV_FOLDS = 5
@@ -64,6 +71,8 @@ MAP_FILES = {
     "summary": "summary.json",
     "report": "report.html",
 }
+# a map of atoms also shows them coloured by element
+ATOM_MAP_FILES = {**MAP_FILES, "elements": "map_elements.png"}
 
 
 def _check_options(kernel, gamma, sparse, mixing, penalty, components) -> Kernel:
@@ -114,22 +123,42 @@ def _scores(truth, predicted, baseline=None) -> dict[str, float]:
     return scores
 
 
-def _folds(rows, seed: int):
-    """K-fold splits of ``rows`` (pairs of index arrays into the same data)."""
+def _folds(rows, seed: int, groups=None):
+    """K-fold splits of ``rows`` (pairs of index arrays into the same data); with
+    ``groups`` (the structure of every row), of whole groups."""
     from sklearn.model_selection import KFold
 
-    splitter = KFold(n_splits=min(CV_FOLDS, rows.size), shuffle=True, random_state=seed)
-    return [(rows[inner], rows[held]) for inner, held in splitter.split(rows)]
+    units = rows if groups is None else np.unique(groups[rows])
+    splitter = KFold(
+        n_splits=min(CV_FOLDS, units.size), shuffle=True, random_state=seed
+    )
+    if groups is None:
+        return [(rows[inner], rows[held]) for inner, held in splitter.split(rows)]
+    return [
+        (
+            rows[np.isin(groups[rows], units[inner])],
+            rows[np.isin(groups[rows], units[held])],
+        )
+        for inner, held in splitter.split(units)
+    ]
 
 
-def _subsample_folds(train, seed: int):
+def _subsample_folds(train, seed: int, groups=None):
     """The folds of the kernel-width search: a random subsample of the training
-    rows when there are more than GAMMA_SEARCH_ROWS."""
+    rows (of whole groups) when there are more than GAMMA_SEARCH_ROWS."""
     rng = np.random.default_rng(seed)
     rows = train
     if train.size > GAMMA_SEARCH_ROWS:
-        rows = np.sort(rng.choice(train, GAMMA_SEARCH_ROWS, replace=False))
-    return _folds(rows, seed)
+        if groups is None:
+            rows = np.sort(rng.choice(train, GAMMA_SEARCH_ROWS, replace=False))
+        else:
+            units = rng.permutation(np.unique(groups[train]))
+            sizes = np.bincount(groups[train])[units]
+            kept = units[
+                : max(int(np.searchsorted(np.cumsum(sizes), GAMMA_SEARCH_ROWS)), 2)
+            ]
+            rows = train[np.isin(groups[train], kept)]
+    return _folds(rows, seed, groups)
 
 
 def _gamma_rule(kernel, gamma_grid: bool, sparse, n_train: int) -> str | None:
@@ -257,6 +286,7 @@ def map_structures(
     index: str | None = None,
     layout: Layout | str = Layout.pcovr,
     cluster: ClusterOptions | None = None,
+    per: Per | str = Per.structure,
 ) -> dict[str, Any]:
     """Map structures by (Kernel) PCovR of their SOAP features, coloured by a
     property, and measure how well the map and the full model predict it.
@@ -323,6 +353,14 @@ def map_structures(
         there; the linear PCovR map is cross-validated and fitted from their
         d x d moments. Structures (not features) come back for the viewer, up
         to 20,000 of them.
+    per : {"structure", "atom"}, default="structure"
+        The map's points. ``"atom"``: one point per atom (its SOAP environment)
+        and a per-atom ``target`` (``atoms.arrays`` key, e.g. charges or NMR
+        shieldings); train, test and cross-validation folds split whole
+        structures (no molecule has atoms on both sides); accuracies are per
+        atom, also per element; the viewer shows atoms. Linear maps of more
+        than 8,192 atoms are cross-validated from the folds' d x d moments;
+        kernel maps of that many atoms need ``sparse``.
 
     Returns
     -------
@@ -332,6 +370,9 @@ def map_structures(
     kernel = _check_options(kernel, gamma, sparse, mixing, penalty, components)
     layout = Layout(layout)
     aggregate = Aggregate(aggregate)
+    per = Per(per)
+    if per == Per.atom:
+        _check_atom_options(paths, aggregate, baseline, cluster)
     if baseline is None:
         baseline = Baseline.composition if aggregate == Aggregate.sum else Baseline.none
     baseline = Baseline(baseline)
@@ -354,14 +395,18 @@ def map_structures(
     soap = soap or SoapOptions.for_aggregate(aggregate)
     with output_folder(out, force) as out, cluster_client(cluster):
         inputs = _read(
-            paths, target, soap, aggregate, progress, from_table, index, streamed
-        )
-        n = len(inputs.y)
+            paths, target, soap, aggregate, progress, from_table, index, streamed,
+            per,
+        )  # fmt: skip
+        # whole structures are split when the points are atoms
+        n = len(inputs.y) if inputs.groups is None else len(inputs.structures)
+        what = inputs.kind if inputs.groups is None else "structures"
         if n < max(MIN_STRUCTURES, components + 3):
             raise _Error(
-                f"{n} {inputs.kind} are too few for a {components}-component map with "
+                f"{n} {what} are too few for a {components}-component map with "
                 f"a test set; give at least {max(MIN_STRUCTURES, components + 3)}."
             )
+        _check_kernel_size(inputs, kernel, sparse)
         settings = _Settings(
             kernel, gamma, sparse, penalty, mixing, components, test_fraction, soap,
             aggregate, baseline, progress, seed, layout, streamed,
@@ -383,8 +428,10 @@ class _Inputs:
     structures: list | None
     featurizer: Any
     x_scaler: Any
-    kind: str  # "structures" or "rows"
+    kind: str  # "structures", "atoms" or "rows"
     columns: list[str] | None = None  # a table's feature columns
+    # a map of atoms: the structure of each row (splits keep structures whole)
+    groups: np.ndarray | None = None
     # per structure, an object with .numbers (the structures themselves, or
     # their compositions when the structures stayed on a cluster)
     compositions: list | None = None
@@ -398,6 +445,34 @@ class _Inputs:
             self.packed = pack_structures(self.structures)
 
 
+def _check_atom_options(paths, aggregate, baseline, cluster) -> None:
+    """Options that a map of atoms cannot take, refused before any work."""
+    if is_feature_file(paths):
+        raise _Error("--per atom maps the atoms of structures, not a feature table.")
+    if aggregate != Aggregate.mean:
+        raise _Error(
+            "--aggregate makes structure features from the atoms'; a map of atoms "
+            "uses each atom's own: leave it out."
+        )
+    if baseline is not None and Baseline(baseline) != Baseline.none:
+        raise _Error(
+            "--baseline composition fits structure totals; a per-atom property has "
+            "none: leave it out."
+        )
+    if cluster is not None and cluster.active:
+        raise _Error("--per atom runs in memory: leave out --scheduler and --workers.")
+
+
+def _check_kernel_size(inputs, kernel, sparse) -> None:
+    """A dense kernel map of many rows would need n x n matrices."""
+    n = len(inputs.y)
+    if kernel != Kernel.linear and sparse is None and n > GRAM_ROWS:
+        raise _Error(
+            f"a {kernel.value} kernel map of {n:,} {inputs.kind} needs {n:,} x {n:,} "
+            f"kernels; use --sparse (e.g. --sparse 2000) or the linear kernel."
+        )
+
+
 def _check_table_options(aggregate, baseline, soap) -> None:
     """Options that only structures have are refused for a feature table."""
     if aggregate != Aggregate.mean:
@@ -409,8 +484,9 @@ def _check_table_options(aggregate, baseline, soap) -> None:
 
 
 def _read(
-    paths, target, soap, aggregate, progress, from_table, index, streamed=False
-) -> _Inputs:
+    paths, target, soap, aggregate, progress, from_table, index, streamed=False,
+    points=Per.structure,
+) -> _Inputs:  # fmt: skip
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -434,12 +510,43 @@ def _read(
             found.featurizer, StandardFlexibleScaler(), "structures",
             compositions=found.compositions, packed=found.packed,
         )  # fmt: skip
+    if points == Per.atom:
+        return _read_atoms(paths, target, soap, progress)
     structures, y = read_inputs(paths, target, progress)
     featurizer, X = featurise(structures, soap, per, progress)
     names = [a.info.get("source", str(k)) for k, a in enumerate(structures)]
     return _Inputs(
         X, y, names, structures, featurizer, StandardFlexibleScaler(), "structures"
     )
+
+
+def _read_atoms(paths, target, soap, progress) -> _Inputs:
+    """The atoms of the structures as the map's rows: per-atom SOAP and the
+    per-atom target."""
+    from propmap.atomistic import atom_targets
+    from propmap.preprocessing import StandardFlexibleScaler
+
+    structures, _ = read_inputs(paths, None, progress)
+    values = atom_targets(structures, target)
+    for position, value in enumerate(values):
+        if value.ndim != 1:
+            raise _Error(
+                f"the per-atom target {target!r} has {value.shape[1:]} values per "
+                f"atom in structure {position}; a map needs one number per atom."
+            )
+    featurizer, X = featurise(structures, soap, "atom", progress)
+    sizes = np.array([len(atoms) for atoms in structures])
+    names = [
+        f"{atoms.info.get('source', str(k))}#{atom}"
+        for k, atoms in enumerate(structures)
+        for atom in range(len(atoms))
+    ]
+    return _Inputs(
+        np.asarray(X.toarray() if hasattr(X, "toarray") else X),
+        np.concatenate(values), names, structures, featurizer,
+        StandardFlexibleScaler(), "atoms",
+        groups=np.repeat(np.arange(len(structures)), sizes),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -474,6 +581,7 @@ class _Scaled:
     y_scaler: Any
     X: np.ndarray
     Y: np.ndarray
+    groups: np.ndarray | None = None  # the structure of each row (a map of atoms)
 
 
 def _run(inputs: _Inputs, target: str, settings: _Settings):
@@ -503,6 +611,8 @@ def _run(inputs: _Inputs, target: str, settings: _Settings):
     predicted = in_units(latent @ fitted.model.pty_)
     ridge_predicted = in_units(fitted.ridge_prediction)
     accuracy = _accuracy(inputs.y, data, predicted, ridge_predicted)
+    if inputs.groups is not None:
+        accuracy["per_element"] = _element_accuracy(inputs, data, predicted)
     summary = _summary(inputs, target, settings, data, tuning, search, accuracy)
     summary["model"] = type(fitted.model).__name__
     shown, embedding = latent, None
@@ -530,6 +640,7 @@ def _run(inputs: _Inputs, target: str, settings: _Settings):
             "sets": groups,
             "names": inputs.names,
             "columns": inputs.columns,
+            "per": summary["per"],
         },
         embedding,
     )
@@ -571,16 +682,29 @@ def _split_and_scale(inputs: _Inputs, settings: _Settings) -> _Scaled:
     from propmap.atomistic import CompositionBaseline
     from propmap.preprocessing import StandardFlexibleScaler
 
-    compositions, X, y = inputs.compositions, inputs.X, inputs.y
-    train, test = train_test_split(
-        np.arange(len(y)), test_size=settings.test_fraction, random_state=settings.seed
-    )
+    compositions, X, y, groups = inputs.compositions, inputs.X, inputs.y, inputs.groups
+    if groups is None:
+        train, test = train_test_split(
+            np.arange(len(y)), test_size=settings.test_fraction,
+            random_state=settings.seed,
+        )  # fmt: skip
+        trained, tested = train, test
+    else:  # whole structures on either side
+        trained, tested = train_test_split(
+            np.arange(len(compositions)), test_size=settings.test_fraction,
+            random_state=settings.seed,
+        )  # fmt: skip
+        train, test = (
+            np.flatnonzero(np.isin(groups, part)) for part in (trained, tested)
+        )
     if settings.sparse is not None and settings.sparse > train.size:
         raise _Error(
             f"--sparse {settings.sparse} is more than the {train.size} training "
             f"{inputs.kind}."
         )
-    unseen = [] if compositions is None else _unseen_elements(compositions, train, test)
+    unseen = (
+        [] if compositions is None else _unseen_elements(compositions, trained, tested)
+    )
     if unseen:
         warnings.warn(
             f"test structures contain elements no training structure has "
@@ -598,15 +722,18 @@ def _split_and_scale(inputs: _Inputs, settings: _Settings) -> _Scaled:
     y_scaler = StandardFlexibleScaler(column_wise=True).fit(residual[train])
     return _Scaled(
         train, test, baseline, reference, x_scaler, y_scaler,
-        x_scaler.transform(X), y_scaler.transform(residual),
+        x_scaler.transform(X), y_scaler.transform(residual), groups,
     )  # fmt: skip
 
 
 def _cross_validate(data: _Scaled, settings: _Settings):
     """The distances every fold shares, the tuning, and whether γ was searched."""
     kernel, train = settings.kernel, data.train
-    if settings.streamed:  # the folds' moments, from one pass over the workers
-        moments = fold_moments(data.X, data.Y, _folds(train, settings.seed))
+    folds = _folds(train, settings.seed, data.groups)
+    if settings.streamed or (kernel == Kernel.linear and len(data.X) > GRAM_ROWS):
+        # the folds' d x d moments (one pass over a cluster's workers), not the
+        # n x n Gram matrix
+        moments = fold_moments(data.X, data.Y, folds)
         tuning = tune(
             None, data.Y, None, kernel=kernel, distances=None,
             n_components=settings.components, gamma=None, gamma_grid=False,
@@ -615,7 +742,7 @@ def _cross_validate(data: _Scaled, settings: _Settings):
         )  # fmt: skip
         return None, tuning, False
     # one Gram matrix (and distance matrix) of all rows serves every fold and γ;
-    # Nyström maps of many structures do without it
+    # Nyström maps of many rows do without it
     dense = settings.sparse is None or len(data.X) <= GRAM_ROWS
     distances = Distances.of(data.X, kernel) if dense else None
     gamma, search = settings.gamma, False
@@ -631,7 +758,7 @@ def _cross_validate(data: _Scaled, settings: _Settings):
     tuning = tune(
         data.X,
         data.Y,
-        _folds(train, settings.seed),
+        folds,
         kernel=kernel,
         distances=distances,
         n_components=settings.components,
@@ -640,7 +767,7 @@ def _cross_validate(data: _Scaled, settings: _Settings):
         penalty=settings.penalty,
         mixing=settings.mixing,
         n_active=settings.sparse,
-        search_folds=_subsample_folds(train, settings.seed)
+        search_folds=_subsample_folds(train, settings.seed, data.groups)
         if dense and search
         else None,
     )
@@ -664,13 +791,35 @@ def _accuracy(y, data: _Scaled, predicted, ridge_predicted) -> dict:
     return accuracy
 
 
+def _elements(inputs) -> np.ndarray:
+    """The element symbol of every row of a map of atoms."""
+    return np.array(_symbols(np.concatenate([a.numbers for a in inputs.structures])))
+
+
+def _element_accuracy(inputs, data, predicted) -> dict:
+    """Test MAE, RMSE and R² of the map for the atoms of each element."""
+    elements = _elements(inputs)[data.test]
+    truth, values = inputs.y[data.test], predicted[data.test]
+    return {
+        element: {
+            "atoms": int(np.sum(elements == element)),
+            **_scores(truth[elements == element], values[elements == element]),
+        }
+        for element in sorted(set(elements.tolist()))
+    }
+
+
 def _summary(inputs, target, settings, data, tuning, search, accuracy) -> dict:
     """What summary.json holds (the model's name is added by the caller)."""
     kernel, sparse, baseline = settings.kernel, settings.sparse, data.baseline
     cv = f"{CV_FOLDS}-fold cross-validation on the training set"
     from_structures = inputs.structures is not None
     return {
-        "structures": len(inputs.y),
+        "structures": len(inputs.y)
+        if inputs.groups is None
+        else len(inputs.structures),
+        "per": "structure" if inputs.groups is None else "atom",
+        "points": len(inputs.y),
         "target": target,
         "n_train": int(data.train.size),
         "n_test": int(data.test.size),
@@ -719,7 +868,7 @@ def _summary(inputs, target, settings, data, tuning, search, accuracy) -> dict:
         "seed": settings.seed,
         # features computed and kept on a dask cluster's workers
         "streamed": settings.streamed,
-        "files": MAP_FILES,
+        "files": MAP_FILES if inputs.groups is None else ATOM_MAP_FILES,
     }
 
 
@@ -734,7 +883,6 @@ def _write_outputs(out, inputs, target, summary, arrays, title) -> None:
 
     from propmap._files import write_atomically
     from propmap.viz import (
-        chemiscope_dataset,
         latent_map,
         mixing_sweep,
         parity_plot,
@@ -744,7 +892,7 @@ def _write_outputs(out, inputs, target, summary, arrays, title) -> None:
     )
     from propmap.viz._report import write_report
 
-    files = {name: out / file for name, file in MAP_FILES.items()}
+    files = {name: out / file for name, file in summary["files"].items()}
     y = inputs.y
     model_name = summary["model"]
     latent_name = summary["latent_name"]
@@ -754,6 +902,15 @@ def _write_outputs(out, inputs, target, summary, arrays, title) -> None:
         latent_map(latent, y, value_label=target, axis_labels=labels, title=title),
         files["map"],
     )
+    per_atom = summary["per"] == "atom"
+    if per_atom:
+        save_figure(
+            latent_map(
+                latent, _elements(inputs), value_label="element",
+                axis_labels=labels, title=title, categorical=True,
+            ),
+            files["elements"],
+        )  # fmt: skip
     groups = np.where(np.isin(np.arange(y.size), arrays["test"]), "test", "train")
     # with a baseline, its residual is what the models learn and what shows
     shown, shift, shown_label = y, 0.0, target
@@ -786,39 +943,8 @@ def _write_outputs(out, inputs, target, summary, arrays, title) -> None:
         ),
         files["sweep"],
     )
-    map_test = summary["accuracy"]["map"]["test"]
-    dataset = chemiscope_dataset(
-        inputs.structures,
-        properties={
-            **({} if inputs.structures is not None else {"name": inputs.names}),
-            target: y,
-            f"{target} (predicted)": predicted,
-            **(
-                {f"{target} − composition baseline": arrays["residual"]}
-                if summary["baseline"] == "composition"
-                else {}
-            ),
-            "set": groups.tolist(),
-            **(
-                {
-                    f"{model_name} {k + 1}": arrays["model_latent"][:, k]
-                    for k in range(arrays["model_latent"].shape[1])
-                }
-                if summary["layout"] == "sketch"
-                else {}
-            ),
-        },
-        latent=latent,
-        latent_name=latent_name,
-        color=target,
-        name=title or f"propmap map of {target}",
-        description=(
-            ("sketch-map of the features; " if summary["layout"] == "sketch" else "")
-            + f"{model_name} (mixing {summary['mixing']:g}) of "
-            f"{'SOAP features' if summary['input'] == 'structures' else 'the table'}"
-            f"; test R² {map_test['r2']:.3f}"
-        ),
-    )
+    make = _atom_dataset if per_atom else _structure_dataset
+    dataset = make(inputs, target, summary, arrays, groups, title)
     write_chemiscope_json(dataset, files["chemiscope"])
     write_viewer(dataset, files["viewer"], title=title or f"propmap: {target}")
     write_atomically(
@@ -832,14 +958,84 @@ def _write_outputs(out, inputs, target, summary, arrays, title) -> None:
     )
 
 
+def _structure_dataset(inputs, target, summary, arrays, groups, title) -> dict:
+    """The chemiscope dataset of a map of structures (or of a table's rows)."""
+    from propmap.viz import chemiscope_dataset
+
+    model_name, sketch = summary["model"], summary["layout"] == "sketch"
+    properties = {} if inputs.structures is not None else {"name": inputs.names}
+    properties[target] = inputs.y
+    properties[f"{target} (predicted)"] = arrays["predicted"]
+    if summary["baseline"] == "composition":
+        properties[f"{target} − composition baseline"] = arrays["residual"]
+    properties["set"] = groups.tolist()
+    if sketch:
+        for k in range(arrays["model_latent"].shape[1]):
+            properties[f"{model_name} {k + 1}"] = arrays["model_latent"][:, k]
+    source = "SOAP features" if summary["input"] == "structures" else "the table"
+    test = summary["accuracy"]["map"]["test"]
+    return chemiscope_dataset(
+        inputs.structures,
+        properties=properties,
+        latent=arrays["latent"],
+        latent_name=summary["latent_name"],
+        color=target,
+        name=title or f"propmap map of {target}",
+        description=("sketch-map of the features; " if sketch else "")
+        + f"{model_name} (mixing {summary['mixing']:g}) of {source}"
+        f"; test R² {test['r2']:.3f}",
+    )
+
+
+def _atom_dataset(inputs, target, summary, arrays, groups, title) -> dict:
+    """The chemiscope dataset of a map of atoms: one environment per atom,
+    coloured by the per-atom property."""
+    from propmap.viz import chemiscope_dataset
+
+    model_name = summary["model"]
+    structure_of = inputs.groups
+    atom_properties = {
+        target: inputs.y,
+        f"{target} (predicted)": arrays["predicted"],
+        "element": _elements(inputs).tolist(),
+        "set": groups.tolist(),
+    }
+    if summary["layout"] == "sketch":
+        for k in range(arrays["model_latent"].shape[1]):
+            atom_properties[f"{model_name} {k + 1}"] = arrays["model_latent"][:, k]
+    test = summary["accuracy"]["map"]["test"]
+    return chemiscope_dataset(
+        inputs.structures,
+        properties={
+            "structure": [
+                inputs.names[np.flatnonzero(structure_of == k)[0]].rsplit("#", 1)[0]
+                for k in range(len(inputs.structures))
+            ]
+        },
+        atom_properties=atom_properties,
+        latent=arrays["latent"],
+        latent_name=summary["latent_name"],
+        color=target,
+        name=title or f"propmap map of per-atom {target}",
+        description=(
+            f"{model_name} (mixing {summary['mixing']:g}) of per-atom SOAP features; "
+            f"test R² {test['r2']:.3f} over {summary['n_test']} atoms of structures "
+            "held out whole"
+        ),
+    )
+
+
 def map_section(summary: dict, folder: Path, link_prefix: str, title: str):
     """The report section of one map (also used by the demo)."""
     from propmap.viz._report import ReportSection
 
     accuracy = summary["accuracy"]
+    per_atom = summary.get("per") == "atom"
+    points = "atoms" if per_atom else "structures"
     numbers = {
-        "structures (train / test)": (
-            f"{summary['structures']} ({summary['n_train']} / {summary['n_test']})"
+        f"{points} (train / test)": (
+            f"{summary['points'] if per_atom else summary['structures']} "
+            f"({summary['n_train']} / {summary['n_test']})"
         ),
         "mixing α": summary["mixing"],
         "ridge penalty": summary["penalty"],
@@ -865,9 +1061,17 @@ def map_section(summary: dict, folder: Path, link_prefix: str, title: str):
         if summary["baseline"] == "composition"
         else ""
     )
+    if per_atom:
+        numbers["structures (split whole)"] = summary["structures"]
+        for element, scores in accuracy["per_element"].items():
+            numbers[f"test MAE, map, {element} ({scores['atoms']} atoms)"] = scores[
+                "mae"
+            ]
     features = (
         "the table's standardised columns"
         if from_table
+        else "each atom's SOAP features"
+        if per_atom
         else f"the {summary['aggregate']} of atomic SOAP features"
     )
     text = (
@@ -901,6 +1105,11 @@ def map_section(summary: dict, folder: Path, link_prefix: str, title: str):
                 "Predicted against true values, map and full model.",
             ),
             (folder / files["sweep"], "Cross-validated losses against the mixing α."),
+            *(
+                [(folder / files["elements"], "The same map, coloured by element.")]
+                if "elements" in files
+                else []
+            ),
         ],
         links=[(link_prefix + files["viewer"], "Open the interactive viewer")],
     )

@@ -93,18 +93,24 @@ def persist_in_large_chunks(X):
 
 def fold_moments(Xs, Ys, folds):
     """:class:`~propmap.workflows._tuning.MomentFolds` of the scaled features
-    and targets: one pass gives the joint Gram matrix of each fold's held-out
-    rows (the test rows take no part); a fold's training moments are the sum of
-    the others'."""
-    from propmap._dask import DaskStatistics, rows_like
+    and targets: the joint Gram matrix of each fold's held-out rows (a dask X:
+    all from one pass; the test rows take no part); a fold's training moments
+    are the sum of the others'."""
+    from propmap._dask import DaskStatistics, is_dask_array, rows_like
     from propmap.workflows._tuning import MomentFolds
 
-    Ys, _ = rows_like(Ys, Xs)
-    groups = np.full(Xs.shape[0], -1, dtype=np.int64)
-    for label, (_, held) in enumerate(folds):
-        groups[held] = label
-    statistics = DaskStatistics.grouped(Xs, Ys, groups, len(folds))
-    held = [s.products for s in statistics]
+    if is_dask_array(Xs):
+        Ys, _ = rows_like(Ys, Xs)
+        groups = np.full(Xs.shape[0], -1, dtype=np.int64)
+        for label, (_, held) in enumerate(folds):
+            groups[held] = label
+        statistics = DaskStatistics.grouped(Xs, Ys, groups, len(folds))
+        held = [s.products for s in statistics]
+    else:
+        held = []
+        for _, rows in folds:
+            joint = np.hstack([Xs[rows], Ys[rows]])
+            held.append(joint.T @ joint)
     total = np.sum(held, axis=0)
     return MomentFolds([total - h for h in held], held, Xs.shape[1])
 

@@ -10,7 +10,9 @@ __all__ = [
     "Axis",
     "Baseline",
     "Kernel",
+    "Layout",
     "Method",
+    "Per",
     "SoapOptions",
     "WorkflowError",
 ]
@@ -38,6 +40,14 @@ class Layout(_Choice):
 
     pcovr = "pcovr"
     sketch = "sketch"
+
+
+class Per(_Choice):
+    """What a map's points are: structures, or atoms (their environments, for
+    per-atom properties such as charges or NMR shieldings)."""
+
+    structure = "structure"
+    atom = "atom"
 
 
 class Aggregate(_Choice):

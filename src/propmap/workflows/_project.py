@@ -140,11 +140,17 @@ def project_structures(
             structures, _ = read_inputs(paths, None, progress)
             _check_elements(pipeline, structures)
             names = [a.info.get("source", str(k)) for k, a in enumerate(structures)]
+            if record.get("per") == "atom":  # the map's points are atoms
+                names = [
+                    f"{name}#{atom}"
+                    for name, atoms in zip(names, structures, strict=True)
+                    for atom in range(len(atoms))
+                ]
             data = structures
-        stage(
-            f"projecting {len(names)} {'rows' if structures is None else 'structures'}",
-            progress,
-        )
+        kind = "rows" if structures is None else "structures"
+        if record.get("per") == "atom":
+            kind = "atoms"
+        stage(f"projecting {len(names)} {kind}", progress)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # new data is not centred
             latent = pipeline.transform(data)
@@ -209,13 +215,20 @@ def _write(
         files["map"],
     )
     every = None if structures is None else pipeline.map_structures() + list(structures)
+    points = {
+        target: np.concatenate([record["target"], predicted]),
+        "set": list(record["sets"]) + ["projected"] * len(names),
+    }
+    per_atom = record.get("per") == "atom"
     dataset = chemiscope_dataset(
         every,
-        properties={
+        properties=None
+        if per_atom
+        else {
             **({} if every is not None else {"name": list(record["names"]) + names}),
-            target: np.concatenate([record["target"], predicted]),
-            "set": list(record["sets"]) + ["projected"] * len(names),
+            **points,
         },
+        atom_properties=points if per_atom else None,
         latent=np.vstack([record["latent"], latent]),
         latent_name=model_name,
         color=target,
@@ -228,7 +241,8 @@ def _write(
     write_chemiscope_json(dataset, files["chemiscope"])
     write_viewer(dataset, files["viewer"], title=title or f"propmap: {target}")
     summary = {
-        "structures": len(names),
+        "structures": len(names) if structures is None else len(structures),
+        "points": len(names),
         "target": target,
         "model": model_type,
         "coordinates": model_name,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import sys
@@ -55,9 +56,23 @@ def output_folder(directory: Path, force: bool):
 
 
 def write_json(path: Path, data: dict) -> None:
+    """``data`` as strict JSON: a NaN or infinity (e.g. the R² of one atom) is
+    written as null, which every JSON reader takes."""
     from propmap._files import write_atomically
 
-    write_atomically(path, lambda stream: json.dump(data, stream, indent=2))
+    write_atomically(
+        path, lambda stream: json.dump(_finite(data), stream, indent=2, allow_nan=False)
+    )
+
+
+def _finite(value):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def read_inputs(paths, target: str | None, progress: bool):
@@ -109,10 +124,11 @@ def featurise(structures, soap: SoapOptions, per: str, progress: bool):
     n_columns = len(featurizer.get_feature_names_out())
     # featomic holds the per-atom rows of one batch besides the result
     batch_atoms = sum(len(a) for a in structures[:1000])
+    rows = sum(len(a) for a in structures) if per == "atom" else len(structures)
     check_memory(
-        len(structures) + batch_atoms,
+        rows + batch_atoms,
         n_columns,
-        f"SOAP features of {len(structures)} structures with "
+        f"SOAP features of {rows} {'atoms' if per == 'atom' else 'structures'} with "
         f"{len(featurizer.species_)} elements",
         "lower --max-radial / --max-angular or the cutoff, or map fewer elements "
         "at a time (the columns grow with the square of the number of elements).",
