@@ -32,6 +32,7 @@ _EXPORTS = {
     "split_into_molecules": "propmap.atomistic._molecules",
     "structure_targets": "propmap.atomistic._io",
     "AdditiveModel": "propmap.atomistic._additive",
+    "DensityCorrelationFeaturizer": "propmap.atomistic._correlations",
     "RemnantFeaturizer": "propmap.atomistic._remnant",
     "SoapFeaturizer": "propmap.atomistic._soap",
 }

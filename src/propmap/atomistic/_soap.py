@@ -213,17 +213,7 @@ class SoapFeaturizer(TransformerMixin, BaseEstimator):
         -------
         self : SoapFeaturizer
         """
-        structures = as_structure_list(X)
-        if self.species is None:
-            species = np.unique(np.concatenate([a.numbers for a in structures]))
-        else:
-            species = np.unique(
-                [
-                    _atomic_number(s)
-                    for s in list(np.ravel(np.asarray(self.species, dtype=object)))
-                ]
-            )
-        self.species_ = species.astype(np.int32)
+        self._fix_species(X)
         self.keys_ = np.array(
             [
                 (center, first, second)
@@ -246,6 +236,40 @@ class SoapFeaturizer(TransformerMixin, BaseEstimator):
         self._calculator()  # fails now, not at transform, on bad hyper-parameters
         return self
 
+    def _blocks(self, batch):
+        """(block, sample rows (system, atom), values in column order) of every
+        non-empty block of one batch's features."""
+        metatensor = require("metatensor", "atomistic")
+        selected = metatensor.Labels(
+            ["center_type", "neighbor_1_type", "neighbor_2_type"], self.keys_
+        )
+        block_index = {tuple(key): k for k, key in enumerate(self.keys_.tolist())}
+        descriptor = self._calculator().compute(batch, selected_keys=selected)
+        for key, block in descriptor.items():
+            if block.values.shape[0] == 0:
+                continue
+            k = block_index[tuple(int(v) for v in key.values)]
+            values = self._in_column_order(block.properties.values, block.values)
+            yield k, block.samples.values, values
+
+    def _block_starts(self) -> np.ndarray:
+        """The first column of each block, and the end of the last."""
+        return np.arange(len(self.keys_) + 1) * len(self.properties_)
+
+    def _fix_species(self, X) -> None:
+        """``species_``: the given species, or every element of X."""
+        structures = as_structure_list(X)
+        if self.species is None:
+            species = np.unique(np.concatenate([a.numbers for a in structures]))
+        else:
+            species = np.unique(
+                [
+                    _atomic_number(s)
+                    for s in list(np.ravel(np.asarray(self.species, dtype=object)))
+                ]
+            )
+        self.species_ = species.astype(np.int32)
+
     def transform(self, X):
         """SOAP features of structures.
 
@@ -262,13 +286,7 @@ class SoapFeaturizer(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "keys_")
         structures = as_structure_list(X)
         self._check_species(structures)
-        metatensor = require("metatensor", "atomistic")
-        calculator = self._calculator()
-        selected = metatensor.Labels(
-            ["center_type", "neighbor_1_type", "neighbor_2_type"], self.keys_
-        )
-        block_index = {tuple(key): k for k, key in enumerate(self.keys_.tolist())}
-        width = len(self.properties_)
+        starts = self._block_starts()
         counts = np.array([len(a) for a in structures])
         atom_offsets = np.concatenate([[0], np.cumsum(counts)])
         per_atom = self.per == "atom"
@@ -279,29 +297,22 @@ class SoapFeaturizer(TransformerMixin, BaseEstimator):
         if self.progress:
             from rich.progress import track
 
-            batches = track(batches, description="SOAP", transient=True)
+            batches = track(batches, description=self._progress_name, transient=True)
         for start in batches:
             batch = structures[start : start + self.batch_size]
-            descriptor = calculator.compute(batch, selected_keys=selected)
-            for key, block in descriptor.items():
-                values = block.values
-                if values.shape[0] == 0:
-                    continue
-                k = block_index[tuple(int(v) for v in key.values)]
-                columns = slice(k * width, (k + 1) * width)
-                values = self._in_column_order(block.properties.values, values)
-                samples = block.samples.values
+            for k, samples, values in self._blocks(batch):
+                columns = slice(starts[k], starts[k + 1])
                 systems = samples[:, 0].astype(np.int64) + start
                 if per_atom:
                     rows = atom_offsets[systems] + samples[:, 1]
                     if pieces is None:
                         out[rows, columns] = values
                     else:
-                        pieces.append((rows, k * width, values))
+                        pieces.append((rows, starts[k], values))
                 else:
                     _add_by_structure(out, systems, columns, values)
         if pieces is not None:
-            return _csr_from_pieces(pieces, n_rows, self.n_features_out_, width)
+            return _csr_from_pieces(pieces, n_rows, self.n_features_out_)
         if self.per == "structure":
             out /= counts[:, None]
         return out
@@ -357,6 +368,8 @@ class SoapFeaturizer(TransformerMixin, BaseEstimator):
             dtype=object,
         )
 
+    _progress_name = "SOAP"
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
@@ -386,10 +399,13 @@ def _add_by_structure(out, systems, columns, values) -> None:
     out[systems[starts], columns] += sums
 
 
-def _csr_from_pieces(pieces, n_rows, n_columns, width) -> sp.csr_matrix:
-    rows = np.concatenate([np.repeat(r, width) for r, _, _ in pieces])
+def _csr_from_pieces(pieces, n_rows, n_columns) -> sp.csr_matrix:
+    rows = np.concatenate([np.repeat(r, v.shape[1]) for r, _, v in pieces])
     cols = np.concatenate(
-        [np.tile(np.arange(first, first + width), len(r)) for r, first, _ in pieces]
+        [
+            np.tile(np.arange(first, first + v.shape[1]), len(r))
+            for r, first, v in pieces
+        ]
     )
     values = np.concatenate([v.ravel() for _, _, v in pieces])
     return sp.csr_matrix((values, (rows, cols)), shape=(n_rows, n_columns))
