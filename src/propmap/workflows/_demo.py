@@ -21,6 +21,14 @@ __all__ = ["run_demo"]
 GAP_MAP = {"target": "gap", "aggregate": "mean"}
 U0_MAP = {"target": "U0", "aggregate": "sum"}
 S22_TARGET = "interaction_energy"
+# the example gallery (examples/NAME.py, default output folder "out", the demo's):
+# figure, numbers and caption of each; the report shows those that have been run
+GALLERY = (
+    ("pcovr_blobs", "PCA against PCovR on make_blobs: the mixing α trades the map."),
+    ("qm9_gap_maps", "PCovR against Kernel PCovR maps of the QM9 gap."),
+    ("pcovr_diabetes", "PCA against PCovR latent maps of the diabetes data."),
+    ("s22_motif_contributions", "What binds the S22 dimers, motif by motif."),
+)
 S22_SOAP = CONTRIBUTION_SOAP
 
 
@@ -91,6 +99,9 @@ def _demo(out: Path, progress: bool, start: float) -> dict:
             "Contributions: what binds the S22 dimers (kcal/mol)",
         ),
     ]
+    gallery = gallery_section(out)
+    if gallery is not None:
+        sections.append(gallery)
     elapsed = time.perf_counter() - start
     write_report(
         out / "report.html",
@@ -104,3 +115,31 @@ def _demo(out: Path, progress: bool, start: float) -> dict:
         ),
     )
     return {**maps, "contributions": explained, "seconds": elapsed}
+
+
+def gallery_section(folder: Path):
+    """The report section of the gallery scripts that have written their figure
+    into ``folder`` (None when none has): each figure, and a link to its
+    numbers."""
+    from propmap.viz._report import ReportSection
+
+    present = [
+        (name, caption)
+        for name, caption in GALLERY
+        if (folder / f"{name}.png").is_file()
+    ]
+    if not present:
+        return None
+    return ReportSection(
+        title="Gallery",
+        text=(
+            "Figures of the example scripts run into this folder "
+            "(python examples/NAME.py); each wrote its numbers beside its figure."
+        ),
+        figures=[(folder / f"{name}.png", caption) for name, caption in present],
+        links=[
+            (f"{name}.json", f"numbers of {name}")
+            for name, _ in present
+            if (folder / f"{name}.json").is_file()
+        ],
+    )
