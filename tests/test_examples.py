@@ -174,3 +174,44 @@ def test_the_demo_report_shows_the_gallery_scripts_that_ran(tmp_path):
     # every gallery entry is a script of examples/
     for name, _ in GALLERY:
         assert (EXAMPLES / f"{name}.py").is_file(), name
+
+
+def test_body_order_reduction_keeps_the_gfre():
+    """The example's isometric reduction changes no GFRE (a fast check of the
+    step that spares the 8,640² Procrustes SVD)."""
+    import numpy as np
+
+    from propmap.metrics import global_reconstruction_error
+
+    example = load_example("qm9_body_order")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 200)) @ rng.standard_normal((200, 300))
+    Y = np.tanh(X[:, :40]) + 0.1 * rng.standard_normal((60, 40))
+    reduced = example.in_own_span(X)
+    assert reduced.shape == (60, 60)
+    np.testing.assert_allclose(reduced @ reduced.T, X @ X.T, rtol=1e-10, atol=1e-8)
+    for source, target in ((X, Y), (Y, X)):
+        plain = global_reconstruction_error(source, target)
+        spans = global_reconstruction_error(
+            example.in_own_span(source), example.in_own_span(target)
+        )
+        assert spans == pytest.approx(plain, rel=1e-6)
+
+
+@pytest.mark.slow
+def test_qm9_body_order_shows_what_the_bispectrum_adds(tmp_path):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("featomic")
+    example = load_example("qm9_body_order")
+    out = tmp_path / "out"
+    assert example.main(["--out", str(out)]) == 0
+    assert (out / "qm9_body_order.png").read_bytes().startswith(b"\x89PNG")
+    numbers = json.loads((out / "qm9_body_order.json").read_text())
+    gfre = {(p["from"], p["to"]): p["gfre"] for p in numbers["pairs"]}
+    power, bispectrum, soap = numbers["features"]
+    assert gfre[power, bispectrum] > 3 * gfre[bispectrum, power]
+    assert gfre[bispectrum, power] < 0.05
+    assert gfre[power, soap] < 0.03
+    assert gfre[soap, power] < 0.03
+    assert numbers["widths"][bispectrum] > 10 * numbers["widths"][power]
+    assert numbers["n_train"] > 1000
