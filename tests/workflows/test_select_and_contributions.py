@@ -160,3 +160,32 @@ def test_feature_cur_memory_of_x_a_little_wider_than_tall(monkeypatch):
             select._check_selection_memory(
                 select.Method(method), *shape, select.Axis(axis)
             )
+
+
+def test_pcov_picks_do_not_depend_on_the_targets_units(tmp_path, small_soap):
+    """The PCov methods balance ‖X‖² against ‖y‖²; with y scaled to unit variance
+    the gap in keV picks what the gap in eV picks (unscaled, its ‖y‖² is 1e6
+    times smaller and PCov-CUR picks CUR's columns), and the target counts: the
+    picks differ from CUR's."""
+    import pandas as pd
+
+    from propmap.datasets import load_qm9
+    from propmap.workflows import run_selection
+
+    molecules = load_qm9(80)
+    for atoms in molecules:
+        atoms.info["gap_kev"] = atoms.info["gap"] / 1000.0
+    path = tmp_path / "qm9.extxyz"
+    ase.io.write(path, molecules, format="extxyz")
+    picks = {}
+    for target, method, mixing in (
+        ("gap", "pcov-cur", 0.5), ("gap_kev", "pcov-cur", 0.5), ("gap", "cur", None),
+    ):  # fmt: skip
+        out = tmp_path / f"{target}-{method}"
+        run_selection(
+            [path], out, method=method, count=8, target=target, soap=small_soap,
+            **({} if mixing is None else {"mixing": mixing}),
+        )  # fmt: skip
+        picks[target, method] = pd.read_csv(out / "selected.csv")["index"].tolist()
+    assert picks["gap", "pcov-cur"] == picks["gap_kev", "pcov-cur"]
+    assert picks["gap", "pcov-cur"] != picks["gap", "cur"]

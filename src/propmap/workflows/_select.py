@@ -252,15 +252,21 @@ def _select(
     else:
         # SOAP channels share one scale: keep their relative sizes
         X = StandardFlexibleScaler().fit(X[train]).transform(X)
-    y_centred = y - y[train].mean()
+    # the PCov methods balance ‖X‖² against ‖y‖²: both n (a table's unit-variance
+    # columns divided by √d, y in unit variance), so that a mixing means the same
+    # in any units and for any width
+    spread = y[train].std()
+    y_scaled = (y - y[train].mean()) / (spread if spread > 0 else 1.0)
     pool = X[train]  # selection sees only the training samples
+    if source == "table":
+        pool = pool / np.sqrt(n_features)
     stage(f"{method} selection of {count} {axis}", progress)
 
     def select(name: Method) -> np.ndarray:
         selector = _selector(name, axis, count, seed, mixing)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            selector.fit(pool, y_centred[train])
+            selector.fit(pool, y_scaled[train])
         return np.asarray(selector.selected_idx_)
 
     chosen = select(method)
