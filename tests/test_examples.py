@@ -215,3 +215,29 @@ def test_qm9_body_order_shows_what_the_bispectrum_adds(tmp_path):
     assert gfre[soap, power] < 0.03
     assert numbers["widths"][bispectrum] > 10 * numbers["widths"][power]
     assert numbers["n_train"] > 1000
+
+
+@pytest.mark.slow
+def test_qm9_selection_curves_table(tmp_path):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("featomic")
+    example = load_example("qm9_selection_curves")
+    out = tmp_path / "out"
+    assert example.main(["--out", str(out)]) == 0
+    assert (out / "qm9_selection_curves.png").read_bytes().startswith(b"\x89PNG")
+    numbers = json.loads((out / "qm9_selection_curves.json").read_text())
+    ridge, needed = numbers["ridge_rmse"], numbers["columns_needed"]
+    expected = {
+        "FPS", "CUR", "PCov-FPS", "PCov-CUR", "SelectKBest(f_regression)",
+        "SelectKBest(mutual_info)", "SelectFromModel(LassoCV)",
+        "SequentialFeatureSelector", "random",
+    }  # fmt: skip
+    assert set(ridge) == expected
+    # the docstring's claims
+    assert needed["PCov-CUR"]["CUR @ 100"] <= 10
+    assert needed["PCov-CUR"]["FPS @ 100"] <= 5
+    assert needed["PCov-FPS"]["CUR @ 100"] < 100
+    assert ridge["SelectFromModel(LassoCV)"]["100"] < ridge["PCov-CUR"]["100"]
+    assert needed["PCov-CUR"]["SelectFromModel(LassoCV) @ 100"] is None
+    assert ridge["PCov-CUR"]["100"] < ridge["CUR"]["100"] < ridge["FPS"]["100"]
+    assert set(numbers["mlp_rmse"]["SequentialFeatureSelector"]) == {"20"}
