@@ -241,3 +241,27 @@ def test_qm9_selection_curves_table(tmp_path):
     assert needed["PCov-CUR"]["SelectFromModel(LassoCV) @ 100"] is None
     assert ridge["PCov-CUR"]["100"] < ridge["CUR"]["100"] < ridge["FPS"]["100"]
     assert set(numbers["mlp_rmse"]["SequentialFeatureSelector"]) == {"20"}
+
+
+@pytest.mark.slow
+def test_qm9_u0_contributions_motif_table(tmp_path):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("featomic")
+    pytest.importorskip("rdkit")
+    example = load_example("qm9_u0_contributions")
+    out = tmp_path / "out"
+    assert example.main(["--out", str(out)]) == 0
+    assert (out / "qm9_u0_contributions.png").read_bytes().startswith(b"\x89PNG")
+    numbers = json.loads((out / "qm9_u0_contributions.json").read_text())
+    test = numbers["accuracy"]["additive"]["test"]
+    assert test["mae_ev"] < 0.15
+    assert test["mae_ev"] < numbers["accuracy"]["baseline_alone"]["test"]["mae_ev"] / 10
+    assert numbers["contributions_add_up"] < 1e-9
+    # centred per element on the training atoms
+    for element in numbers["elements"].values():
+        assert abs(element["mean_ev"]) < 0.05
+    motifs = numbers["motifs"]
+    assert motifs["urea"]["mean"] < 0 < motifs["alkyne"]["mean"]
+    assert motifs["methyl"]["count"] > 1000
+    table = (out / "qm9_u0_motifs.csv").read_text().splitlines()
+    assert table[0] == "motif,count,mean,std,min,max"

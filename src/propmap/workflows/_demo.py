@@ -28,6 +28,7 @@ GALLERY = (
     ("qm9_gap_maps", "PCovR against Kernel PCovR maps of the QM9 gap."),
     ("qm9_body_order", "GFRE and GFRD between body orders 3 and 4 of QM9 carbons."),
     ("qm9_selection_curves", "Feature selectors against each other on QM9 charges."),
+    ("qm9_u0_contributions", "Per-motif contributions to QM9's U0."),
     ("pcovr_diabetes", "PCA against PCovR latent maps of the diabetes data."),
     ("s22_motif_contributions", "What binds the S22 dimers, motif by motif."),
 )
