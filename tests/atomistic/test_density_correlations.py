@@ -109,3 +109,55 @@ def test_bad_parameters_are_named(molecules):
         DensityCorrelationFeaturizer(body_order=2).fit(molecules)
     with pytest.raises(InvalidParameterError, match="angular_cutoff"):
         DensityCorrelationFeaturizer(angular_cutoff=-1).fit(molecules)
+
+
+@pytest.mark.parametrize("compressor", ["pca", "cur"])
+def test_compression_bounds_the_width_and_keeps_invariance(molecules, compressor):
+    settings = {**SMALL, "compression": 12, "compressor": compressor}
+    four = DensityCorrelationFeaturizer(body_order=4, **settings).fit(molecules)
+    five = DensityCorrelationFeaturizer(body_order=5, **settings).fit(molecules[:12])
+    full = DensityCorrelationFeaturizer(body_order=4, **SMALL).fit(molecules)
+    # the width no longer grows with the body order
+    assert five.n_features_out_ == four.n_features_out_ < full.n_features_out_ / 5
+    for featurizer in (four, five):
+        reference = featurizer.transform(molecules[:5])
+        rotated = []
+        for k, atoms in enumerate(molecules[:5]):
+            turned = atoms.copy()
+            turned.positions = (
+                turned.positions @ Rotation.random(random_state=k).as_matrix().T
+            )
+            rotated.append(turned)
+        scale = np.abs(reference).max()
+        np.testing.assert_allclose(
+            featurizer.transform(rotated), reference, atol=1e-9 * scale
+        )
+        # fitted maps: a structure's row does not depend on its batch
+        np.testing.assert_array_equal(
+            featurizer.transform([molecules[3]])[0], reference[3]
+        )
+        names = featurizer.get_feature_names_out()
+        assert len(set(names)) == len(names) == featurizer.n_features_out_
+        assert np.linalg.matrix_rank(reference) > 1
+    assert four.get_feature_names_out()[0].startswith("H|k_2=0,l_3=0,q_2=0,")
+    assert len(four.compressions_) == 1
+    assert len(five.compressions_) == 2
+
+
+def test_cur_compression_keeps_columns_of_the_products(molecules):
+    """CUR compression picks product columns: each map is a column selection."""
+    featurizer = DensityCorrelationFeaturizer(
+        body_order=4, compression=8, compressor="cur", **SMALL
+    ).fit(molecules)
+    for matrix in featurizer.compressions_[0].values():
+        assert set(np.unique(matrix)) <= {0.0, 1.0}
+        np.testing.assert_array_equal(matrix.sum(axis=0), 1.0)
+
+
+def test_bad_compression_is_named(molecules):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="compression"):
+        DensityCorrelationFeaturizer(compression=0).fit(molecules)
+    with pytest.raises(InvalidParameterError, match="compressor"):
+        DensityCorrelationFeaturizer(compression=4, compressor="svd").fit(molecules)

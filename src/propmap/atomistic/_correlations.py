@@ -3,13 +3,15 @@ Clebsch–Gordan iterations) as a scikit-learn transformer with fixed columns.""
 
 from __future__ import annotations
 
+import functools
+import warnings
 from numbers import Integral
 
 import numpy as np
 
-from propmap._compat import Interval, _fit_context
+from propmap._compat import Interval, StrOptions, _fit_context
 from propmap._requirements import require
-from propmap.atomistic._soap import SoapFeaturizer, _symbol
+from propmap.atomistic._soap import SoapFeaturizer, _symbol, as_structure_list
 
 __all__ = ["DensityCorrelationFeaturizer"]
 
@@ -27,8 +29,9 @@ class DensityCorrelationFeaturizer(SoapFeaturizer):
     cannot. A block is one centre species and one path of angular channels
     (``l_1, l_2, k_2, l_3, ...``); its columns are every combination of (species,
     radial) of the ν densities, so the width grows as (species × (max_radial +
-    1))^ν: keep ``max_radial`` and ``max_angular`` small, or reduce the columns
-    afterwards (e.g. by :class:`~propmap.feature_selection.PCovCUR`).
+    1))^ν. ``compression`` bounds it (NICE, Nigam et al. 2020): every
+    intermediate product is reduced to a fixed number of columns per block
+    before the next one, so that the width stays the same at any body order.
 
     Relation to :class:`SoapFeaturizer` at ``body_order=3``: the column
     ``c|l_1=l,l_2=l|a:n|b:n'`` equals the power spectrum's ``c|a-b|n|n'|l`` for
@@ -47,6 +50,17 @@ progress
         ``max_angular=2``, ``batch_size=200``).
     angular_cutoff : int or None, default=None
         Largest angular channel λ kept between iterations (None: ``max_angular``).
+    compression : int or None, default=None
+        NICE-style: after each intermediate iteration, keep this many columns of
+        every (λ, σ, centre) block (its angular paths merged into the columns),
+        so that the width stops growing as (species × radial)^ν. The maps are
+        fitted on the training structures, one pass per iteration, from each
+        block's uncentred Gram matrix ``Σ MᵀM`` (M: the block's rows and m
+        components) and act on the columns only, so every feature stays
+        invariant. None: the full products.
+    compressor : {"pca", "cur"}, default="pca"
+        How a block is compressed: onto its top principal directions (uncentred),
+        or to the columns :class:`~propmap.feature_selection.CUR` picks.
 
     Attributes
     ----------
@@ -76,6 +90,8 @@ progress
         **SoapFeaturizer._parameter_constraints,
         "body_order": [Interval(Integral, 3, None, closed="left")],
         "angular_cutoff": [Interval(Integral, 0, None, closed="left"), None],
+        "compression": [Interval(Integral, 1, None, closed="left"), None],
+        "compressor": [StrOptions({"pca", "cur"})],
     }
 
     def __init__(
@@ -90,6 +106,8 @@ progress
         center_atom_weight: float = 1.0,
         species=None,
         angular_cutoff: int | None = None,
+        compression: int | None = None,
+        compressor: str = "pca",
         per: str = "structure",
         sparse_output: bool = False,
         batch_size: int = 200,
@@ -111,6 +129,8 @@ progress
         )
         self.body_order = body_order
         self.angular_cutoff = angular_cutoff
+        self.compression = compression
+        self.compressor = compressor
 
     _progress_name = "density correlations"
 
@@ -129,17 +149,86 @@ progress
     def _angular_cutoff(self) -> int:
         return self.max_angular if self.angular_cutoff is None else self.angular_cutoff
 
+    def _density(self, batch):
+        """ρ of one batch, every neighbour species a column."""
+        metatensor = require("metatensor", "atomistic")
+        density = self._calculator().compute(batch)
+        return density.keys_to_properties(
+            metatensor.Labels(["neighbor_type"], self.species_.reshape(-1, 1))
+        )
+
     def _invariants(self, batch):
         """The invariant blocks of one batch, every neighbour species a column."""
         metatensor = require("metatensor", "atomistic")
-        density = self._calculator().compute(batch)
-        density = density.keys_to_properties(
-            metatensor.Labels(["neighbor_type"], self.species_.reshape(-1, 1))
-        )
+        density = self._density(batch)
+        if self.compression is not None:
+            return self._iterate(density, self.body_order - 1)
         invariant = metatensor.Labels(["o3_lambda", "o3_sigma"], np.array([[0, 1]]))
         return self._correlator().compute(
             density, angular_cutoff=self._angular_cutoff(), selected_keys=invariant
         )
+
+    # -- NICE-style iterations with compression
+
+    def _iterate(self, density, order: int):
+        """Products of ``density`` up to correlation order ``order`` (2 ... ν),
+        each intermediate one compressed by the maps fitted so far; at ν only
+        the invariant blocks. Blocks keyed (λ, σ, centre); the angular paths are
+        columns."""
+        metatensor = require("metatensor", "atomistic")
+        cutoff = self._angular_cutoff()
+        product = _cg_product(2 * max(cutoff, self.max_angular))
+        current = _renamed(density, 1)
+        for step in range(2, order + 1):
+            last = step == self.body_order - 1
+            wanted = (
+                np.array([[0, 1]])
+                if last
+                else np.array(
+                    [[lam, sigma] for lam in range(cutoff + 1) for sigma in (-1, 1)]
+                )
+            )
+            names = ("l_1", "l_2") if step == 2 else (f"k_{step - 1}", f"l_{step}")
+            current = product.compute(
+                current, _renamed(density, step), *names,
+                selected_keys=metatensor.Labels(["o3_lambda", "o3_sigma"], wanted),
+            )  # fmt: skip
+            current = current.keys_to_properties(list(names))
+            if not last and step - 2 < len(self.compressions_):
+                current = _compress(current, self.compressions_[step - 2], step)
+        return current
+
+    def _fit_compressions(self, structures) -> None:
+        """The compression of every intermediate iteration, in order: one pass
+        over the training batches each, summing every block's Gram matrix."""
+        from propmap._dask import root_of_gram
+
+        self.compressions_ = []
+        for step in range(2, self.body_order - 1):
+            grams: dict = {}
+            for start in range(0, len(structures), self.batch_size):
+                blocks = self._iterate(
+                    self._density(structures[start : start + self.batch_size]), step
+                )
+                for key, block in blocks.items():
+                    rows = block.values.reshape(-1, block.values.shape[-1])
+                    gram = rows.T @ rows
+                    name = tuple(int(v) for v in key.values)
+                    grams[name] = grams[name] + gram if name in grams else gram
+            maps = {}
+            for name, gram in grams.items():
+                kept = min(self.compression, gram.shape[0])
+                if self.compressor == "pca":
+                    values, vectors = np.linalg.eigh(gram)
+                    maps[name] = vectors[:, np.argsort(values)[::-1][:kept]]
+                else:
+                    from propmap.feature_selection import CUR
+
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        picked = CUR(n_to_select=kept).fit(root_of_gram(gram))
+                    maps[name] = np.eye(gram.shape[0])[:, picked.selected_idx_]
+            self.compressions_.append(maps)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -159,6 +248,9 @@ progress
         import ase
 
         self._fix_species(X)
+        self.compressions_ = []
+        if self.compression is not None:
+            self._fit_compressions(as_structure_list(X))
         # the blocks and columns featomic makes for these species, from one
         # structure holding each of them once (they do not depend on positions)
         probe = ase.Atoms(
@@ -202,21 +294,90 @@ progress
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """``centre|angular path|species:n|...`` for every column, e.g.
-        ``'C|l_1=1,l_2=1,k_2=0,l_3=0|H:n0|C:n1|O:n0'``."""
+        ``'C|l_1=1,l_2=1,k_2=0,l_3=0|H:n0|C:n1|O:n0'``; with compression
+        ``centre|name=value,...`` of the kept components, the paths and the last
+        density, e.g. ``'C|k_2=1,l_3=1,q_2=4,neighbor_3_type=H,n_3=0'``."""
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self, "keys_")
+        pairs = self.property_names_ == [
+            name
+            for k in range(1, len(self.property_names_) // 2 + 1)
+            for name in (f"neighbor_{k}_type", f"n_{k}")
+        ]
         names = []
         path_names = self.key_names_[1:]
         for key, properties in zip(self.keys_, self.block_properties_, strict=True):
-            path = ",".join(
-                f"{name}={value}"
-                for name, value in zip(path_names, key[1:], strict=True)
-            )
-            for row in properties:
-                densities = "|".join(
-                    f"{_symbol(row[2 * k])}:n{row[2 * k + 1]}"
-                    for k in range(len(row) // 2)
+            parts = [_symbol(key[0])]
+            if path_names:
+                parts.append(
+                    ",".join(
+                        f"{name}={value}"
+                        for name, value in zip(path_names, key[1:], strict=True)
+                    )
                 )
-                names.append(f"{_symbol(key[0])}|{path}|{densities}")
+            for row in properties:
+                if pairs:  # the ν densities: species:n of each
+                    columns = [
+                        f"{_symbol(row[2 * k])}:n{row[2 * k + 1]}"
+                        for k in range(len(row) // 2)
+                    ]
+                else:  # compressed
+                    columns = [
+                        ",".join(
+                            f"{name}={_symbol(v) if name.endswith('_type') else v}"
+                            for name, v in zip(self.property_names_, row, strict=True)
+                        )
+                    ]
+                names.append("|".join([*parts, *columns]))
         return np.array(names, dtype=object)
+
+
+@functools.lru_cache(maxsize=4)
+def _cg_product(max_angular: int):
+    """featomic's CG product for angular channels up to ``max_angular`` (its
+    coefficients are computed once, not per batch and iteration)."""
+    require("featomic", "atomistic")
+    from featomic.clebsch_gordan import ClebschGordanProduct
+
+    return ClebschGordanProduct(max_angular=max_angular)
+
+
+def _renamed(density, step: int):
+    """ρ with its λ and columns named for the ``step``-th factor of a product."""
+    import metatensor
+
+    renamed = metatensor.rename_dimension(density, "properties", "n", f"n_{step}")
+    return metatensor.rename_dimension(
+        renamed, "properties", "neighbor_type", f"neighbor_{step}_type"
+    )
+
+
+def _compress(tensor, maps: dict, step: int):
+    """Every block's columns through its fitted map (blocks without one, of a
+    (λ, σ, centre) never seen at fit, are dropped)."""
+    import metatensor
+
+    blocks, keys = [], []
+    for key, block in tensor.items():
+        name = tuple(int(v) for v in key.values)
+        if name not in maps:
+            continue
+        matrix = maps[name]
+        keys.append(key.values)
+        blocks.append(
+            metatensor.TensorBlock(
+                values=np.ascontiguousarray(block.values @ matrix),
+                samples=block.samples,
+                components=block.components,
+                properties=metatensor.Labels(
+                    [f"q_{step}"], np.arange(matrix.shape[1]).reshape(-1, 1)
+                ),
+            )
+        )
+    return metatensor.TensorMap(
+        metatensor.Labels(
+            tensor.keys.names, np.array(keys).reshape(-1, len(tensor.keys.names))
+        ),
+        blocks,
+    )
