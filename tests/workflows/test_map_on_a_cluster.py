@@ -31,17 +31,6 @@ SOAP = SoapOptions(cutoff=3.5, max_radial=2, max_angular=2)
 IN_PROCESS = ClusterOptions(workers=2, processes=False)
 
 
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    """Four extxyz files of 30 real QM9 molecules each."""
-    root = tmp_path_factory.mktemp("qm9-files")
-    molecules = load_qm9(120)
-    for part in range(4):
-        chunk = molecules[30 * part : 30 * part + 30]
-        ase.io.write(root / f"part{part}.extxyz", chunk, format="extxyz")
-    return root
-
-
 def _on_cluster(folder, out, **settings):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # distributed's start-up chatter
@@ -51,10 +40,10 @@ def _on_cluster(folder, out, **settings):
 @pytest.mark.parametrize(
     ("target", "aggregate"), [("gap", "mean"), ("U0", "sum")], ids=["gap", "U0"]
 )
-def test_the_cluster_map_is_the_in_memory_map(folder, tmp_path, target, aggregate):
+def test_the_cluster_map_is_the_in_memory_map(qm9_folder, tmp_path, target, aggregate):
     settings = {"target": target, "aggregate": aggregate, "soap": SOAP}
-    memory = map_structures([folder], out=tmp_path / "memory", **settings)
-    cluster = _on_cluster(folder, tmp_path / "cluster", **settings)
+    memory = map_structures([qm9_folder], out=tmp_path / "memory", **settings)
+    cluster = _on_cluster(qm9_folder, tmp_path / "cluster", **settings)
     assert cluster["streamed"]
     assert not memory["streamed"]
     # the same choices from the folds' moments as from the folds' rows
@@ -88,7 +77,9 @@ def test_the_cluster_map_is_the_in_memory_map(folder, tmp_path, target, aggregat
     assert ours.map_["names"][0].endswith("part0.extxyz:0")
 
 
-def test_the_features_are_computed_once_on_the_workers(folder, tmp_path, monkeypatch):
+def test_the_features_are_computed_once_on_the_workers(
+    qm9_folder, tmp_path, monkeypatch
+):
     """Each file is featurised once (the in-process workers share this process),
     and the run is a fixed number of graphs: survey, features, scaler, fold
     moments, final fit, coordinates and predictions."""
@@ -118,14 +109,14 @@ def test_the_features_are_computed_once_on_the_workers(folder, tmp_path, monkeyp
         self.cluster.scheduler.add_plugin(Count())
 
     monkeypatch.setattr(distributed.Client, "__init__", register)
-    _on_cluster(folder, tmp_path / "out", target="gap", soap=SOAP)
+    _on_cluster(qm9_folder, tmp_path / "out", target="gap", soap=SOAP)
     calls = log.read_text().split()
-    assert sorted(calls) == sorted(str(p) for p in folder.iterdir())
+    assert sorted(calls) == sorted(str(p) for p in qm9_folder.iterdir())
     assert len(graphs) == 6
 
 
-def test_new_structures_are_projected_onto_a_cluster_map(folder, tmp_path):
-    _on_cluster(folder, tmp_path / "map", target="gap", soap=SOAP)
+def test_new_structures_are_projected_onto_a_cluster_map(qm9_folder, tmp_path):
+    _on_cluster(qm9_folder, tmp_path / "map", target="gap", soap=SOAP)
     new = tmp_path / "new.extxyz"
     ase.io.write(new, load_qm9(130)[120:], format="extxyz")
     project_structures(tmp_path / "map" / "model.joblib", [new], tmp_path / "p")
@@ -134,12 +125,12 @@ def test_new_structures_are_projected_onto_a_cluster_map(folder, tmp_path):
     assert np.all(np.isfinite(table.filter(like="PCovR").to_numpy()))
 
 
-def test_the_map_command_runs_on_local_worker_processes(folder, tmp_path):
+def test_the_map_command_runs_on_local_worker_processes(qm9_folder, tmp_path):
     out = tmp_path / "out"
     result = CliRunner().invoke(
         app,
         [
-            "map", str(folder), "-t", "gap", "--workers", "2", "-o", str(out),
+            "map", str(qm9_folder), "-t", "gap", "--workers", "2", "-o", str(out),
             "--cutoff", "3.5", "--max-radial", "2", "--max-angular", "2",
         ],
     )  # fmt: skip
@@ -159,16 +150,21 @@ def test_the_map_command_runs_on_local_worker_processes(folder, tmp_path):
     ],
 )
 def test_what_a_cluster_map_cannot_do_is_refused_first(
-    folder, tmp_path, options, message
+    qm9_folder, tmp_path, options, message
 ):
     with pytest.raises(WorkflowError, match=message):
         map_structures(
-            [folder], "gap", tmp_path / "out", cluster=IN_PROCESS, soap=SOAP, **options
+            [qm9_folder],
+            "gap",
+            tmp_path / "out",
+            cluster=IN_PROCESS,
+            soap=SOAP,
+            **options,
         )
     assert not (tmp_path / "out").exists()
 
 
-def test_cluster_problems_are_named(folder, tmp_path):
+def test_cluster_problems_are_named(qm9_folder, tmp_path):
     table = tmp_path / "table.csv"
     rows = "".join(f"r{k},{k},{k % 3},{k}\n" for k in range(12))
     table.write_text("name,a,b,y\n" + rows)
@@ -176,10 +172,12 @@ def test_cluster_problems_are_named(folder, tmp_path):
         map_structures([table], "y", tmp_path / "t", cluster=IN_PROCESS)
     with pytest.raises(WorkflowError, match="cannot reach the dask scheduler"):
         map_structures(
-            [folder], "gap", tmp_path / "nowhere", soap=SOAP,
+            [qm9_folder], "gap", tmp_path / "nowhere", soap=SOAP,
             cluster=ClusterOptions(scheduler="tcp://127.0.0.1:9"),
         )  # fmt: skip
     assert not (tmp_path / "nowhere").exists()
     with pytest.raises(KeyError, match="No property 'no_such_property'"):
-        _on_cluster(folder, tmp_path / "missing", target="no_such_property", soap=SOAP)
+        _on_cluster(
+            qm9_folder, tmp_path / "missing", target="no_such_property", soap=SOAP
+        )
     assert not (tmp_path / "missing").exists()

@@ -10,13 +10,11 @@ import pytest
 pytest.importorskip("distributed")
 pytest.importorskip("featomic")
 
-import ase.io
 import pandas as pd
 from typer.testing import CliRunner
 
 from propmap.atomistic import read_structures
 from propmap.cli import app
-from propmap.datasets import load_qm9
 from propmap.workflows import (
     ClusterOptions,
     SoapOptions,
@@ -28,30 +26,19 @@ SOAP = SoapOptions(cutoff=3.5, max_radial=2, max_angular=2)
 IN_PROCESS = ClusterOptions(workers=2, processes=False)
 
 
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    """Four extxyz files of 30 real QM9 molecules each."""
-    root = tmp_path_factory.mktemp("qm9-files")
-    molecules = load_qm9(120)
-    for part in range(4):
-        chunk = molecules[30 * part : 30 * part + 30]
-        ase.io.write(root / f"part{part}.extxyz", chunk, format="extxyz")
-    return root
-
-
 @pytest.mark.parametrize(
     ("axis", "method"),
     [("features", "pcov-cur"), ("features", "fps"), ("samples", "pcov-fps")],
 )
-def test_the_cluster_run_is_the_in_memory_run(folder, tmp_path, axis, method):
+def test_the_cluster_run_is_the_in_memory_run(qm9_folder, tmp_path, axis, method):
     settings = {
         "method": method, "axis": axis, "count": 8, "target": "gap", "soap": SOAP,
     }  # fmt: skip
-    memory = run_selection([folder], tmp_path / "memory", **settings)
+    memory = run_selection([qm9_folder], tmp_path / "memory", **settings)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cluster = run_selection(
-            [folder], tmp_path / "cluster", cluster=IN_PROCESS, **settings
+            [qm9_folder], tmp_path / "cluster", cluster=IN_PROCESS, **settings
         )
     picked = pd.read_csv(tmp_path / "memory" / "selected.csv")["index"].to_numpy()
     found = pd.read_csv(tmp_path / "cluster" / "selected.csv")["index"].to_numpy()
@@ -60,7 +47,7 @@ def test_the_cluster_run_is_the_in_memory_run(folder, tmp_path, axis, method):
     else:
         # the same picks, but for exactly equal columns (a same-element SOAP pair
         # has p(n1, n2) = p(n2, n1)): a tie that the order of a sum breaks
-        X = SOAP.featurizer().fit_transform(read_structures(folder))
+        X = SOAP.featurizer().fit_transform(read_structures(qm9_folder))
         for ours, theirs in zip(found, picked, strict=True):
             np.testing.assert_array_equal(X[:, ours], X[:, theirs])
     assert cluster["samples"] == memory["samples"] == 120
@@ -68,12 +55,12 @@ def test_the_cluster_run_is_the_in_memory_run(folder, tmp_path, axis, method):
         np.testing.assert_allclose(cluster["test_rmse"][name], curve, rtol=1e-8)
 
 
-def test_the_command_runs_on_local_worker_processes(folder, tmp_path):
+def test_the_command_runs_on_local_worker_processes(qm9_folder, tmp_path):
     out = tmp_path / "out"
     result = CliRunner().invoke(
         app,
         [
-            "select", str(folder), "-t", "gap", "--method", "fps", "--count", "5",
+            "select", str(qm9_folder), "-t", "gap", "--method", "fps", "--count", "5",
             "--workers", "2", "-o", str(out), "--cutoff", "3.5", "--max-radial",
             "2", "--max-angular", "2",
         ],
@@ -82,7 +69,7 @@ def test_the_command_runs_on_local_worker_processes(folder, tmp_path):
     assert json.loads((out / "summary.json").read_text())["samples"] == 120
 
 
-def test_cluster_options_are_checked(folder, tmp_path):
+def test_cluster_options_are_checked(qm9_folder, tmp_path):
     with pytest.raises(WorkflowError, match="not both"):
         ClusterOptions(scheduler="tcp://127.0.0.1:1", workers=2)
     table = tmp_path / "table.csv"
@@ -91,13 +78,13 @@ def test_cluster_options_are_checked(folder, tmp_path):
         run_selection([table], tmp_path / "t", target="y", cluster=IN_PROCESS)
     with pytest.raises(WorkflowError, match="cannot reach the dask scheduler"):
         run_selection(
-            [folder], tmp_path / "nowhere", target="gap", soap=SOAP,
+            [qm9_folder], tmp_path / "nowhere", target="gap", soap=SOAP,
             cluster=ClusterOptions(scheduler="tcp://127.0.0.1:9"),
         )  # fmt: skip
     assert not (tmp_path / "nowhere").exists()
     result = CliRunner().invoke(
         app,
-        ["select", str(folder), "-t", "gap", "--workers", "1", "--scheduler",
+        ["select", str(qm9_folder), "-t", "gap", "--workers", "1", "--scheduler",
          "tcp://127.0.0.1:9", "-o", str(tmp_path / "both")],
     )  # fmt: skip
     assert result.exit_code != 0
