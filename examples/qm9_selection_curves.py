@@ -139,9 +139,7 @@ def rankings(X, y, train, seed: int = 0) -> tuple[dict, dict]:
     )
 
     def lasso():
-        model = SelectFromModel(LassoCV(cv=3, alphas=30, random_state=seed)).fit(
-            Xt, yt
-        )
+        model = SelectFromModel(LassoCV(cv=3, alphas=30, random_state=seed)).fit(Xt, yt)
         return np.argsort(-np.abs(model.estimator_.coef_), kind="stable")
 
     timed("SelectFromModel(LassoCV)", lasso)
