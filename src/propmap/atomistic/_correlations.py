@@ -11,7 +11,12 @@ import numpy as np
 
 from propmap._compat import Interval, StrOptions, _fit_context
 from propmap._requirements import require
-from propmap.atomistic._soap import SoapFeaturizer, _symbol, as_structure_list
+from propmap.atomistic._soap import (
+    SoapFeaturizer,
+    _symbol,
+    as_structure_list,
+    in_column_order,
+)
 
 __all__ = ["DensityCorrelationFeaturizer"]
 
@@ -284,12 +289,11 @@ progress
             if block.values.shape[0] == 0:
                 continue
             k = block_index[tuple(int(key[name]) for name in self.key_names_)]
-            values = block.values[:, 0, :]  # one component: λ = 0
-            expected = self.block_properties_[k]
-            found = block.properties.values
-            if not np.array_equal(found, expected):
-                position = {tuple(p): i for i, p in enumerate(found.tolist())}
-                values = values[:, [position[tuple(p)] for p in expected.tolist()]]
+            values = in_column_order(  # one component: λ = 0
+                block.properties.values,
+                block.values[:, 0, :],
+                self.block_properties_[k],
+            )
             yield k, block.samples.values, values
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:

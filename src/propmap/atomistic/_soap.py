@@ -249,7 +249,9 @@ class SoapFeaturizer(TransformerMixin, BaseEstimator):
             if block.values.shape[0] == 0:
                 continue
             k = block_index[tuple(int(v) for v in key.values)]
-            values = self._in_column_order(block.properties.values, block.values)
+            values = in_column_order(
+                block.properties.values, block.values, self.properties_
+            )
             yield k, block.samples.values, values
 
     def _block_starts(self) -> np.ndarray:
@@ -317,14 +319,6 @@ class SoapFeaturizer(TransformerMixin, BaseEstimator):
             out /= counts[:, None]
         return out
 
-    def _in_column_order(self, properties, values) -> np.ndarray:
-        """A block's values with its properties in ``properties_`` order."""
-        if np.array_equal(properties, self.properties_):
-            return values
-        position = {tuple(p): i for i, p in enumerate(properties.tolist())}
-        order = [position[tuple(p)] for p in self.properties_.tolist()]
-        return values[:, order]
-
     def _check_species(self, structures) -> None:
         known = set(self.species_.tolist())
         for index, atoms in enumerate(structures):
@@ -389,6 +383,16 @@ def _atomic_number(element) -> int:
     if not 0 < number < len(chemical_symbols):
         raise ValueError(f"Unknown atomic number {element!r} in species.")
     return number
+
+
+def in_column_order(found, values, expected) -> np.ndarray:
+    """A block's ``values`` (last axis: the properties ``found``) with its
+    columns in the ``expected`` order of properties."""
+    if np.array_equal(found, expected):
+        return values
+    position = {tuple(p): i for i, p in enumerate(np.asarray(found).tolist())}
+    order = [position[tuple(p)] for p in np.asarray(expected).tolist()]
+    return values[..., order]
 
 
 def _add_by_structure(out, systems, columns, values) -> None:
