@@ -67,7 +67,8 @@ def _survey(path, format, index, target, keep):
         from propmap.atomistic._io import pack_structures
 
         packed = pack_structures(structures)
-        packed["numbers"] = packed["numbers"].astype(np.uint8)
+        # the atomic numbers and sizes travel once, below
+        del packed["numbers"], packed["sizes"]
     return (
         len(structures),
         numbers.size,
@@ -176,13 +177,13 @@ def featurize_files(
         if count
     ]
     y = None if target is None else np.concatenate([entry[3] for entry in survey])
+    numbers = np.concatenate([entry[4] for entry in survey])
+    sizes = np.array([size for entry in survey for size in entry[5]], dtype=np.int64)
+    packed = None
+    if structures:
+        packed = _concatenate_packed([e[6] for e in survey if e[0]])
+        packed.update(numbers=numbers.astype(np.int64), sizes=sizes)
     return FileFeatures(
         da.concatenate(blocks), y, files, n_structures, n_atoms, featurizer,
-        numbers=np.concatenate([entry[4] for entry in survey]),
-        atoms_per_structure=np.array(
-            [size for entry in survey for size in entry[5]], dtype=np.int64
-        ),
-        structures=_concatenate_packed([e[6] for e in survey if e[0]])
-        if structures
-        else None,
+        numbers=numbers, atoms_per_structure=sizes, structures=packed,
     )  # fmt: skip

@@ -74,8 +74,6 @@ def read_files(paths, target: str, soap, per: str, progress: bool) -> Streamed:
         for end, size in zip(ends, found.atoms_per_structure, strict=True)
     ]
     packed = found.structures if len(names) <= VIEWER_STRUCTURES else None
-    if packed is not None:
-        packed["numbers"] = packed["numbers"].astype(np.int64)
     stage(f"SOAP features of {len(names)} structures, on the workers", progress)
     return Streamed(
         persist_in_large_chunks(found.X), found.y, names, compositions, packed,
