@@ -35,6 +35,7 @@ from propmap.workflows._pipeline import assemble
 from propmap.workflows._steps import (
     featurise,
     output_folder,
+    point_names,
     read_inputs,
     stage,
     write_json,
@@ -514,7 +515,7 @@ def _read(
         return _read_atoms(paths, target, soap, progress)
     structures, y = read_inputs(paths, target, progress)
     featurizer, X = featurise(structures, soap, per, progress)
-    names = [a.info.get("source", str(k)) for k, a in enumerate(structures)]
+    names = point_names(structures)
     return _Inputs(
         X, y, names, structures, featurizer, StandardFlexibleScaler(), "structures"
     )
@@ -536,11 +537,7 @@ def _read_atoms(paths, target, soap, progress) -> _Inputs:
             )
     featurizer, X = featurise(structures, soap, "atom", progress)
     sizes = np.array([len(atoms) for atoms in structures])
-    names = [
-        f"{atoms.info.get('source', str(k))}#{atom}"
-        for k, atoms in enumerate(structures)
-        for atom in range(len(atoms))
-    ]
+    names = point_names(structures, per_atom=True)
     return _Inputs(
         np.asarray(X.toarray() if hasattr(X, "toarray") else X),
         np.concatenate(values), names, structures, featurizer,
@@ -993,7 +990,6 @@ def _atom_dataset(inputs, target, summary, arrays, groups, title) -> dict:
     from propmap.viz import chemiscope_dataset
 
     model_name = summary["model"]
-    structure_of = inputs.groups
     atom_properties = {
         target: inputs.y,
         f"{target} (predicted)": arrays["predicted"],
@@ -1006,12 +1002,7 @@ def _atom_dataset(inputs, target, summary, arrays, groups, title) -> dict:
     test = summary["accuracy"]["map"]["test"]
     return chemiscope_dataset(
         inputs.structures,
-        properties={
-            "structure": [
-                inputs.names[np.flatnonzero(structure_of == k)[0]].rsplit("#", 1)[0]
-                for k in range(len(inputs.structures))
-            ]
-        },
+        properties={"structure": point_names(inputs.structures)},
         atom_properties=atom_properties,
         latent=arrays["latent"],
         latent_name=summary["latent_name"],

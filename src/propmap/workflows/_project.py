@@ -11,7 +11,13 @@ import numpy as np
 
 from propmap.workflows._options import WorkflowError
 from propmap.workflows._pipeline import MapPipeline
-from propmap.workflows._steps import output_folder, read_inputs, stage, write_json
+from propmap.workflows._steps import (
+    output_folder,
+    point_names,
+    read_inputs,
+    stage,
+    write_json,
+)
 
 __all__ = ["PROJECT_FILES", "load_map", "project_structures"]
 
@@ -139,13 +145,8 @@ def project_structures(
         else:
             structures, _ = read_inputs(paths, None, progress)
             _check_elements(pipeline, structures)
-            names = [a.info.get("source", str(k)) for k, a in enumerate(structures)]
-            if record.get("per") == "atom":  # the map's points are atoms
-                names = [
-                    f"{name}#{atom}"
-                    for name, atoms in zip(names, structures, strict=True)
-                    for atom in range(len(atoms))
-                ]
+            # a map of atoms has atoms as points
+            names = point_names(structures, per_atom=record.get("per") == "atom")
             data = structures
         kind = "rows" if structures is None else "structures"
         if record.get("per") == "atom":

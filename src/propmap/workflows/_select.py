@@ -17,6 +17,7 @@ from propmap.workflows._steps import (
     check_memory,
     featurise,
     output_folder,
+    point_names,
     read_inputs,
     stage,
     write_json,
@@ -207,7 +208,7 @@ def _inputs(paths, target, soap, aggregate, progress, streamed=False):
     per = "structure" if aggregate == Aggregate.mean else "sum"
     featurizer, X = featurise(structures, soap, per, progress)
     names = list(featurizer.get_feature_names_out())
-    samples = [a.info.get("source", str(k)) for k, a in enumerate(structures)]
+    samples = point_names(structures)
     return X, y, names, samples, "structures"
 
 

@@ -84,6 +84,19 @@ def read_inputs(paths, target: str | None, progress: bool):
     return structures, None if target is None else structure_targets(structures, target)
 
 
+def point_names(structures, per_atom: bool = False) -> list[str]:
+    """A name for each structure (its source, ``file:index``, else its
+    position), or with ``per_atom`` for each atom, ``<structure>#<atom>``."""
+    names = [a.info.get("source", str(k)) for k, a in enumerate(structures)]
+    if not per_atom:
+        return names
+    return [
+        f"{name}#{atom}"
+        for name, atoms in zip(names, structures, strict=True)
+        for atom in range(len(atoms))
+    ]
+
+
 def _available_memory() -> int:
     """Bytes of memory available now (Linux), or the physical memory."""
     try:
