@@ -10,8 +10,10 @@ from ase.build import bulk, molecule
 from ase.data import s22
 
 from propmap.atomistic._molecules import (
+    _misfit,
     extract_molecule,
     find_molecules,
+    match_molecule,
     split_into_molecules,
 )
 
@@ -178,3 +180,69 @@ def test_structures_that_cannot_be_split():
         find_molecules(water_box(), scale=0)
     with pytest.raises(ValueError, match="has no atoms"):
         find_molecules(Atoms())
+
+
+# -- matching a molecule's atoms to another geometry of it
+
+
+def _scrambled(template, seed=0, noise=0.02):
+    """``template`` with its atoms shuffled, rotated, moved and jiggled; and the
+    order that puts them back."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(template))
+    scrambled = template[order]
+    scrambled.rotate(73, (1, 2, 3), center="COM")
+    scrambled.translate([4.0, -2.0, 1.0])
+    scrambled.positions += rng.normal(0, noise, scrambled.positions.shape)
+    return scrambled, np.argsort(order)
+
+
+@pytest.mark.parametrize("name", ["CH3CH2OH", "trans-butane", "C6H6", "CH3COOH"])
+def test_match_molecule_undoes_a_shuffle(name):
+    template = molecule(name)
+    scrambled, back = _scrambled(template)
+    matched = match_molecule(scrambled, template)
+    assert list(matched.numbers) == list(template.numbers)
+    # every atom back at its own place (up to the symmetry of the molecule:
+    # positions, not labels, are compared)
+    assert _misfit(matched.positions, template) < 0.05
+    # bonds are kept: the heavy atoms are exactly where the shuffle took them
+    heavy = template.numbers > 1
+    if name == "CH3CH2OH":
+        np.testing.assert_allclose(
+            matched.positions[heavy], scrambled.positions[back][heavy]
+        )
+
+
+def test_match_molecule_finds_methyl_rotors_past_the_limit_of_graph_matches():
+    # hexamethylbenzene's graph has 12·6⁶ automorphisms, far more than are tried
+    from ase.build import molecule as build
+
+    benzene = build("C6H6")
+    atoms = benzene[[a for a in range(12) if benzene.numbers[a] == 6]]
+    methyls = Atoms()
+    for carbon in atoms.positions:
+        out = carbon / np.linalg.norm(carbon)
+        methyl = build("CH4")
+        del methyl[[1]]  # CH3, pointing away from the ring
+        methyl.translate(carbon + 1.5 * out - methyl.positions[0])
+        methyls += methyl
+    hexamethylbenzene = atoms + methyls
+    scrambled, _ = _scrambled(hexamethylbenzene, seed=3, noise=0.0)
+    matched = match_molecule(scrambled, hexamethylbenzene)
+    assert _misfit(matched.positions, hexamethylbenzene) < 1e-6
+
+
+def test_match_molecule_keeps_a_molecule_already_in_order():
+    template = molecule("CH3CH2OH")
+    moved = template.copy()
+    moved.translate([1.0, 0.0, 0.0])
+    assert match_molecule(moved, template) is moved
+
+
+def test_match_molecule_refuses_other_molecules():
+    with pytest.raises(ValueError, match="not the template's"):
+        match_molecule(molecule("H2O"), molecule("CH4"))
+    # same formula, other bonds: ethanol is not dimethyl ether
+    with pytest.raises(ValueError, match="isomers"):
+        match_molecule(molecule("CH3OCH3"), molecule("CH3CH2OH"))

@@ -72,6 +72,17 @@ def test_gas_phase_molecules_replace_the_cut_ones(s22):
     )
 
 
+def test_gas_phase_molecules_in_another_atom_order_are_matched(s22):
+    dimer = s22.dimers[1]
+    remnant = RemnantFeaturizer(SMALL).fit([dimer])
+    cut = remnant.transform([dimer])
+    monomer = s22.monomers_a[1]
+    shuffled = monomer[np.random.default_rng(0).permutation(len(monomer))]
+    shuffled.rotate(30, "z")  # and turned: the isolated environment is the same
+    given = remnant.transform([dimer], molecules=[[shuffled, s22.monomers_b[1]]])
+    np.testing.assert_allclose(given, cut, atol=1e-10)
+
+
 def test_molecules_split_across_periodic_boundaries_match_the_isolated_ones():
     water = molecule("H2O")
     water.translate(-water.positions[0])  # O at the origin: H atoms wrap around
@@ -111,7 +122,7 @@ def test_bad_gas_phase_molecules(s22):
     )
     dimer = s22.dimers[k]
     remnant = RemnantFeaturizer(SMALL).fit([dimer])
-    with pytest.raises(ValueError, match="same atoms in the same order"):
+    with pytest.raises(ValueError, match="molecule 0 of structure 0 does not match"):
         remnant.transform([dimer], molecules=[[s22.monomers_b[k], s22.monomers_a[k]]])
     with pytest.raises(ValueError, match="entries for 1 structures"):
         remnant.transform([dimer], molecules=[])

@@ -24,6 +24,7 @@ _EXPORTS = {
     "featurize_files": "propmap.atomistic._files_dask",
     "extract_molecule": "propmap.atomistic._molecules",
     "find_molecules": "propmap.atomistic._molecules",
+    "match_molecule": "propmap.atomistic._molecules",
     "load_g2": "propmap.atomistic._datasets",
     "load_s22": "propmap.atomistic._datasets",
     "pack_structures": "propmap.atomistic._io",

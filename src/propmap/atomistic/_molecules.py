@@ -9,7 +9,12 @@ import numpy as np
 
 from propmap._requirements import require
 
-__all__ = ["extract_molecule", "find_molecules", "split_into_molecules"]
+__all__ = [
+    "extract_molecule",
+    "find_molecules",
+    "match_molecule",
+    "split_into_molecules",
+]
 
 
 def find_molecules(atoms, scale: float = 1.2) -> list[np.ndarray]:
@@ -117,6 +122,153 @@ def split_into_molecules(atoms, scale: float = 1.2) -> list:
     """
     labels, offsets = _molecule_images(atoms, scale)
     return [_isolated(atoms, indices, offsets[indices]) for indices in _groups(labels)]
+
+
+def match_molecule(molecule, template, scale: float = 1.2):
+    """``molecule`` with its atoms put in the order of the same atoms in
+    ``template``: the same molecule in another geometry or atom order (a relaxed
+    gas-phase molecule and the molecule cut from a crystal file, say).
+
+    Atoms are matched by the bond graph (bonds as in :func:`find_molecules`, with
+    elements), and among the matches that the molecule's symmetry allows (the
+    three hydrogens of a methyl group, the two sides of a phenyl ring) by geometry:
+    the one whose least-squares superposition on ``template`` is closest. When the
+    atoms are already in the template's order (same elements, same bonds) the
+    molecule is returned as it is.
+
+    Parameters
+    ----------
+    molecule, template : ase.Atoms
+        Non-periodic molecules (or clusters) with the same atoms.
+    scale : float, default=1.2
+        Multiplier of the covalent radii that defines bonds.
+
+    Returns
+    -------
+    matched : ase.Atoms
+        A copy of ``molecule`` (its per-atom arrays reordered with it), or
+        ``molecule`` itself when its order is already the template's.
+
+    Raises
+    ------
+    ValueError
+        The two have different formulas, or no order of the atoms gives the same
+        bonds (a different isomer or tautomer, or a geometry where a bond is
+        broken or formed).
+    """
+    if molecule.get_chemical_formula("hill") != template.get_chemical_formula("hill"):
+        raise ValueError(
+            f"the molecule {molecule.get_chemical_formula('hill')} is not the "
+            f"template's {template.get_chemical_formula('hill')}."
+        )
+    bonds = _bond_set(molecule, scale)
+    template_bonds = _bond_set(template, scale)
+    if list(molecule.numbers) == list(template.numbers) and bonds == template_bonds:
+        return molecule
+    candidates = _graph_matches(molecule, template, bonds, template_bonds)
+    if not candidates:
+        raise ValueError(
+            f"no order of the atoms of the molecule {molecule.get_chemical_formula()} "
+            f"gives the bonds of the template ({len(bonds)} and "
+            f"{len(template_bonds)} bonds within scale={scale} times the covalent "
+            "radii): they are different isomers or tautomers, or a bond is broken "
+            "in one of the geometries."
+        )
+    order = min(candidates, key=lambda o: _misfit(molecule.positions[o], template))
+    order = _refined(molecule, template, np.asarray(order), template_bonds, scale)
+    return molecule[order]
+
+
+MAX_MATCHES = 2000
+
+
+def _bond_set(atoms, scale) -> set:
+    from ase.neighborlist import natural_cutoffs, neighbor_list
+
+    first, second = neighbor_list(
+        "ij", atoms, natural_cutoffs(atoms, mult=scale), max_nbins=8 * len(atoms)
+    )
+    return {(int(i), int(j)) for i, j in zip(first, second, strict=True) if i < j}
+
+
+def _graph_matches(molecule, template, bonds, template_bonds) -> list:
+    """Orders of the molecule's atoms that map the template's bonds onto its
+    bonds (graph isomorphisms with elements, by RDKit's substructure search)."""
+    require("rdkit", "atomistic")
+
+    if len(bonds) != len(template_bonds):
+        return []
+    query, target = _graph_mol(template, template_bonds), _graph_mol(molecule, bonds)
+    matches = target.GetSubstructMatches(
+        query, uniquify=False, useChirality=False, maxMatches=MAX_MATCHES
+    )
+    return [list(match) for match in matches]
+
+
+def _graph_mol(atoms, bonds):
+    from rdkit import Chem
+
+    mol = Chem.RWMol()
+    for number in atoms.numbers:
+        atom = Chem.Atom(int(number))
+        atom.SetNoImplicit(True)
+        mol.AddAtom(atom)
+    for i, j in sorted(bonds):
+        mol.AddBond(i, j, Chem.BondType.SINGLE)
+    mol = mol.GetMol()
+    mol.UpdatePropertyCache(strict=False)
+    Chem.FastFindRings(mol)
+    return mol
+
+
+def superpose(moving, fixed, reflection: bool = False):
+    """The least-squares superposition (Kabsch) of the points ``moving`` on
+    ``fixed`` (both (n, 3), in corresponding order): the moved points and their
+    root-mean-square distance to ``fixed``. With ``reflection`` an improper
+    rotation (a mirror image) is used where it fits better."""
+    a = moving - moving.mean(axis=0)
+    b = fixed - fixed.mean(axis=0)
+    u, _, vt = np.linalg.svd(a.T @ b)
+    rotation = u @ vt
+    if not reflection and np.linalg.det(rotation) < 0:
+        rotation = u @ np.diag([1.0, 1.0, -1.0]) @ vt
+    moved = a @ rotation + fixed.mean(axis=0)
+    return moved, float(np.sqrt(np.mean(np.sum((moved - fixed) ** 2, axis=1))))
+
+
+def _misfit(positions, template) -> float:
+    """Root-mean-square distance after the best rotation or mirror image: the
+    matching of atoms must work for the mirror-image copies in a crystal."""
+    return superpose(positions, template.positions, reflection=True)[1]
+
+
+def _refined(molecule, template, order, template_bonds, scale):
+    """The order after superposition, with each element's atoms re-paired to the
+    nearest template atoms (Hungarian) where that keeps the bonds and fits
+    better: the methyl rotors that the limit on graph matches may have missed."""
+    from scipy.optimize import linear_sum_assignment
+
+    b = template.positions
+    a = molecule.positions[order]
+    a0, b0 = a - a.mean(axis=0), b - b.mean(axis=0)
+    u, _, vt = np.linalg.svd(a0.T @ b0)
+    rotation = u @ vt  # proper or not, as _misfit
+    placed = (molecule.positions - a.mean(axis=0)) @ rotation + b.mean(axis=0)
+    refined = order.copy()
+    for number in np.unique(template.numbers):
+        slots = np.flatnonzero(template.numbers == number)
+        atoms_ = np.flatnonzero(molecule.numbers == number)
+        cost = np.linalg.norm(placed[atoms_][:, None] - b[slots][None], axis=2)
+        rows, columns = linear_sum_assignment(cost)
+        refined[slots[columns]] = atoms_[rows]
+    if refined.tolist() == order.tolist():
+        return order
+    keeps_bonds = _bond_set(molecule[refined], scale) == template_bonds
+    if keeps_bonds and _misfit(molecule.positions[refined], template) < _misfit(
+        molecule.positions[order], template
+    ):
+        return refined
+    return order
 
 
 def _molecule_images(

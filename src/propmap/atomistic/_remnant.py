@@ -23,8 +23,9 @@ class RemnantFeaturizer(TransformerMixin, BaseEstimator):
     Intramolecular structure cancels and what remains describes the intermolecular
     environment, so it vanishes for molecules far apart. The molecules are found
     by covalent connectivity (across periodic boundaries) and cut out of the
-    structure, or taken from user-given gas-phase (e.g. relaxed) molecules with the
-    same atom order.
+    structure, or taken from user-given gas-phase (e.g. relaxed) molecules in any
+    atom order: their atoms are matched to the structure's by the bond graph and
+    geometry (:func:`~propmap.atomistic.match_molecule`).
 
     Parameters
     ----------
@@ -99,8 +100,8 @@ class RemnantFeaturizer(TransformerMixin, BaseEstimator):
         molecules : None or list, default=None
             None: molecules are cut out of each structure. Otherwise one entry per
             structure: a single ``ase.Atoms`` (the gas-phase molecule, used for every
-            molecule of the structure, in the atom order of each molecule as found)
-            or a list of them, one per molecule in order of first atom.
+            molecule of the structure) or a list of them, one per molecule in order
+            of first atom. Their atoms may be in any order.
 
         Returns
         -------
@@ -121,7 +122,9 @@ class RemnantFeaturizer(TransformerMixin, BaseEstimator):
             groups = find_molecules(atoms, scale=self.bond_scale)
             given = None if molecules is None else molecules[s]
             for m, indices in enumerate(groups):
-                reference = _reference_molecule(atoms, indices, given, s, m)
+                reference = _reference_molecule(
+                    atoms, indices, given, s, m, self.bond_scale
+                )
                 if reference is None:
                     reference = extract_molecule(atoms, indices)
                 gas_phase.append(reference)
@@ -151,9 +154,10 @@ class RemnantFeaturizer(TransformerMixin, BaseEstimator):
         return tags
 
 
-def _reference_molecule(atoms, indices, given, structure, number):
-    """The user's gas-phase molecule for molecule ``number`` of a structure, checked
-    against the atoms it stands for; None to cut it from the structure."""
+def _reference_molecule(atoms, indices, given, structure, number, scale):
+    """The user's gas-phase molecule for molecule ``number`` of a structure, its
+    atoms matched to those it stands for (by bonds, then geometry); None to cut
+    it from the structure."""
     if given is None:
         return None
     import ase
@@ -168,14 +172,16 @@ def _reference_molecule(atoms, indices, given, structure, number):
                 "given for it."
             )
         reference = given[number]
-    expected = atoms.symbols[np.asarray(indices)]
-    if list(reference.get_chemical_symbols()) != list(expected):
+    from propmap.atomistic._molecules import extract_molecule, match_molecule
+
+    cut = extract_molecule(atoms, indices, scale)
+    try:
+        reference = match_molecule(reference, cut, scale)
+    except ValueError as error:
         raise ValueError(
             f"The gas-phase molecule for molecule {number} of structure {structure} "
-            f"has atoms {reference.get_chemical_formula()} in the order "
-            f"{''.join(reference.get_chemical_symbols())}, but the molecule in the "
-            f"structure is {''.join(expected)}: give the same atoms in the same order."
-        )
+            f"does not match it: {error}"
+        ) from None
     reference = reference.copy()
     reference.pbc = False
     reference.cell = None
