@@ -29,7 +29,7 @@ def element_property(structures, weights):
     )
 
 
-@pytest.mark.parametrize("aggregate", ["sum", "mean"])
+@pytest.mark.parametrize("aggregate", ["sum", "mean", "molecule"])
 @pytest.mark.parametrize("regressor", [None, Ridge(alpha=1e-3), RidgeCV()])
 def test_contributions_add_up_to_predictions(hydrocarbons, aggregate, regressor):
     y = element_property(hydrocarbons, {"H": -0.5, "C": -38.0, "O": -75.0})
@@ -114,3 +114,35 @@ def test_g2_end_to_end_enthalpies_to_motif_contributions():
     summary = summarize_motifs(table)
     assert {"methyl", "carbonyl", "hydroxyl"} <= set(summary.index)
     assert summary["count"].sum() == len(table)
+
+
+def test_per_molecule_aggregate_on_clusters_of_molecules():
+    from ase import Atoms
+    from ase.build import molecule
+
+    def cluster(name, copies):
+        atoms = Atoms()
+        for k in range(copies):
+            part = molecule(name)
+            part.translate([0.0, 0.0, 8.0 * k])
+            atoms += part
+        return atoms
+
+    # a property per molecule: clusters of 1, 2 or 3 copies have the molecule's
+    structures = [cluster(n, c) for n in ("CH4", "H2O", "NH3") for c in (1, 2, 3)]
+    per_molecule = {"CH4": -1.0, "H2O": -2.0, "NH3": -1.5}
+    y = np.array([per_molecule[n] for n in ("CH4", "H2O", "NH3") for _ in range(3)])
+    soap = SoapFeaturizer(cutoff=3.0, max_radial=2, max_angular=1)
+    model = AdditiveModel(soap, aggregate="molecule").fit(structures, y)
+    np.testing.assert_allclose(model.predict(structures), y, atol=1e-4)
+    for atoms, contributions, value in zip(
+        structures, model.atom_contributions(structures), y, strict=True
+    ):
+        # each molecule's atoms add up to the molecule's value
+        heavy = next(s for s in atoms.get_chemical_symbols() if s != "H")
+        size = {"C": 5, "O": 3, "N": 4}[heavy]
+        sums = contributions.reshape(-1, size).sum(axis=1)
+        np.testing.assert_allclose(sums, value, atol=1e-4)
+    # the sum aggregate cannot: the same molecules, a different total
+    summed = AdditiveModel(soap, aggregate="sum").fit(structures, y)
+    assert np.abs(summed.predict(structures) - y).max() > 0.1

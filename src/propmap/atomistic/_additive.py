@@ -36,8 +36,15 @@ class AdditiveModel(RegressorMixin, BaseEstimator):
     regressor : estimator or None, default=None
         Linear regressor exposing ``coef_`` (and ``intercept_``) once fitted. None
         means ``Ridge(alpha=1e-6, fit_intercept=False)``.
-    aggregate : {"sum", "mean"}, default="sum"
-        Whether the property is extensive (sum of the atoms') or intensive (mean).
+    aggregate : {"sum", "mean", "molecule"}, default="sum"
+        Whether the property is extensive (sum of the atoms'), intensive (mean), or
+        per molecule (``"molecule"``: the sum over the structure divided by its
+        number of molecules, as a lattice energy per molecule of a crystal; the
+        molecules are found by covalent bonds, with the featurizer's
+        ``bond_scale`` where it has one). With ``"molecule"`` each atom's
+        contribution is per molecule, :math:`c_i = x_i^T w + b\, m_S / n_S`: the
+        atoms of a molecule add up to that molecule's value, and the prediction is
+        the mean over the structure's :math:`m_S` molecules.
     composition : bool, default=True
         Add one column per element counting its atoms (a per-element baseline).
 
@@ -69,7 +76,7 @@ class AdditiveModel(RegressorMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "featurizer": [HasMethods(["fit", "transform"]), None],
         "regressor": [HasMethods(["fit", "predict"]), None],
-        "aggregate": [StrOptions({"sum", "mean"})],
+        "aggregate": [StrOptions({"sum", "mean", "molecule"})],
         "composition": ["boolean"],
     }
 
@@ -117,7 +124,7 @@ class AdditiveModel(RegressorMixin, BaseEstimator):
         self.featurizer_.fit(structures, **featurizer_params)
         self.elements_ = np.unique(np.concatenate([a.numbers for a in structures]))
         atom_rows, owners = self._atom_features(structures, featurizer_params)
-        design = self._aggregate(atom_rows, owners, len(structures))
+        design = self._aggregate(atom_rows, owners, structures)
         regressor = (
             Ridge(alpha=1e-6, fit_intercept=False)
             if self.regressor is None
@@ -159,14 +166,23 @@ class AdditiveModel(RegressorMixin, BaseEstimator):
             )
         return rows, owners
 
-    def _aggregate(self, rows, owners, n_structures):
-        """Sum (or mean) of the atom rows of each structure."""
+    def _molecule_counts(self, structures) -> np.ndarray:
+        """The number of molecules of each structure (``aggregate="molecule"``)."""
+        from propmap.atomistic._molecules import find_molecules
+
+        scale = getattr(self.featurizer_, "bond_scale", 1.2)
+        return np.array([len(find_molecules(a, scale)) for a in structures], float)
+
+    def _aggregate(self, rows, owners, structures):
+        """Sum (mean, or sum per molecule) of the atom rows of each structure."""
+        n_structures = len(structures)
         counts = np.bincount(owners, minlength=n_structures).astype(np.float64)
-        weights = (
-            1.0 / counts[owners]
-            if self.aggregate == "mean"
-            else np.ones_like(owners, dtype=np.float64)
-        )
+        if self.aggregate == "mean":
+            weights = 1.0 / counts[owners]
+        elif self.aggregate == "molecule":
+            weights = 1.0 / self._molecule_counts(structures)[owners]
+        else:
+            weights = np.ones_like(owners, dtype=np.float64)
         summing = sp.csr_matrix(
             (weights, (owners, np.arange(owners.size))),
             shape=(n_structures, owners.size),
@@ -176,7 +192,8 @@ class AdditiveModel(RegressorMixin, BaseEstimator):
 
     def atom_contributions(self, X, **featurizer_params) -> list[np.ndarray]:
         """Each atom's contribution, one array per structure; each array sums to
-        the structure's prediction.
+        the structure's prediction (with ``aggregate="molecule"``, each molecule's
+        atoms sum to that molecule's value, whose mean is the prediction).
 
         Parameters
         ----------
@@ -195,7 +212,10 @@ class AdditiveModel(RegressorMixin, BaseEstimator):
         values = np.asarray(rows @ self.coef_).ravel()
         if self.aggregate == "mean":
             values = values / counts[owners]
-        values = values + self.intercept_ / counts[owners]
+        share = counts.copy()
+        if self.aggregate == "molecule":
+            share = counts / self._molecule_counts(structures)
+        values = values + self.intercept_ / share[owners]
         return np.split(values, np.cumsum(counts.astype(int))[:-1])
 
     def group_contributions(self, X, groups, **featurizer_params) -> np.ndarray:
@@ -233,7 +253,8 @@ class AdditiveModel(RegressorMixin, BaseEstimator):
         return np.array(result)
 
     def predict(self, X, **featurizer_params) -> np.ndarray:
-        """The property of each structure (the sum of its atom contributions).
+        """The property of each structure (the sum of its atom contributions; with
+        ``aggregate="molecule"``, that sum divided by its number of molecules).
 
         Parameters
         ----------
@@ -248,7 +269,7 @@ class AdditiveModel(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "coef_")
         structures = as_structure_list(X)
         rows, owners = self._atom_features(structures, featurizer_params)
-        design = self._aggregate(rows, owners, len(structures))
+        design = self._aggregate(rows, owners, structures)
         return design @ self.coef_ + self.intercept_
 
     def __sklearn_tags__(self):
