@@ -1,5 +1,6 @@
 """Datasets: QM9 (2,000 molecules shipped, all 130,831 with the ``qm9`` extra),
-G2 and S22 (from ase), all read offline.
+G2 and S22 (from ase), molecular crystals with lattice energies (structures from
+pyxtal, the ``crystals`` extra), all read offline.
 
 They need the ``atomistic`` extra (ase); the loaders are imported on first use.
 ``load_*`` return the structures as propmap's workflows use them;
@@ -13,10 +14,13 @@ _EXPORTS = {
     "load_qm9": "propmap.datasets._qm9",
     "load_g2": "propmap.atomistic._datasets",
     "load_s22": "propmap.atomistic._datasets",
+    "load_molecular_crystals": "propmap.datasets._crystals",
+    "CrystalMismatchWarning": "propmap.datasets._crystals",
     # the same as scikit-learn Bunches with a DESCR, as scikit-matter's loaders
     "load_qm9_dataset": "propmap.datasets._bunches",
     "load_g2_dataset": "propmap.datasets._bunches",
     "load_s22_dataset": "propmap.datasets._bunches",
+    "load_molecular_crystals_dataset": "propmap.datasets._bunches",
 }
 
 __all__ = sorted(_EXPORTS)

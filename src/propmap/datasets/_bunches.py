@@ -7,7 +7,12 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import Bunch
 
-__all__ = ["load_g2_dataset", "load_qm9_dataset", "load_s22_dataset"]
+__all__ = [
+    "load_g2_dataset",
+    "load_molecular_crystals_dataset",
+    "load_qm9_dataset",
+    "load_s22_dataset",
+]
 
 QM9_DESCR = """QM9 (propmap's shipped subset)
 ==============================
@@ -68,6 +73,33 @@ complexes, DNA base pairs, and amino acid pairs", Phys. Chem. Chem. Phys. 8, 198
 T. Takatani, E. G. Hohenstein, M. Malagoli, M. S. Marshall, C. D. Sherrill,
 "Basis set consistent revision of the S22 test set of noncovalent interaction
 energies", J. Chem. Phys. 132, 144104 (2010). https://doi.org/10.1063/1.3378024
+"""
+
+CRYSTALS_DESCR = """Molecular crystals (structures from pyxtal, energies by propmap)
+================================================================
+
+The single-component C/H/N/O crystals of the CSD crystals in pyxtal's databases
+(test.db, mech.db), read from the installed pyxtal, with GFN1-xTB lattice
+energies (kJ/mol per molecule) that propmap computed with tblite
+(scripts/compute_crystal_energies.py) and ships: each molecule relaxed in the gas
+phase and superimposed on its place in the cell (a rigid-molecule model), the
+crystal's energy at the Γ point of a supercell at least 10 Å wide.
+
+``frame``: the shipped table (CSD code, cell, supercell, energies, shortest
+intermolecular contact, timings). ``molecules[i]``: the relaxed gas-phase
+molecules of crystal i, one per molecule of its cell.
+
+References
+----------
+S. Fredericks, K. Parrish, D. Sayre, Q. Zhu, "PyXtal: a Python library for
+crystal structure generation and symmetry analysis", Comput. Phys. Commun. 261,
+107810 (2021). https://doi.org/10.1016/j.cpc.2020.107810
+
+S. Grimme, C. Bannwarth, P. Shushkov, "A robust and accurate tight-binding
+quantum chemical method for structures, vibrational frequencies, and noncovalent
+interactions of large molecular systems parametrized for all spd-block elements
+(Z = 1-86)", J. Chem. Theory Comput. 13, 1989 (2017).
+https://doi.org/10.1021/acs.jctc.7b00118
 """
 
 
@@ -189,4 +221,33 @@ def load_s22_dataset() -> Bunch:
         target=np.asarray(s22.interaction_energies, dtype=np.float64),
         target_names=["interaction_energy"],
         DESCR=S22_DESCR,
+    )
+
+
+def load_molecular_crystals_dataset(codes=None) -> Bunch:
+    """Molecular crystals and their GFN1-xTB lattice energies as a Bunch.
+
+    Parameters
+    ----------
+    codes
+        As :func:`propmap.datasets.load_molecular_crystals`.
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        ``structures`` (the crystals), ``molecules`` (their relaxed gas-phase
+        molecules), ``frame`` (the table of energies, one row per crystal),
+        ``target`` (lattice energies, kJ/mol per molecule), ``target_names`` and
+        ``DESCR``.
+    """
+    from propmap.datasets._crystals import load_molecular_crystals
+
+    data = load_molecular_crystals(codes)
+    return Bunch(
+        structures=data.crystals,
+        molecules=data.molecules,
+        frame=data.table.reset_index(),
+        target=data.lattice_energies,
+        target_names=["lattice_energy"],
+        DESCR=CRYSTALS_DESCR,
     )
