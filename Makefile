@@ -31,7 +31,7 @@ test-latest: $(VENV_LATEST)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install $(PIP_FLAGS) --upgrade pip
-	$(VENV)/bin/python -m pip install $(PIP_FLAGS) -e ".[atomistic,viz]"
+	$(VENV)/bin/python -m pip install $(PIP_FLAGS) -e ".[atomistic,crystals,viz]"
 	touch $@
 
 $(VENV_REFERENCE)/.installed: pyproject.toml

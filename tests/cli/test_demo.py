@@ -29,9 +29,10 @@ def test_demo_writes_the_report_and_the_viewers(demo):
     assert 'href="gap/viewer.html"' in report
     assert 'href="u0/viewer.html"' in report
     assert 'href="contributions/viewer.html"' in report
-    assert report.count("data:image/png;base64,") == 8
-    for name in ("gap/viewer.html", "u0/viewer.html", "contributions/viewer.html"):
-        assert (out / name).stat().st_size > 0
+    assert 'href="crystals/viewer.html"' in report  # pyxtal is a test dependency
+    assert report.count("data:image/png;base64,") == 10
+    for name in ("gap", "u0", "contributions", "crystals"):
+        assert (out / name / "viewer.html").stat().st_size > 0
     gap = json.loads((out / "gap" / "summary.json").read_text())
     assert gap["structures"] == 2000
     # the goals on the shipped QM9 subset (80/20 split)
@@ -46,6 +47,12 @@ def test_demo_writes_the_report_and_the_viewers(demo):
     explained = json.loads((out / "contributions" / "summary.json").read_text())
     assert explained["structures"] == 22
     assert explained["motif_instances"] > 100
+    crystals = json.loads((out / "crystals" / "summary.json").read_text())
+    from propmap.datasets._crystals import read_energy_table
+
+    assert crystals["structures"] == len(read_energy_table())
+    assert crystals["per_molecule"] is True
+    assert f"{crystals['mae_cross_validated']:.4g}" in report
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
     assert gap["seed"] == 0
 
@@ -54,7 +61,7 @@ def test_run_demo_from_python_returns_the_summaries(tmp_path):
     from propmap.workflows import run_demo
 
     result = run_demo(tmp_path / "demo")
-    assert set(result) == {"gap", "u0", "contributions", "seconds"}
+    assert set(result) == {"gap", "u0", "contributions", "crystals", "seconds"}
     written = json.loads((tmp_path / "demo" / "u0" / "summary.json").read_text())
     assert result["u0"] == written
     assert (tmp_path / "demo" / "report.html").stat().st_size > 0
@@ -75,8 +82,9 @@ def test_demo_viewer_works_offline(demo, visit):
     assert_clean(page)
     assert page.map_traces()[0]["points"] == 2000
     assert page.axis_titles() == ["PCovR 1", "PCovR 2"]
-    atoms = visit(out / "contributions" / "viewer.html")
-    assert atoms.status == "loaded"
-    assert_clean(atoms)
+    for folder in ("contributions", "crystals"):
+        atoms = visit(out / folder / "viewer.html")
+        assert atoms.status == "loaded", folder
+        assert_clean(atoms)
     report = visit(out / "report.html")
     assert_clean(report)

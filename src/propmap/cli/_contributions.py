@@ -31,10 +31,26 @@ def contributions_command(
     molecules: Annotated[
         Path | None,
         typer.Option(
-            help="Gas-phase molecules (same atom order): one for all, or one per "
-            "structure; default: cut from the structures."
+            help="Gas-phase molecules, any atom order: a file with one for all or "
+            "one per structure, or a folder with one file per structure named as "
+            "its file; default: cut from the structures."
         ),
     ] = None,
+    targets: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV table of the property: first column names each structure "
+            "(its file name without suffix); default: read from the structures."
+        ),
+    ] = None,
+    per_molecule: Annotated[
+        bool,
+        typer.Option(
+            "--per-molecule",
+            help="The property is per molecule (e.g. a lattice energy), not per "
+            "structure.",
+        ),
+    ] = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
         "propmap-contributions"
     ),
@@ -50,7 +66,8 @@ def contributions_command(
     on remnant SOAP features (crystal minus isolated molecule).
 
     Writes atom and motif tables (CSV), a plot by motif, a parity plot, an
-    atom-level viewer.html, chemiscope.json.gz, summary.json and report.html.
+    atom-level viewer.html, chemiscope.json.gz, the most similar structures by
+    their atoms' environments (CSV), summary.json and report.html.
     """
     from propmap.workflows import SoapOptions, explain_contributions
 
@@ -59,6 +76,8 @@ def contributions_command(
         target,
         out,
         molecules=molecules,
+        targets=targets,
+        per_molecule=per_molecule,
         soap=SoapOptions(cutoff, max_radial, max_angular, width),
         progress=progress_enabled(progress),
         seed=seed,
@@ -66,6 +85,8 @@ def contributions_command(
     )
     typer.echo(
         f"additive model of {summary['structures']} structures: cross-validated R² "
-        f"{summary['r2_cross_validated']:.3f}; {summary['motif_instances']} motif "
+        f"{summary['r2_cross_validated']:.3f}, MAE "
+        f"{summary['mae_cross_validated']:.3g} (size alone: R² "
+        f"{summary['r2_size_baseline']:.3f}); {summary['motif_instances']} motif "
         f"instances; wrote {out}/"
     )

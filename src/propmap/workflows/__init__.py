@@ -28,6 +28,8 @@ _EXPORTS = {
     "CONTRIBUTION_FILES": "propmap.workflows._contributions",
     "CONTRIBUTION_SOAP": "propmap.workflows._contributions",
     "explain_contributions": "propmap.workflows._contributions",
+    "compare_environments": "propmap.workflows._contributions",
+    "similar_structures": "propmap.workflows._contributions",
     "contributions_section": "propmap.workflows._contributions",
     "map_section": "propmap.workflows._map",
     "run_demo": "propmap.workflows._demo",

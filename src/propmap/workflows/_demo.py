@@ -31,7 +31,12 @@ GALLERY = (
     ("qm9_u0_contributions", "Per-motif contributions to QM9's U0."),
     ("pcovr_diabetes", "PCA against PCovR latent maps of the diabetes data."),
     ("s22_motif_contributions", "What binds the S22 dimers, motif by motif."),
+    (
+        "molecular_crystal_lattice_energies",
+        "Lattice energies of molecular crystals, motif by motif.",
+    ),
 )
+CRYSTAL_TARGET = "lattice_energy"
 S22_SOAP = CONTRIBUTION_SOAP
 
 
@@ -54,9 +59,11 @@ def _write_inputs(folder: Path) -> tuple[Path, Path]:
 def run_demo(out: Path, *, progress: bool = False, force: bool = False) -> dict:
     """Everything ``propmap demo`` does: a gap map and a U0 map (composition
     baseline) of the 2,000 QM9 molecules shipped with propmap, the contributions
-    to the S22 interaction energies, and ``report.html`` quoting both accuracies
-    of each map; returns the summaries (keys ``gap``, ``u0``,
-    ``contributions``) and the time taken (``seconds``)."""
+    to the S22 interaction energies and, where pyxtal is installed, to the
+    lattice energies of its molecular crystals, and ``report.html`` quoting both
+    accuracies of each map; returns the summaries (keys ``gap``, ``u0``,
+    ``contributions``, ``crystals``: None without pyxtal) and the time taken
+    (``seconds``)."""
     start = time.perf_counter()
     with output_folder(out, force) as out:
         return _demo(out, progress, start)
@@ -92,6 +99,7 @@ def _demo(out: Path, progress: bool, start: float) -> dict:
         force=True,
         title="S22 dimers: interaction energy",
     )
+    crystals = _crystal_contributions(out, progress)
     sections = [
         map_section(maps["gap"], out / "gap", "gap/", "Map: QM9 HOMO–LUMO gaps (eV)"),
         map_section(maps["u0"], out / "u0", "u0/", "Map: QM9 energies U0 (eV)"),
@@ -102,6 +110,16 @@ def _demo(out: Path, progress: bool, start: float) -> dict:
             "Contributions: what binds the S22 dimers (kcal/mol)",
         ),
     ]
+    if crystals is not None:
+        sections.append(
+            contributions_section(
+                crystals,
+                out / "crystals",
+                "crystals/",
+                "Contributions: lattice energies of molecular crystals (kJ/mol per "
+                "molecule, GFN1-xTB)",
+            )
+        )
     gallery = gallery_section(out)
     if gallery is not None:
         sections.append(gallery)
@@ -112,12 +130,48 @@ def _demo(out: Path, progress: bool, start: float) -> dict:
         sections,
         intro=(
             f"Made by `propmap demo` from {maps['gap']['structures']} QM9 molecules "
-            "shipped with propmap (Ramakrishnan et al., Sci. Data 1, 140022, 2014) "
-            f"and the S22 dimers shipped with ase (inputs in inputs/), in "
+            "shipped with propmap (Ramakrishnan et al., Sci. Data 1, 140022, 2014), "
+            "the S22 dimers shipped with ase"
+            + (
+                ", and the molecular crystals of pyxtal with propmap's GFN1-xTB "
+                "lattice energies"
+                if crystals is not None
+                else ""
+            )
+            + f" (inputs in inputs/), in "
             f"{elapsed:.0f} s."
         ),
     )
-    return {**maps, "contributions": explained, "seconds": elapsed}
+    return {
+        **maps,
+        "contributions": explained,
+        "crystals": crystals,
+        "seconds": elapsed,
+    }
+
+
+def _crystal_contributions(out: Path, progress: bool) -> dict | None:
+    """The contributions to the lattice energies of pyxtal's molecular crystals,
+    from the files a user would have (None where pyxtal is not installed)."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyxtal") is None:
+        return None
+    from propmap.datasets import load_molecular_crystals
+
+    stage("contributions to the lattice energies of molecular crystals", progress)
+    files = load_molecular_crystals().write(out / "inputs" / "crystals")
+    return explain_contributions(
+        [files["crystals"]],
+        CRYSTAL_TARGET,
+        out / "crystals",
+        molecules=files["gas"],
+        targets=files["targets"],
+        per_molecule=True,
+        progress=progress,
+        force=True,
+        title="Molecular crystals: lattice energy (kJ/mol per molecule)",
+    )
 
 
 def gallery_section(folder: Path):
