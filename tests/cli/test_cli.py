@@ -492,7 +492,10 @@ def test_contributions(runner, s22_file, tmp_path):
     )
     assert result.exit_code == 0, result.output
     atoms = (out / "atom_contributions.csv").read_text().splitlines()
-    assert atoms[0] == "structure,source,atom,element,contribution"
+    assert atoms[0] == (
+        "structure,source,atom,element,contribution,motif,"
+        + ",".join(f"map_{k}" for k in range(1, 9))
+    )
     assert len(atoms) - 1 == sum(len(d) for d in load_s22().dimers[:10])
     summary = json.loads((out / "summary.json").read_text())
     assert summary["motif_instances"] > 0

@@ -84,6 +84,7 @@ def test_lattice_energies_from_crystal_files(run, crystals):
     assert summary["structures"] == len(CODES)
     assert summary["molecules"] == "given"
     assert summary["per_molecule"] is True
+    assert summary["similar_structures"] == "written"
     # kJ/mol per molecule, against lattice energies spread over ~100 kJ/mol
     assert 0 < summary["mae_cross_validated"] < np.std(crystals.lattice_energies)
     # eight crystals are few for hundreds of features: no more is asked here
@@ -223,3 +224,22 @@ def test_the_command_line_reads_the_same_files(user_files, tmp_path):
     assert summary["per_molecule"] is True
     assert summary["molecules"] == "given"
     assert (out / CONTRIBUTION_FILES["neighbours"]).stat().st_size > 0
+
+
+def test_similar_structures_are_left_out_past_the_limit(
+    user_files, tmp_path, monkeypatch
+):
+    from propmap.workflows import _contributions
+
+    monkeypatch.setattr(_contributions, "SIMILAR_MAX_STRUCTURES", 4)
+    out = tmp_path / "many"
+    summary = explain_contributions(
+        [user_files / "crystals"],
+        "lattice_energy",
+        out,
+        targets=user_files / "energies.csv",
+        per_molecule=True,
+        soap=SOAP,
+    )
+    assert summary["similar_structures"].startswith("not written: 8 structures")
+    assert not (out / CONTRIBUTION_FILES["neighbours"]).exists()

@@ -46,6 +46,9 @@ CONTRIBUTION_FILES = {
 # components of the PCovR map of the atoms whose distances define similar
 # environments (the viewer shows the first two)
 NEIGHBOUR_COMPONENTS = 8
+# similar_structures compares every pair of structures (1.3 s for 55 crystals,
+# growing as the square): past this many it is not written
+SIMILAR_MAX_STRUCTURES = 500
 
 
 def _gas_phase(structures, molecules_path: Path | None):
@@ -280,7 +283,11 @@ def _explain(paths, target, out, inputs, soap_options, progress, seed, title):
     latent = components[:, :2]
     for k in range(components.shape[1]):
         atoms_table[f"map_{k + 1}"] = components[:, k]
-    neighbours = similar_structures(atoms_table, point_names(structures))
+    neighbours = (
+        similar_structures(atoms_table, point_names(structures))
+        if len(structures) <= SIMILAR_MAX_STRUCTURES
+        else None
+    )
     baseline = _size_baseline(structures, y, seed, inputs.per_molecule)
     summary = {
         "structures": len(structures),
@@ -298,6 +305,13 @@ def _explain(paths, target, out, inputs, soap_options, progress, seed, title):
         # the same folds with only the size of the molecules (atoms per element)
         "r2_size_baseline": _r2(y, baseline),
         "mae_size_baseline": float(np.mean(np.abs(y - baseline))),
+        "similar_structures": (
+            "written"
+            if neighbours is not None
+            else f"not written: {len(structures)} structures, more than the "
+            f"{SIMILAR_MAX_STRUCTURES} whose pairs it compares; use "
+            "similar_structures on atom_contributions.csv for a subset"
+        ),
         "motif_instances": len(instances),
         "motifs": {
             name: {"count": int(row["count"]), "mean": float(row["mean"])}
@@ -313,10 +327,11 @@ def _explain(paths, target, out, inputs, soap_options, progress, seed, title):
     )
     from propmap._files import write_atomically
 
-    write_atomically(
-        out / CONTRIBUTION_FILES["neighbours"],
-        lambda f: neighbours.to_csv(f, index=False),
-    )
+    if neighbours is not None:
+        write_atomically(
+            out / CONTRIBUTION_FILES["neighbours"],
+            lambda f: neighbours.to_csv(f, index=False),
+        )
     import pandas as pd
 
     predictions = pd.DataFrame(
