@@ -208,6 +208,10 @@ class AdditiveModel(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "coef_")
         structures = as_structure_list(X)
         rows, owners = self._atom_features(structures, featurizer_params)
+        return self._contributions_of(rows, owners, structures)
+
+    def _contributions_of(self, rows, owners, structures) -> list[np.ndarray]:
+        """atom_contributions from the atom rows (of ``_atom_features``)."""
         counts = np.bincount(owners, minlength=len(structures)).astype(np.float64)
         values = np.asarray(rows @ self.coef_).ravel()
         if self.aggregate == "mean":

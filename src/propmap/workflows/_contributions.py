@@ -296,10 +296,7 @@ def _explain(paths, target, out, inputs, soap_options, progress, seed, title):
         "molecules": "given" if gas_phase is not None else "cut from the structures",
         "per_molecule": inputs.per_molecule,
         "ridge_alpha": float(fits.model.regressor_.alpha_),
-        "r2_train": _r2(
-            y,
-            fits.model.predict(structures, **fits.molecules_of(range(len(structures)))),
-        ),
+        "r2_train": _r2(y, fits.fitted),
         "r2_cross_validated": _r2(y, fits.cross_validated),
         "mae_cross_validated": float(np.mean(np.abs(y - fits.cross_validated))),
         # the same folds with only the size of the molecules (atoms per element)
@@ -433,6 +430,9 @@ class _AdditiveFits:
     contributions: list
     cross_validated: np.ndarray
     gas_phase: list | None
+    # the remnant features of every atom, and the predictions of the full model
+    atom_rows: Any = None
+    fitted: Any = None
 
     def molecules_of(self, rows) -> dict:
         """The featurizer's ``molecules`` argument for these structures."""
@@ -457,18 +457,23 @@ class _AdditiveFits:
                 composition=False,
             )
 
+        from sklearn.base import clone
+
         fits = cls(None, [], np.empty(len(structures)), gas_phase)
         every = fits.molecules_of(range(len(structures)))
-        fits.model = make_model().fit(structures, y, **every)
-        fits.contributions = fits.model.atom_contributions(structures, **every)
+        model = fits.model = make_model().fit(structures, y, **every)
+        # the atoms' remnant features once: the folds refit only the ridge model
+        # on their sums (as AdditiveModel refits would, with the species of all
+        # the structures; remnants of one structure do not depend on the others)
+        rows, owners = model._atom_features(structures, every)
+        design = model._aggregate(rows, owners, structures)
+        fits.atom_rows = rows
+        fits.contributions = model._contributions_of(rows, owners, structures)
+        fits.fitted = model.regressor_.predict(design)
         folds = KFold(n_splits=min(5, len(structures)), shuffle=True, random_state=seed)
         for train, test in folds.split(structures):
-            fold = make_model().fit(
-                [structures[i] for i in train], y[train], **fits.molecules_of(train)
-            )
-            fits.cross_validated[test] = fold.predict(
-                [structures[i] for i in test], **fits.molecules_of(test)
-            )
+            fold = clone(model.regressor).fit(design[train], y[train])
+            fits.cross_validated[test] = fold.predict(design[test])
         return fits
 
 
@@ -517,9 +522,7 @@ def _atom_map(fits: _AdditiveFits, structures, atom_values) -> np.ndarray:
     from propmap.decomposition import PCovR
     from propmap.preprocessing import StandardFlexibleScaler
 
-    every = fits.molecules_of(range(len(structures)))
-    atom_features = fits.model.featurizer_.transform(structures, **every)
-    scaled = StandardFlexibleScaler().fit_transform(atom_features)
+    scaled = StandardFlexibleScaler().fit_transform(fits.atom_rows)
     scaled_values = StandardFlexibleScaler(column_wise=True).fit_transform(
         atom_values[:, None]
     )

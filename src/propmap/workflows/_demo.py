@@ -3,6 +3,7 @@ report page."""
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from pathlib import Path
 
@@ -153,8 +154,6 @@ def _demo(out: Path, progress: bool, start: float) -> dict:
 def _crystal_contributions(out: Path, progress: bool) -> dict | None:
     """The contributions to the lattice energies of pyxtal's molecular crystals,
     from the files a user would have (None where pyxtal is not installed)."""
-    import importlib.util
-
     if importlib.util.find_spec("pyxtal") is None:
         return None
     from propmap.datasets import load_molecular_crystals
