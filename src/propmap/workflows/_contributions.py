@@ -283,8 +283,9 @@ def _explain(paths, target, out, inputs, soap_options, progress, seed, title):
     latent = components[:, :2]
     for k in range(components.shape[1]):
         atoms_table[f"map_{k + 1}"] = components[:, k]
+    names = point_names(structures)
     neighbours = (
-        similar_structures(atoms_table, point_names(structures))
+        similar_structures(atoms_table, names)
         if len(structures) <= SIMILAR_MAX_STRUCTURES
         else None
     )
@@ -319,30 +320,22 @@ def _explain(paths, target, out, inputs, soap_options, progress, seed, title):
         "seed": seed,
         "files": CONTRIBUTION_FILES,
     }
-    _write(
-        out, structures, y, target, title, fits, instances, motifs, atoms_table, latent
-    )
-    from propmap._files import write_atomically
-
-    if neighbours is not None:
-        write_atomically(
-            out / CONTRIBUTION_FILES["neighbours"],
-            lambda f: neighbours.to_csv(f, index=False),
-        )
     import pandas as pd
 
-    predictions = pd.DataFrame(
-        {
-            "structure": point_names(structures),
-            target: y,
-            "cross_validated": fits.cross_validated,
-            "size_baseline": baseline,
-        }
-    )
-    write_atomically(
-        out / CONTRIBUTION_FILES["predictions"],
-        lambda f: predictions.to_csv(f, index=False),
-    )
+    tables = {
+        "atoms": atoms_table,
+        "instances": instances,
+        "predictions": pd.DataFrame(
+            {
+                "structure": names,
+                target: y,
+                "cross_validated": fits.cross_validated,
+                "size_baseline": baseline,
+            }
+        ),
+        "neighbours": neighbours,
+    }
+    _write(out, structures, y, target, title, fits, instances, motifs, tables, latent)
     write_json(out / CONTRIBUTION_FILES["summary"], summary)
     _write_report(out, summary, title)
     return summary
@@ -550,7 +543,9 @@ def _motif_of_atoms(structures, instances, n_atoms: int) -> list[str]:
     return motif_of_atom.tolist()
 
 
-def _write(out, structures, y, target, title, fits, instances, motifs, atoms, latent):
+def _write(out, structures, y, target, title, fits, instances, motifs, tables, latent):
+    """Every output file but the summary and the report; ``tables``: the CSV
+    tables without an index, by their CONTRIBUTION_FILES key (None: not written)."""
     from propmap._files import write_atomically
     from propmap.viz import (
         chemiscope_dataset,
@@ -562,9 +557,11 @@ def _write(out, structures, y, target, title, fits, instances, motifs, atoms, la
     from propmap.viz import motif_contributions as motif_figure
 
     files = {name: out / file for name, file in CONTRIBUTION_FILES.items()}
-    write_atomically(files["atoms"], lambda f: atoms.to_csv(f, index=False))
-    write_atomically(files["instances"], lambda f: instances.to_csv(f, index=False))
+    for name, table in tables.items():
+        if table is not None:
+            write_atomically(files[name], lambda f, t=table: t.to_csv(f, index=False))
     write_atomically(files["motifs"], lambda f: motifs.to_csv(f))
+    atoms = tables["atoms"]
     if len(instances):
         save_figure(motif_figure(instances, title=title), files["plot"])
     groups = np.full(len(structures), "cross-validated")
