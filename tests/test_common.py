@@ -10,6 +10,7 @@ from propmap.decomposition import (
     KernelPCovR,
     PCovC,
     PCovR,
+    PCovRCV,
     SketchMap,
     SparseKernelPCovR,
 )
@@ -25,6 +26,7 @@ ESTIMATORS = [
     PCovR(),
     PCovR(space="sample"),
     PCovR(regressor="precomputed"),
+    PCovRCV(cv=3, random_state=0),
     KernelPCovR(),
     KernelPCovR(kernel="rbf", center=True, n_components=2, fit_inverse_transform=True),
     SparseKernelPCovR(n_active=10, kernel="rbf", n_components=2),

@@ -37,6 +37,7 @@ __all__ = [
     "inverse_sqrt_or_zero",
     "largest_entry_signs",
     "resolve_solver",
+    "row_space",
     "solve_penalised",
     "sqrt_or_zero",
     "symmetric_eigh",
@@ -366,15 +367,35 @@ class PCovPath:
     ) -> PCovPath:
         """From training features F (n x d), their targets and held-out features
         (n_v x d); one d x d eigendecomposition of FᵀF."""
-        values, vectors = np.linalg.eigh(features.T @ features)
-        kept = values > max(values[-1], 0.0) * features.shape[1] * np.finfo(float).eps
+        return cls.from_moments(
+            features.T @ features,
+            features.T @ _as_columns(targets),
+            validation,
+            float(np.vdot(validation, validation)),
+        )
+
+    @classmethod
+    def from_moments(
+        cls,
+        gram: np.ndarray,
+        xt_targets: np.ndarray,
+        validation: np.ndarray,
+        validation_norm: float,
+    ) -> PCovPath:
+        """From the training rows' moments alone: ``FᵀF`` (d x d) and ``FᵀY``, the
+        held-out rows (or any rows R with the same ``RᵀR``, such as a root of their
+        Gram matrix) and their squared norm ``‖F_v‖²`` (given apart, so that it
+        can include what lies outside a truncated basis); one d x d
+        eigendecomposition."""
+        values, vectors = np.linalg.eigh(gram)
+        kept = values > max(values[-1], 0.0) * gram.shape[0] * np.finfo(float).eps
         values, vectors = values[kept], vectors[:, kept]
         roots = np.sqrt(values)
         return cls(
             values,
-            (vectors.T @ (features.T @ _as_columns(targets))) / roots[:, None],
+            (vectors.T @ _as_columns(xt_targets)) / roots[:, None],
             (validation @ vectors) * roots,
-            float(np.vdot(validation, validation)),
+            float(validation_norm),
         )
 
     def ridge(self, penalty: float) -> tuple[np.ndarray, np.ndarray]:
@@ -441,10 +462,44 @@ class PCovPath:
         return eigenvalues[order], eigenvectors[:, order]
 
 
+def row_space(gram: np.ndarray, rank_tol: float) -> np.ndarray:
+    r"""An orthonormal basis (d x r) of the numerical range of a positive
+    semi-definite ``gram`` (d x d), e.g. the span of the rows of X from ``XᵀX``.
+
+    A pivoted Cholesky factorisation (LAPACK ``pstrf``) ``gram ≈ G Gᵀ`` stops once
+    every remaining pivot is below ``rank_tol`` times the largest diagonal entry,
+    at a cost of O(d r²) instead of a d x d eigendecomposition; the basis is then
+    the left singular vectors of G, ``V = G W S^{-1}`` from the r x r
+    ``GᵀG = W S² Wᵀ``, keeping ``S² > rank_tol · max S²``. Directions of ``gram``
+    below that level are dropped: a ridge penalty far above them makes them
+    irrelevant to any prediction.
+    """
+    from scipy.linalg.lapack import dpstrf
+
+    size = gram.shape[0]
+    scale = float(np.max(np.diagonal(gram))) if size else 0.0
+    if not scale > 0:
+        return np.zeros((size, 0))
+    factor, pivots, rank, info = dpstrf(gram, lower=1, tol=rank_tol * scale)
+    if info < 0:  # pragma: no cover - LAPACK argument errors
+        raise ValueError(f"LAPACK dpstrf failed (info={info}).")
+    columns = np.zeros((size, rank))
+    columns[pivots - 1] = np.tril(factor[:, :rank])
+    del factor
+    values, vectors = np.linalg.eigh(columns.T @ columns)
+    kept = values > rank_tol * max(values[-1], 0.0)
+    values, vectors = values[kept][::-1], vectors[:, kept][:, ::-1]
+    return columns @ (vectors / np.sqrt(values))
+
+
 def _as_columns(values) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)
     return values.reshape(values.shape[0], -1)
 
 
 def _relative_loss(truth: np.ndarray, prediction: np.ndarray) -> float:
-    return float(np.sum((truth - prediction) ** 2) / np.sum(truth**2))
+    """``‖truth − prediction‖² / ‖truth‖²``; the error itself where the truth is
+    zero (e.g. a held-out fold of one constant, centred target)."""
+    error = float(np.sum((truth - prediction) ** 2))
+    total = float(np.sum(truth**2))
+    return error / total if total > 0 else error

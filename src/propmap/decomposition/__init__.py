@@ -3,6 +3,7 @@ reconstructing the features against predicting the targets; and sketch-map, a
 non-linear map that reproduces a chosen range of distances."""
 
 from propmap.decomposition._base import BasePCov
+from propmap.decomposition._cv import PCovRCV
 from propmap.decomposition._kernel_base import BaseKernelPCov
 from propmap.decomposition._kernel_pcovr import KernelPCovR
 from propmap.decomposition._pcovc import KernelPCovC, PCovC
@@ -19,6 +20,7 @@ __all__ = [
     "KernelPCovR",
     "PCovC",
     "PCovR",
+    "PCovRCV",
     "SketchMap",
     "SparseKernelPCovR",
     "_BaseKPCov",

@@ -162,6 +162,9 @@ class BasePCov(
         gram_vectors: np.ndarray,
         projected_targets: np.ndarray,
         projected_targets_hat: np.ndarray,
+        *,
+        mixing: float | None = None,
+        span: np.ndarray | None = None,
     ) -> None:
         r"""Projectors from the eigendecomposition ``C = XᵀX = V D Vᵀ`` alone.
 
@@ -187,17 +190,23 @@ class BasePCov(
             ``Vᵀ XᵀY``.
         projected_targets_hat : ndarray of shape (n_features, n_targets)
             ``Vᵀ XᵀŶ``.
+        mixing : float or None, default=None
+            The α of the fit; None: ``self.mixing``.
+        span : ndarray of shape (n_features, r) or None, default=None
+            X was given in the coordinates ``X span`` of an orthonormal basis of
+            its rows' span (r columns): the projectors are mapped back to the
+            features, and the signs follow the eigenvectors in feature space.
         """
+        mixing = self.mixing if mixing is None else mixing
         kept = gram_values > self.tol
         roots = np.sqrt(gram_values[kept])
         whitened = np.zeros_like(projected_targets_hat)
         whitened[kept] = projected_targets_hat[kept] / roots[:, None]
-        modified = (1.0 - self.mixing) * (whitened @ whitened.T)
-        modified.flat[:: modified.shape[0] + 1] += self.mixing * gram_values
-        if self.fit_svd_solver_ == "full":
+        modified = (1.0 - mixing) * (whitened @ whitened.T)
+        modified.flat[:: modified.shape[0] + 1] += mixing * gram_values
+        if self.fit_svd_solver_ == "full" or span is not None:
+            # (in a basis of the span, every solver runs on the small matrix)
             eigenvalues, rotation = self._top_eigenpairs(modified)
-            # signs follow the eigenvectors U = V Q of C~ itself
-            rotation *= largest_entry_signs(gram_vectors @ rotation)
         else:
             # iterative solvers are not basis-independent: run them on C~ itself,
             # as the reference does, so that their approximations agree
@@ -205,6 +214,11 @@ class BasePCov(
             eigenvalues, eigenvectors = self._top_eigenpairs(modified)
             rotation = gram_vectors.T @ eigenvectors
         del modified
+        # signs follow the eigenvectors U = V Q of C~ itself, in feature space
+        vectors = gram_vectors @ rotation
+        if span is not None:
+            vectors = span @ vectors
+        rotation *= largest_entry_signs(vectors)
         rotation = rotation[kept]
         basis = gram_vectors[:, kept]
         inverse_sqrt = inverse_sqrt_or_zero(eigenvalues, self.tol)
@@ -214,6 +228,9 @@ class BasePCov(
         self.pty_ = inverse_sqrt[:, None] * (
             whitened_rotation.T @ projected_targets[kept]
         )
+        if span is not None:
+            self.pxt_ = span @ self.pxt_
+            self.ptx_ = self.ptx_ @ span.T
 
     def _fit_sample_space(
         self,

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 
 from propmap.atomistic._io import pack_structures, unpack_structures
+from propmap.exceptions import UncenteredDataWarning
 from propmap.workflows._cluster import ClusterOptions, cluster_client
 from propmap.workflows._map_streamed import (
     check_streamed_options,
-    fit_and_evaluate,
-    fold_moments,
+    latent_and_ridge,
     read_files,
 )
 from propmap.workflows._options import (
@@ -42,10 +42,12 @@ from propmap.workflows._steps import (
 )
 from propmap.workflows._tables import is_feature_file, read_table
 from propmap.workflows._tuning import (
+    LOSS_TOLERANCE,
     MIXING_RULE,
     Distances,
     NystroemDistances,
     PCovPath,
+    Tuning,
     active_points,
     full_kernel,
     median_gamma,
@@ -585,14 +587,14 @@ def _run(inputs: _Inputs, target: str, settings: _Settings):
     """Split, scale, cross-validate, fit and evaluate: the summary and what the
     outputs are drawn from."""
     data = _split_and_scale(inputs, settings)
-    stage("kernels and cross-validation (penalty, γ, mixing)", settings.progress)
-    distances, tuning, search = _cross_validate(data, settings)
-    stage(f"final fit (mixing {tuning.mixing:g})", settings.progress)
-    if settings.streamed:
-        fitted = _Fitted(
-            *fit_and_evaluate(data.X, data.Y, data.train, tuning, settings.components)
-        )
+    if settings.kernel == Kernel.linear:
+        stage("cross-validation (penalty, mixing) and final fit", settings.progress)
+        fitted, tuning = _fit_linear(data, settings)
+        search = False
     else:
+        stage("kernels and cross-validation (penalty, γ, mixing)", settings.progress)
+        distances, tuning, search = _cross_validate(data, settings)
+        stage(f"final fit (mixing {tuning.mixing:g})", settings.progress)
         fitted = _fit_final(
             data.X, data.Y, data.train, settings.kernel, distances, tuning,
             settings.components, settings.sparse,
@@ -611,7 +613,8 @@ def _run(inputs: _Inputs, target: str, settings: _Settings):
     if inputs.groups is not None:
         accuracy["per_element"] = _element_accuracy(inputs, data, predicted)
     summary = _summary(inputs, target, settings, data, tuning, search, accuracy)
-    summary["model"] = type(fitted.model).__name__
+    # the cross-validated estimator is the PCovR it refits
+    summary["model"] = type(fitted.model).__name__.removesuffix("CV")
     shown, embedding = latent, None
     if settings.layout == Layout.sketch:
         stage("sketch-map of the features", settings.progress)
@@ -632,6 +635,7 @@ def _run(inputs: _Inputs, target: str, settings: _Settings):
             "structures": inputs.packed,
             "latent": shown,
             "latent_name": summary["latent_name"],
+            "model_name": summary["model"],
             "target": inputs.y,
             "target_name": target,
             "sets": groups,
@@ -723,21 +727,45 @@ def _split_and_scale(inputs: _Inputs, settings: _Settings) -> _Scaled:
     )  # fmt: skip
 
 
+def _fit_linear(data: _Scaled, settings: _Settings) -> tuple[_Fitted, Tuning]:
+    """The linear map: :class:`~propmap.decomposition.PCovRCV` chooses the
+    penalty and the mixing on the training rows' folds and refits on them; then
+    the latent coordinates and the full ridge model's predictions of every row."""
+    from propmap.decomposition import PCovRCV
+
+    model = PCovRCV(
+        mixings=None if settings.mixing is None else [settings.mixing],
+        alphas=None if settings.penalty is None else [settings.penalty],
+        n_components=settings.components,
+        cv=CV_FOLDS,
+        mixing_tolerance=LOSS_TOLERANCE,
+        svd_solver="arpack",
+        random_state=settings.seed,
+    )
+    # (a dask X: sorted rows keep its chunks whole)
+    train = np.sort(data.train)
+    groups = None if data.groups is None else data.groups[train]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UncenteredDataWarning)  # a subset
+        model.fit(data.X[train], data.Y[train], groups=groups)
+    results = model.cv_results_
+    tuning = Tuning(
+        model.best_penalty_, None, model.best_mixing_, results["mixings"],
+        results["loss_x"], results["loss_y"],
+    )  # fmt: skip
+    if settings.streamed:
+        latent, ridge = latent_and_ridge(model, data.X)
+    else:
+        latent = model.transform(data.X)
+        ridge = np.asarray(model.regressor_.predict(data.X)).ravel()
+    return _Fitted(model, np.asarray(ridge, dtype=np.float64), latent), tuning
+
+
 def _cross_validate(data: _Scaled, settings: _Settings):
-    """The distances every fold shares, the tuning, and whether γ was searched."""
+    """The distances every fold shares, the tuning, and whether γ was searched
+    (kernel maps)."""
     kernel, train = settings.kernel, data.train
     folds = _folds(train, settings.seed, data.groups)
-    if settings.streamed or (kernel == Kernel.linear and len(data.X) > GRAM_ROWS):
-        # the folds' d x d moments (one pass over a cluster's workers), not the
-        # n x n Gram matrix
-        moments = fold_moments(data.X, data.Y, folds)
-        tuning = tune(
-            None, data.Y, None, kernel=kernel, distances=None,
-            n_components=settings.components, gamma=None, gamma_grid=False,
-            penalty=settings.penalty, mixing=settings.mixing, n_active=None,
-            moments=moments,
-        )  # fmt: skip
-        return None, tuning, False
     # one Gram matrix (and distance matrix) of all rows serves every fold and γ;
     # Nyström maps of many rows do without it
     dense = settings.sparse is None or len(data.X) <= GRAM_ROWS

@@ -4,8 +4,9 @@ coordinates and the predictions come back.
 
 Graphs run, after the survey of the files: the features (persisted on the
 workers), the training rows' means and variance (the scaler), the moments of
-every fold in one pass, the final PCovR fit, and one pass for the coordinates
-and predictions of every row.
+every fold in one pass (:class:`~propmap.decomposition.PCovRCV`, which also
+refits from them), and one pass for the coordinates and predictions of every
+row.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ import numpy as np
 from propmap.workflows._options import Kernel, Layout
 from propmap.workflows._options import WorkflowError as _Error
 
-__all__ = ["VIEWER_STRUCTURES", "check_streamed_options", "read_files"]
+__all__ = [
+    "VIEWER_STRUCTURES",
+    "check_streamed_options",
+    "latent_and_ridge",
+    "read_files",
+]
 
 # a map on a cluster keeps the structures themselves (for the viewer, the
 # chemiscope file and the model) up to this many; past it the map shows points
@@ -89,51 +95,11 @@ def persist_in_large_chunks(X):
     return X.rechunk({0: "auto", 1: -1}).persist()
 
 
-def fold_moments(Xs, Ys, folds):
-    """:class:`~propmap.workflows._tuning.MomentFolds` of the scaled features
-    and targets: the joint Gram matrix of each fold's held-out rows (a dask X:
-    all from one pass; the test rows take no part); a fold's training moments
-    are the sum of the others'."""
-    from propmap._dask import DaskStatistics, is_dask_array, rows_like
-    from propmap.workflows._tuning import MomentFolds
-
-    if is_dask_array(Xs):
-        Ys, _ = rows_like(Ys, Xs)
-        groups = np.full(Xs.shape[0], -1, dtype=np.int64)
-        for label, (_, held) in enumerate(folds):
-            groups[held] = label
-        statistics = DaskStatistics.grouped(Xs, Ys, groups, len(folds))
-        held = [s.products for s in statistics]
-    else:
-        held = []
-        for _, rows in folds:
-            joint = np.hstack([Xs[rows], Ys[rows]])
-            held.append(joint.T @ joint)
-    total = np.sum(held, axis=0)
-    return MomentFolds([total - h for h in held], held, Xs.shape[1])
-
-
-def fit_and_evaluate(Xs, Ys, train, tuning, components):
-    """The final PCovR on the training rows (one pass for its moments), then the
-    latent coordinates and the full ridge model's predictions of every row in
-    one more pass: (model, ridge prediction, latent)."""
-    import warnings
-
+def latent_and_ridge(model, Xs):
+    """The latent coordinates and the full ridge model's predictions of every
+    row of a dask X, in one pass."""
     import dask
-    from sklearn.linear_model import Ridge
 
-    from propmap.decomposition import PCovR
-
-    model = PCovR(
-        mixing=tuning.mixing,
-        n_components=components,
-        regressor=Ridge(alpha=tuning.penalty, fit_intercept=False),
-        space="feature",
-        svd_solver="arpack",
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # a subset is not centred
-        model.fit(Xs[np.sort(train)], Ys[np.sort(train)])
     weights = np.asarray(model.regressor_.coef_, dtype=np.float64).reshape(-1, 1)
     predicted = Xs.map_blocks(
         lambda block: block @ weights,
@@ -141,4 +107,4 @@ def fit_and_evaluate(Xs, Ys, train, tuning, components):
         dtype=np.float64,
     )
     latent, ridge = dask.compute(model.transform(Xs), predicted)
-    return model, ridge[:, 0], latent
+    return latent, ridge[:, 0]

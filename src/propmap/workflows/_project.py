@@ -195,7 +195,9 @@ def _write(
 
     record = pipeline.map_
     target = record["target_name"]
-    model_type = type(pipeline.named_steps["model"].model_).__name__
+    model_type = record.get(
+        "model_name", type(pipeline.named_steps["model"].model_).__name__
+    )
     model_name = record.get("latent_name", model_type)  # the map's axes
     table = _projection_table(
         record, model_name, names, latent, predicted, nearest, distances

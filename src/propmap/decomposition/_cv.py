@@ -1,0 +1,509 @@
+r"""PCovR with its mixing and ridge penalty chosen by cross-validation.
+
+How the search stays cheap, for any number of rows:
+
+1. **A thin basis of the rows' span.** Ridge weights and PCovR projectors of X
+   lie in the span of its rows, so X can be replaced by its coordinates
+   ``Z = X V`` in an orthonormal basis V (d x r) of that span, without changing
+   a single prediction or loss. With ``n <= d``, V comes from the n x n Gram
+   matrix; otherwise from ``XᵀX`` by a pivoted Cholesky factorisation
+   (:func:`propmap._linalg.row_space`, O(d r²)). Directions whose eigenvalue is
+   below ``rank_tol`` times the largest are dropped. QM9's SOAP features (7,500
+   columns) have r ≈ 2,900 at 8,000 molecules with ``rank_tol=1e-10``.
+2. **Moments per fold.** Each fold's training moments ``ZᵀZ``, ``ZᵀY`` are the
+   total minus the held-out rows'; the held-out rows enter through a root of
+   their joint Gram matrix (at most r + p pseudo-rows). One r x r
+   eigendecomposition per fold then gives every penalty and every mixing
+   (:class:`propmap._linalg.PCovPath`).
+3. **The refit** on all rows reuses the total moments: one more r x r
+   eigendecomposition, and the projectors are mapped back to the features.
+
+X is read in row blocks and may be float32 (the products are accumulated in
+float64), so the data are held once, in the dtype given.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import KFold, check_cv
+from sklearn.utils.validation import validate_data
+
+from propmap._compat import Interval, RealNotInt, StrOptions, _fit_context
+from propmap._dask import is_dask_array
+from propmap._linalg import PCovPath, resolve_solver, row_space
+from propmap._validation import FLOAT_DTYPES, check_n_components
+from propmap.decomposition._pcovr import PCovR, _ridge_with_coefficients
+
+__all__ = ["DEFAULT_ALPHAS", "DEFAULT_MIXINGS", "PCovRCV"]
+
+DEFAULT_MIXINGS = tuple(round(0.1 * k, 1) for k in range(11))
+# for features scaled to ‖X‖² = n (StandardFlexibleScaler), relative to an
+# average eigenvalue of XXᵀ of about 1
+DEFAULT_ALPHAS = tuple(float(v) for v in np.logspace(-7, 2, 19))
+# rows per block when products are accumulated from X
+BLOCK_ROWS = 2048
+
+
+def _blocks(n_rows: int, size: int = BLOCK_ROWS):
+    for start in range(0, n_rows, size):
+        yield slice(start, min(start + size, n_rows))
+
+
+def _gram_of_rows(X, rows=None) -> np.ndarray:
+    """``XᵀX`` (float64) of ``rows`` of X (all by default), block by block."""
+    rows = np.arange(X.shape[0]) if rows is None else rows
+    gram = np.zeros((X.shape[1], X.shape[1]))
+    for block in _blocks(rows.size):
+        part = np.asarray(X[rows[block]], dtype=np.float64)
+        gram += part.T @ part
+    return gram
+
+
+def _joint_moments(Z, Y, rows) -> np.ndarray:
+    """``[Z Y]ᵀ[Z Y]`` (float64) of ``rows``."""
+    width = Z.shape[1] + Y.shape[1]
+    moments = np.zeros((width, width))
+    for block in _blocks(rows.size):
+        part = np.hstack([np.asarray(Z[rows[block]], np.float64), Y[rows[block]]])
+        moments += part.T @ part
+    return moments
+
+
+class _Span:
+    """X in the coordinates of an orthonormal basis of its rows' span."""
+
+    def __init__(self, X, rank_tol: float) -> None:
+        n, d = X.shape
+        if n <= d:
+            # n <= d: the n x n Gram matrix, and X itself in float64, are small
+            X64 = np.asarray(X, dtype=np.float64)
+            self.kernel = X64 @ X64.T
+            values, vectors = np.linalg.eigh(self.kernel)
+            kept = values > rank_tol * max(values[-1], 0.0)
+            values, vectors = values[kept][::-1], vectors[:, kept][:, ::-1]
+            roots = np.sqrt(values)
+            self.coordinates = vectors * roots
+            self.basis = X64.T @ (vectors / roots)
+            # the coordinates' own Gram matrix is diag(values): no second solve
+            self.values = values
+        else:
+            self.values = self.kernel = None
+            self.basis = row_space(_gram_of_rows(X), rank_tol)
+            basis = self.basis.astype(X.dtype, copy=False)
+            self.coordinates = np.empty((n, basis.shape[1]), dtype=X.dtype)
+            for block in _blocks(n):
+                self.coordinates[block] = X[block] @ basis
+
+    @property
+    def rank(self) -> int:
+        return self.basis.shape[1]
+
+
+def _root_rows(moments: np.ndarray) -> np.ndarray:
+    """Rows R with ``RᵀR = moments`` (at most as many as its rank)."""
+    from propmap._dask import root_of_gram
+
+    return root_of_gram(moments)
+
+
+class PCovRCV(PCovR):
+    r"""PCovR whose mixing α and ridge penalty are chosen by cross-validation.
+
+    Shaped like scikit-learn's :class:`~sklearn.linear_model.RidgeCV`: give grids
+    of the mixing and of the ridge penalty, and a cross-validation splitter; the
+    fitted model is PCovR with the chosen values, refit on all rows. The regressor
+    inside is a ridge regression without intercept (as for
+    :class:`PCovR`, centre and scale X and Y first, e.g. with
+    :class:`~propmap.preprocessing.StandardFlexibleScaler`).
+
+    The rule, per fold and averaged over the folds:
+
+    - the penalty minimises the held-out loss of the ridge regression itself,
+      ``‖Y_v − X_v W‖² / ‖Y_v‖²``;
+    - the mixing is the *largest* α whose held-out prediction loss through the
+      latent space is within ``mixing_tolerance`` (relative) of the best α's: as
+      much of X's structure in the map as the prediction allows. With
+      ``mixing_tolerance=0`` it is the best α.
+
+    Every (α, λ) of a fold costs one evaluation on top of a single r x r
+    eigendecomposition per fold, where r is the rank of X (see the module notes):
+    the search costs about as much as one PCovR fit per fold.
+
+    Parameters
+    ----------
+    mixings : array-like of float in [0, 1] or None, default=None
+        The α grid; None: 0, 0.1, ..., 1.
+    alphas : array-like of float > 0 or None, default=None
+        The ridge penalties; None: 19 values from 1e-7 to 100, evenly spaced in
+        logarithm (for X scaled to ``‖X‖² = n``).
+    n_components : int, default=2
+        Dimensions of the latent space.
+    cv : int, cross-validation generator or iterable, default=5
+        An int k: k folds, shuffled with ``random_state``; with ``groups`` the
+        groups are what is shuffled and split (whole groups on either side).
+        Otherwise any scikit-learn splitter (given ``groups`` too) or an iterable
+        of (train, test) index arrays.
+    mixing_tolerance : float >= 0, default=0.05
+        See the rule above.
+    rank_tol : float in [0, 1), default=1e-10
+        Directions of X whose eigenvalue in ``XᵀX`` is below this share of the
+        largest are dropped (see the module notes).
+    tol : float, default=1e-12
+        Eigenvalues at or below ``tol`` are dropped in the PCovR solve.
+    svd_solver : {"auto", "full", "arpack", "randomized"}, default="auto"
+        The solver of the final PCovR eigenproblem (of size r); "auto" as PCA.
+    random_state : int, RandomState or None, default=None
+        Shuffles the folds of an int ``cv``; seeds the randomized solver.
+    whiten : bool, default=False
+        As :class:`PCovR`.
+
+    Attributes
+    ----------
+    best_mixing_ : float
+        The chosen α.
+    best_penalty_ : float
+        The chosen ridge penalty.
+    cv_results_ : dict of ndarray
+        ``alphas`` and ``ridge_loss`` (mean held-out loss of the ridge at each
+        penalty), ``ridge_loss_folds`` (n_folds x n_alphas); ``mixings``,
+        ``loss_x`` and ``loss_y`` (mean held-out reconstruction and prediction
+        losses at each α, at the chosen penalty), ``loss_x_folds`` and
+        ``loss_y_folds`` (n_folds x n_mixings).
+    n_splits_ : int
+        Number of folds.
+    rank_ : int
+        r, the dimension of the basis of X's span the fit used.
+    regressor_ : Ridge
+        The ridge regression with the chosen penalty, on all rows.
+    pxt_, ptx_, pty_, pxy_, components_, singular_values_, explained_variance_, \
+explained_variance_ratio_, mean_, n_components_, n_features_in_
+        As :class:`PCovR`, for the refit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from propmap.decomposition import PCovRCV
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 6))
+    >>> X -= X.mean(axis=0)
+    >>> y = X @ [1.0, -2.0, 0.0, 0.0, 0.5, 0.0] + 0.1 * rng.normal(size=200)
+    >>> model = PCovRCV(n_components=2, random_state=0).fit(X, y - y.mean())
+    >>> model.transform(X).shape
+    (200, 2)
+    >>> bool(model.best_mixing_ <= 1.0), bool(model.best_penalty_ > 0)
+    (True, True)
+    """
+
+    _parameter_constraints: dict = {
+        "mixings": ["array-like", None],
+        "alphas": ["array-like", None],
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "cv": ["cv_object"],
+        "mixing_tolerance": [Interval(Real, 0, None, closed="left")],
+        "rank_tol": [Interval(RealNotInt, 0, 1, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "svd_solver": [StrOptions({"auto", "full", "arpack", "randomized"})],
+        "random_state": ["random_state"],
+        "whiten": ["boolean"],
+    }
+    _conditional_attributes: tuple[str, ...] = ()
+    # read by the PCovR machinery; not parameters here
+    space = "feature"
+    iterated_power = "auto"
+    regressor = None
+
+    def __init__(
+        self,
+        mixings=None,
+        alphas=None,
+        n_components: int = 2,
+        cv=5,
+        mixing_tolerance: float = 0.05,
+        rank_tol: float = 1e-10,
+        tol: float = 1e-12,
+        svd_solver: str = "auto",
+        random_state=None,
+        whiten: bool = False,
+    ) -> None:
+        self.mixings = mixings
+        self.alphas = alphas
+        self.n_components = n_components
+        self.cv = cv
+        self.mixing_tolerance = mixing_tolerance
+        self.rank_tol = rank_tol
+        self.tol = tol
+        self.svd_solver = svd_solver
+        self.random_state = random_state
+        self.whiten = whiten
+
+    # -- grids and folds
+
+    def _grids(self) -> tuple[np.ndarray, np.ndarray]:
+        mixings = np.asarray(
+            DEFAULT_MIXINGS if self.mixings is None else self.mixings, dtype=float
+        ).ravel()
+        alphas = np.asarray(
+            DEFAULT_ALPHAS if self.alphas is None else self.alphas, dtype=float
+        ).ravel()
+        if mixings.size == 0 or np.any(~np.isfinite(mixings)):
+            raise ValueError("mixings must be a non-empty list of numbers in [0, 1].")
+        if np.any((mixings < 0) | (mixings > 1)):
+            raise ValueError(f"mixings must lie in [0, 1]; got {mixings.tolist()}.")
+        if alphas.size == 0 or not np.all(np.isfinite(alphas)) or np.any(alphas <= 0):
+            raise ValueError(
+                f"alphas must be a non-empty list of positive numbers; got "
+                f"{alphas.tolist()}."
+            )
+        return mixings, alphas
+
+    def _folds(self, n_samples: int, groups) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(training rows, held-out rows) of every fold."""
+        rows = np.arange(n_samples)
+        if isinstance(self.cv, Integral):
+            if groups is None:
+                units = rows
+            else:
+                groups = np.asarray(groups)
+                if groups.shape != (n_samples,):
+                    raise ValueError(
+                        f"groups has shape {groups.shape}; expected ({n_samples},)."
+                    )
+                units = np.unique(groups)
+            if units.size < max(self.cv, 2):
+                what = "samples" if groups is None else "groups"
+                raise ValueError(
+                    f"cv={self.cv} folds need at least {self.cv} {what}; got "
+                    f"{units.size}."
+                )
+            splitter = KFold(self.cv, shuffle=True, random_state=self.random_state)
+            if groups is None:
+                return list(splitter.split(rows))
+            return [
+                (
+                    np.flatnonzero(np.isin(groups, units[inner])),
+                    np.flatnonzero(np.isin(groups, units[held])),
+                )
+                for inner, held in splitter.split(units)
+            ]
+        splitter = check_cv(self.cv)
+        folds = [
+            (np.asarray(inner), np.asarray(held))
+            for inner, held in splitter.split(rows, None, groups)
+        ]
+        if not folds:
+            raise ValueError("cv gave no folds.")
+        return folds
+
+    # -- fit
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, Y, groups=None):
+        """Choose the mixing and the penalty on the folds, then refit on all rows.
+
+        Parameters
+        ----------
+        X : array-like or dask array of shape (n_samples, n_features)
+            Features, centred and scaled; float32 stays float32 in memory.
+        Y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets, centred and scaled.
+        groups : array-like of shape (n_samples,) or None, default=None
+            Group labels (e.g. the structure of each atom): no group has rows on
+            both sides of a fold.
+
+        Returns
+        -------
+        self : PCovRCV
+        """
+        mixings, alphas = self._grids()
+        if is_dask_array(X):
+            span, totals, held_moments, held_norms, column_sums, dtype, shape = (
+                self._moments_dask(X, Y, groups)
+            )
+            targets_1d = np.ndim(Y) == 1
+        else:
+            X, Y = validate_data(
+                self, X, Y, dtype=list(FLOAT_DTYPES), multi_output=True,
+                y_numeric=True, ensure_min_samples=2,
+            )  # fmt: skip
+            targets_1d = Y.ndim == 1
+            Y = np.asarray(Y, dtype=np.float64).reshape(X.shape[0], -1)
+            dtype, shape = X.dtype, X.shape
+            folds = self._folds(X.shape[0], groups)
+            self.n_splits_ = len(folds)
+            column_sums = np.zeros(X.shape[1])
+            squared = np.zeros(X.shape[0])
+            for block in _blocks(X.shape[0]):
+                part = np.asarray(X[block], np.float64)
+                column_sums += part.sum(axis=0)
+                squared[block] = np.einsum("ij,ij->i", part, part)
+            coordinates = _Span(X, self.rank_tol)
+            span, Z = coordinates.basis, coordinates.coordinates
+            if span.shape[1] == 0:
+                raise ValueError("X is zero (to rounding): there is nothing to fit.")
+            everything = np.arange(X.shape[0])
+            totals = _joint_moments(Z, Y, everything)
+            spectrum = coordinates.values
+            rank = span.shape[1]
+            paths, held_targets = [], []
+            for inner, held in folds:
+                if coordinates.kernel is not None and inner.size < rank:
+                    # fewer training rows than dimensions: the fold's n x n kernel
+                    kernel = coordinates.kernel
+                    paths.append(
+                        PCovPath.from_kernel(
+                            kernel[np.ix_(inner, inner)],
+                            Y[inner],
+                            kernel[np.ix_(held, inner)],
+                            squared[held],
+                        )
+                    )
+                    held_targets.append(Y[held])
+                    continue
+                moments = _joint_moments(Z, Y, held)
+                partition = inner.size + held.size == X.shape[0] and np.array_equal(
+                    np.union1d(inner, held), everything
+                )
+                training = (
+                    totals - moments if partition else _joint_moments(Z, Y, inner)
+                )
+                path, targets = self._fold_path(
+                    training, moments, rank, float(squared[held].sum())
+                )
+                paths.append(path)
+                held_targets.append(targets)
+            del Z, coordinates
+        if is_dask_array(X):
+            spectrum, rank = None, span.shape[1]
+            paths, held_targets = [], []
+            for moments, norm in zip(held_moments, held_norms, strict=True):
+                path, targets = self._fold_path(totals - moments, moments, rank, norm)
+                paths.append(path)
+                held_targets.append(targets)
+        self.rank_ = rank
+        self._choose(paths, held_targets, mixings, alphas)
+        self._refit(totals, rank, span, spectrum, column_sums, shape, dtype, targets_1d)
+        return self
+
+    @staticmethod
+    def _fold_path(training, held, rank: int, held_norm: float):
+        """The path of one fold from its joint moments ``[Z Y]ᵀ[Z Y]``: the held-out
+        rows enter through a root of theirs (at most r + p pseudo-rows)."""
+        root = _root_rows(held)
+        path = PCovPath.from_moments(
+            training[:rank, :rank], training[:rank, rank:], root[:, :rank], held_norm
+        )
+        return path, root[:, rank:]
+
+    def _moments_dask(self, X, Y, groups):
+        """The folds' moments of a dask X in one pass, projected on the span."""
+        from propmap._dask import DaskStatistics, check_dask_features, rows_like
+
+        X = check_dask_features(X)
+        if Y is None:
+            raise ValueError("PCovRCV requires y, but the target y is None.")
+        Y, _ = rows_like(Y, X)
+        self.n_features_in_ = X.shape[1]
+        folds = self._folds(X.shape[0], groups)
+        labels = np.full(X.shape[0], -1, dtype=np.int64)
+        for label, (inner, held) in enumerate(folds):
+            if inner.size + held.size != X.shape[0]:
+                raise ValueError(
+                    "a dask X needs folds that split every row (k-fold), for the "
+                    "moments of one pass."
+                )
+            labels[held] = label
+        self.n_splits_ = len(folds)
+        statistics = DaskStatistics.grouped(X, Y, labels, len(folds))
+        d = X.shape[1]
+        total = np.sum([s.joint for s in statistics], axis=0)
+        span = row_space(total[:d, :d], self.rank_tol)
+        rank = span.shape[1]
+        if rank == 0:
+            raise ValueError("X is zero (to rounding): there is nothing to fit.")
+
+        def project(joint):
+            products = joint[:-1, :-1]
+            out = np.empty((rank + products.shape[0] - d,) * 2)
+            out[:rank, :rank] = span.T @ products[:d, :d] @ span
+            out[:rank, rank:] = span.T @ products[:d, d:]
+            out[rank:, :rank] = out[:rank, rank:].T
+            out[rank:, rank:] = products[d:, d:]
+            return out
+
+        held = [project(s.joint) for s in statistics]
+        norms = [float(np.trace(s.joint[:d, :d])) for s in statistics]
+        return (span, project(total), held, norms, total[:d, -1], X.dtype, X.shape)
+
+    def _choose(self, paths, held_targets, mixings, alphas) -> None:
+        """The penalty, then the mixing, by the rule of the class docstring."""
+        ridge = np.array(
+            [
+                [path.ridge_loss(alpha, targets) for alpha in alphas]
+                for path, targets in zip(paths, held_targets, strict=True)
+            ]
+        )
+        mean_ridge = ridge.mean(axis=0)
+        self.best_penalty_ = float(alphas[int(np.argmin(mean_ridge))])
+        sweep = np.array(
+            [
+                [
+                    path.losses(alpha, self.best_penalty_, self.n_components, targets)
+                    for alpha in mixings
+                ]
+                for path, targets in zip(paths, held_targets, strict=True)
+            ]
+        )  # (folds, mixings, 2)
+        loss_x, loss_y = sweep[..., 0].mean(axis=0), sweep[..., 1].mean(axis=0)
+        within = loss_y <= (1.0 + self.mixing_tolerance) * loss_y.min()
+        self.best_mixing_ = float(mixings[within].max())
+        self.cv_results_ = {
+            "alphas": alphas,
+            "ridge_loss": mean_ridge,
+            "ridge_loss_folds": ridge,
+            "mixings": mixings,
+            "loss_x": loss_x,
+            "loss_y": loss_y,
+            "loss_x_folds": sweep[..., 0],
+            "loss_y_folds": sweep[..., 1],
+        }
+
+    def _refit(
+        self, totals, rank, span, spectrum, column_sums, shape, dtype, targets_1d
+    ):
+        """PCovR with the chosen α and penalty on all rows, from their moments."""
+        n_samples, n_features = shape
+        self.n_samples_in_ = n_samples
+        self.n_features_in_ = n_features
+        self.space_ = "feature"
+        self.fit_svd_solver_ = resolve_solver(
+            self.svd_solver, (n_samples, rank), self.n_components
+        )
+        self.n_components_ = check_n_components(
+            self.n_components, n_samples, rank, self.fit_svd_solver_
+        )
+        self._record_mean(column_sums / n_samples)
+        if spectrum is not None:  # the coordinates are the Gram's eigenbasis
+            values, vectors = spectrum, np.eye(rank)
+        else:
+            values, vectors = np.linalg.eigh(totals[:rank, :rank])
+            values, vectors = values[::-1], vectors[:, ::-1]
+        projected = vectors.T @ totals[:rank, rank:]
+        denominators = values + self.best_penalty_
+        weights = vectors @ (projected / denominators[:, None])
+        self.regressor_ = _ridge_with_coefficients(
+            Ridge(alpha=self.best_penalty_, fit_intercept=False), span @ weights
+        )
+        self._fit_feature_space(
+            values, vectors, projected,
+            projected * (values / denominators)[:, None],
+            mixing=self.best_mixing_, span=span,
+        )  # fmt: skip
+        self._finish_fit(dtype, targets_1d)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
