@@ -286,7 +286,8 @@ def test_the_model_file_is_one_pipeline_on_structures(qm9_file, tmp_path, small_
     np.testing.assert_allclose(latent, pipeline.map_["latent"], atol=1e-10)
     test = pipeline.map_["sets"] == "test"
     mae = np.mean(np.abs(predicted[test] - truth[test]))
-    assert mae == pytest.approx(summary["accuracy"]["map"]["test"]["mae"], rel=1e-9)
+    # (the features are float32: the pipeline and the run round alike to ~1e-6)
+    assert mae == pytest.approx(summary["accuracy"]["map"]["test"]["mae"], rel=1e-5)
     assert "r2_after_baseline" in summary["accuracy"]["map"]["test"]
 
 
@@ -384,8 +385,9 @@ def test_the_full_model_is_scikit_learns_ridge_on_the_same_split(
     )
     predicted = y_scaler.inverse_transform(ridge.predict(X).reshape(-1, 1))[:, 0]
     test = ~train
+    # (float32 features: the two solvers round differently at ~1e-6)
     assert summary["accuracy"]["full_model"]["test"]["mae"] == pytest.approx(
-        np.mean(np.abs(predicted[test] - y[test])), rel=1e-8
+        np.mean(np.abs(predicted[test] - y[test])), rel=1e-5
     )
 
 

@@ -50,14 +50,15 @@ def test_the_cluster_map_is_the_in_memory_map(qm9_folder, tmp_path, target, aggr
     for key in ("mixing", "penalty", "n_features", "n_train", "baseline"):
         assert cluster[key] == memory[key], key
     for curve in ("loss_x_cv", "loss_y_cv"):
+        # (float32 features, scaled on the workers or here: ~1e-7 apart)
         np.testing.assert_allclose(
-            cluster["sweep"][curve], memory["sweep"][curve], rtol=1e-9
+            cluster["sweep"][curve], memory["sweep"][curve], rtol=1e-5
         )
     for model in ("map", "full_model"):
         for split in ("train", "test"):
             for score, value in memory["accuracy"][model][split].items():
                 assert cluster["accuracy"][model][split][score] == pytest.approx(
-                    value, rel=1e-9, abs=1e-12
+                    value, rel=1e-5, abs=1e-9
                 ), (model, split, score)
     if aggregate == "sum":
         values = memory["baseline_element_values"]
@@ -66,11 +67,12 @@ def test_the_cluster_map_is_the_in_memory_map(qm9_folder, tmp_path, target, aggr
     ours = joblib.load(tmp_path / "cluster" / "model.joblib")
     theirs = joblib.load(tmp_path / "memory" / "model.joblib")
     new = load_qm9(140)[120:]
-    np.testing.assert_allclose(ours.predict(new), theirs.predict(new), rtol=1e-8)
+    np.testing.assert_allclose(ours.predict(new), theirs.predict(new), rtol=1e-5)
     latent = ours.transform(new)
     reference = theirs.transform(new)
     signs = np.sign(np.sum(latent * reference, axis=0))  # a component's sign is free
-    np.testing.assert_allclose(latent * signs, reference, rtol=1e-7, atol=1e-9)
+    scale = np.abs(reference).max()
+    np.testing.assert_allclose(latent * signs, reference, rtol=1e-4, atol=1e-5 * scale)
     for key, value in theirs.map_["structures"].items():
         np.testing.assert_array_equal(ours.map_["structures"][key], value)
     assert len(ours.map_["names"]) == 120

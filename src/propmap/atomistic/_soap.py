@@ -86,6 +86,9 @@ class SoapFeaturizer(TransformerMixin, BaseEstimator):
         has values in its own centre species' columns.
     batch_size : int, default=1000
         Structures per featomic call: memory beyond the output stays bounded.
+    dtype : {"float64", "float32"}, default="float64"
+        The dtype of the features: float32 holds them in half the memory
+        (featomic computes in float64; each batch is rounded as it is stored).
     progress : bool, default=False
         Show a progress bar over the batches.
 
@@ -124,6 +127,7 @@ class SoapFeaturizer(TransformerMixin, BaseEstimator):
         "per": [StrOptions({"structure", "atom", "sum"})],
         "sparse_output": ["boolean"],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "dtype": [StrOptions({"float64", "float32"})],
         "progress": ["boolean"],
     }
 
@@ -140,6 +144,7 @@ class SoapFeaturizer(TransformerMixin, BaseEstimator):
         per: str = "structure",
         sparse_output: bool = False,
         batch_size: int = 1000,
+        dtype: str = "float64",
         progress: bool = False,
     ) -> None:
         self.cutoff = cutoff
@@ -153,6 +158,7 @@ class SoapFeaturizer(TransformerMixin, BaseEstimator):
         self.per = per
         self.sparse_output = sparse_output
         self.batch_size = batch_size
+        self.dtype = dtype
         self.progress = progress
 
     # -- featomic
@@ -294,7 +300,11 @@ class SoapFeaturizer(TransformerMixin, BaseEstimator):
         per_atom = self.per == "atom"
         n_rows = int(atom_offsets[-1]) if per_atom else len(structures)
         pieces = [] if per_atom and self.sparse_output else None
-        out = None if pieces is not None else np.zeros((n_rows, self.n_features_out_))
+        out = (
+            None
+            if pieces is not None
+            else np.zeros((n_rows, self.n_features_out_), dtype=self.dtype)
+        )
         batches = range(0, len(structures), self.batch_size)
         if self.progress:
             from rich.progress import track
@@ -314,9 +324,11 @@ class SoapFeaturizer(TransformerMixin, BaseEstimator):
                 else:
                     _add_by_structure(out, systems, columns, values)
         if pieces is not None:
-            return _csr_from_pieces(pieces, n_rows, self.n_features_out_)
+            return _csr_from_pieces(pieces, n_rows, self.n_features_out_).astype(
+                self.dtype, copy=False
+            )
         if self.per == "structure":
-            out /= counts[:, None]
+            out /= counts[:, None].astype(out.dtype)
         return out
 
     def _check_species(self, structures) -> None:

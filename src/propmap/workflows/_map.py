@@ -399,7 +399,7 @@ def map_structures(
     with output_folder(out, force) as out, cluster_client(cluster):
         inputs = _read(
             paths, target, soap, aggregate, progress, from_table, index, streamed,
-            per,
+            per, kernel,
         )  # fmt: skip
         # whole structures are split when the points are atoms
         n = len(inputs.y) if inputs.groups is None else len(inputs.structures)
@@ -486,9 +486,27 @@ def _check_table_options(aggregate, baseline, soap) -> None:
         raise _Error("the SOAP options are for structures, not a feature table.")
 
 
+def _working_set(kernel: Kernel) -> dict:
+    """How the features are held, and what the map needs besides them.
+
+    A linear map holds them in float32, twice (as computed and scaled), plus
+    their coordinates in the basis of their span (at most as wide), three
+    d x d float64 matrices (``XᵀX``, its pivoted Cholesky factor and the basis)
+    and, for fewer rows than columns, two n x n ones. A kernel map keeps
+    float64 features and its n x n kernels.
+    """
+    if kernel == Kernel.linear:
+
+        def linear(n, d):
+            return 8 * 3 * d * d + 8 * 2 * min(n, d) ** 2
+
+        return {"dtype": "float32", "copies": 3, "extra": linear}
+    return {"copies": 2, "extra": lambda n, d: 8 * 3 * min(n, GRAM_ROWS) ** 2}
+
+
 def _read(
     paths, target, soap, aggregate, progress, from_table, index, streamed=False,
-    points=Per.structure,
+    points=Per.structure, kernel=Kernel.linear,
 ) -> _Inputs:  # fmt: skip
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -514,16 +532,16 @@ def _read(
             compositions=found.compositions, packed=found.packed,
         )  # fmt: skip
     if points == Per.atom:
-        return _read_atoms(paths, target, soap, progress)
+        return _read_atoms(paths, target, soap, progress, kernel)
     structures, y = read_inputs(paths, target, progress)
-    featurizer, X = featurise(structures, soap, per, progress)
+    featurizer, X = featurise(structures, soap, per, progress, **_working_set(kernel))
     names = point_names(structures)
     return _Inputs(
         X, y, names, structures, featurizer, StandardFlexibleScaler(), "structures"
     )
 
 
-def _read_atoms(paths, target, soap, progress) -> _Inputs:
+def _read_atoms(paths, target, soap, progress, kernel=Kernel.linear) -> _Inputs:
     """The atoms of the structures as the map's rows: per-atom SOAP and the
     per-atom target."""
     from propmap.atomistic import atom_targets
@@ -537,7 +555,9 @@ def _read_atoms(paths, target, soap, progress) -> _Inputs:
                 f"the per-atom target {target!r} has {value.shape[1:]} values per "
                 f"atom in structure {position}; a map needs one number per atom."
             )
-    featurizer, X = featurise(structures, soap, "atom", progress)
+    featurizer, X = featurise(
+        structures, soap, "atom", progress, **_working_set(kernel)
+    )
     sizes = np.array([len(atoms) for atoms in structures])
     names = point_names(structures, per_atom=True)
     return _Inputs(

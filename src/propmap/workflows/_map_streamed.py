@@ -67,7 +67,10 @@ def read_files(paths, target: str, soap, per: str, progress: bool) -> Streamed:
 
     stage("surveying the structure files", progress)
     found = featurize_files(
-        paths, soap.featurizer(per=per), target=target, structures=True
+        paths,
+        soap.featurizer(per=per, dtype="float32"),
+        target=target,
+        structures=True,
     )
     names = [
         f"{path}:{index}"

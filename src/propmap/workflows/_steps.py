@@ -11,6 +11,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from propmap.workflows._options import SoapOptions, WorkflowError
 
 __all__ = [
@@ -110,12 +112,25 @@ def _available_memory() -> int:
 
 
 def check_memory(
-    n_rows: int, n_columns: int, what: str, advice: str, copies: int = 1
+    n_rows: int,
+    n_columns: int,
+    what: str,
+    advice: str,
+    copies: int = 1,
+    itemsize: int = 8,
+    extra: int = 0,
+    progress: bool = False,
 ) -> None:
-    """Refuse ``copies`` float64 matrices of ``n_rows x n_columns`` that would not
-    fit in the memory available."""
-    needed = 8 * copies * n_rows * n_columns
+    """Refuse ``copies`` matrices of ``n_rows x n_columns`` (of ``itemsize``
+    bytes an entry), plus ``extra`` bytes, that would not fit in the memory
+    available; with ``progress``, say how much it is before the work."""
+    needed = itemsize * copies * n_rows * n_columns + extra
     available = _available_memory()
+    stage(
+        f"{what} will need about {_size(needed)} of memory "
+        f"({_size(available)} available)",
+        progress,
+    )
     if needed > MEMORY_SHARE * available:
         shape = f"{n_rows:,} x {n_columns:,}"
         held = f"{copies} matrices of {shape}" if copies > 1 else shape
@@ -130,21 +145,38 @@ def _size(count: int) -> str:
     return f"{count / 2**30:.1f} GiB" if count >= 2**30 else f"{count / 2**20:.0f} MiB"
 
 
-def featurise(structures, soap: SoapOptions, per: str, progress: bool):
-    """The fitted SOAP featuriser and the features of ``structures``, after a
-    check that they fit in memory."""
-    featurizer = soap.featurizer(progress=progress, per=per).fit(structures)
+def featurise(
+    structures,
+    soap: SoapOptions,
+    per: str,
+    progress: bool,
+    dtype: str = "float64",
+    copies: int = 1,
+    extra=None,
+):
+    """The fitted SOAP featuriser and the features of ``structures`` (in
+    ``dtype``), after a check that ``copies`` of them, plus ``extra(n_rows,
+    n_columns)`` bytes of the job's own, fit in memory."""
+    featurizer = soap.featurizer(progress=progress, per=per, dtype=dtype)
+    featurizer.fit(structures)
     n_columns = len(featurizer.get_feature_names_out())
     # featomic holds the per-atom rows of one batch besides the result
     batch_atoms = sum(len(a) for a in structures[:1000])
     rows = sum(len(a) for a in structures) if per == "atom" else len(structures)
+    itemsize = np.dtype(dtype).itemsize
     check_memory(
-        rows + batch_atoms,
+        rows,
         n_columns,
-        f"SOAP features of {rows} {'atoms' if per == 'atom' else 'structures'} with "
-        f"{len(featurizer.species_)} elements",
+        f"SOAP features of {rows:,} {'atoms' if per == 'atom' else 'structures'} "
+        f"with {len(featurizer.species_)} elements ({n_columns:,} columns)",
         "lower --max-radial / --max-angular or the cutoff, or map fewer elements "
         "at a time (the columns grow with the square of the number of elements).",
+        copies=copies,
+        itemsize=itemsize,
+        # featomic holds the per-atom rows of one batch besides the result
+        extra=8 * batch_atoms * n_columns
+        + (0 if extra is None else extra(rows, n_columns)),
+        progress=progress,
     )
     stage(f"SOAP features of {len(structures)} structures", progress)
     return featurizer, featurizer.transform(structures)
