@@ -36,6 +36,7 @@ __all__ = [
     "flip_signs",
     "inverse_sqrt_or_zero",
     "largest_entry_signs",
+    "permute_rows",
     "resolve_solver",
     "row_space",
     "solve_penalised",
@@ -490,6 +491,29 @@ def row_space(gram: np.ndarray, rank_tol: float) -> np.ndarray:
     kept = values > rank_tol * max(values[-1], 0.0)
     values, vectors = values[kept][::-1], vectors[:, kept][:, ::-1]
     return columns @ (vectors / np.sqrt(values))
+
+
+def permute_rows(X: np.ndarray, order: np.ndarray) -> None:
+    """``X[:] = X[order]`` in place, with one row of extra memory: each cycle of
+    the permutation is followed once (for features too large to copy)."""
+    order = np.asarray(order)
+    n = X.shape[0]
+    if order.shape != (n,) or not np.array_equal(np.sort(order), np.arange(n)):
+        raise ValueError("order must be a permutation of the rows of X.")
+    done = order == np.arange(n)
+    for start in np.flatnonzero(~done):
+        if done[start]:
+            continue
+        saved = X[start].copy()
+        position = start
+        while True:
+            source = order[position]
+            done[position] = True
+            if source == start:
+                X[position] = saved
+                break
+            X[position] = X[source]
+            position = source
 
 
 def _as_columns(values) -> np.ndarray:

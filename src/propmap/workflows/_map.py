@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from propmap._linalg import permute_rows
 from propmap.atomistic._io import pack_structures, unpack_structures
 from propmap.exceptions import UncenteredDataWarning
 from propmap.workflows._cluster import ClusterOptions, cluster_client
@@ -601,6 +602,25 @@ class _Scaled:
     X: np.ndarray
     Y: np.ndarray
     groups: np.ndarray | None = None  # the structure of each row (a map of atoms)
+    # X's rows are the inputs' rows in this order (None: the same order): the
+    # sorted training rows first, then the sorted test rows
+    order: np.ndarray | None = None
+
+    def training_rows(self):
+        """The training rows of X (a view when they come first) and their index
+        into the inputs' rows."""
+        train = np.sort(self.train)
+        if self.order is None:
+            return self.X[train], train
+        return self.X[: train.size], train
+
+    def in_input_order(self, values: np.ndarray) -> np.ndarray:
+        """Rows computed from X, put back in the inputs' order."""
+        if self.order is None:
+            return values
+        out = np.empty_like(values)
+        out[self.order] = values
+        return out
 
 
 def _run(inputs: _Inputs, target: str, settings: _Settings):
@@ -639,7 +659,7 @@ def _run(inputs: _Inputs, target: str, settings: _Settings):
     if settings.layout == Layout.sketch:
         stage("sketch-map of the features", settings.progress)
         embedding = _sketch_map(data.X, settings.components)
-        shown = embedding.embedding_
+        shown = data.in_input_order(embedding.embedding_)
     summary["layout"] = settings.layout.value
     summary["latent_name"] = "sketch-map" if embedding is not None else summary["model"]
     summary["sketch_map"] = None if embedding is None else _sketch_summary(embedding)
@@ -738,9 +758,25 @@ def _split_and_scale(inputs: _Inputs, settings: _Settings) -> _Scaled:
         baseline = CompositionBaseline().fit([compositions[i] for i in train], y[train])
         reference = baseline.predict(compositions)
     residual = (y - reference)[:, None]
+    y_scaler = StandardFlexibleScaler(column_wise=True).fit(residual[train])
+    if (
+        settings.kernel == Kernel.linear
+        and isinstance(X, np.ndarray)
+        and type(inputs.x_scaler) is StandardFlexibleScaler
+    ):
+        # the features are held once: the training rows are moved first, in
+        # place, and scaled in place; the fit reads them as one view
+        order = np.concatenate([np.sort(train), np.sort(test)])
+        permute_rows(X, order)
+        inputs.X = None  # (now data.X, in another order)
+        x_scaler = clone(inputs.x_scaler).fit(X[: train.size])
+        return _Scaled(
+            train, test, baseline, reference, x_scaler, y_scaler,
+            x_scaler.transform(X, copy=False), y_scaler.transform(residual), groups,
+            order,
+        )  # fmt: skip
     # (a dask X: sorted rows keep its chunks whole)
     x_scaler = clone(inputs.x_scaler).fit(X[np.sort(train)])
-    y_scaler = StandardFlexibleScaler(column_wise=True).fit(residual[train])
     return _Scaled(
         train, test, baseline, reference, x_scaler, y_scaler,
         x_scaler.transform(X), y_scaler.transform(residual), groups,
@@ -763,11 +799,11 @@ def _fit_linear(data: _Scaled, settings: _Settings) -> tuple[_Fitted, Tuning]:
         random_state=settings.seed,
     )
     # (a dask X: sorted rows keep its chunks whole)
-    train = np.sort(data.train)
+    rows, train = data.training_rows()
     groups = None if data.groups is None else data.groups[train]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UncenteredDataWarning)  # a subset
-        model.fit(data.X[train], data.Y[train], groups=groups)
+        model.fit(rows, data.Y[train], groups=groups)
     results = model.cv_results_
     tuning = Tuning(
         model.best_penalty_, None, model.best_mixing_, results["mixings"],
@@ -776,9 +812,10 @@ def _fit_linear(data: _Scaled, settings: _Settings) -> tuple[_Fitted, Tuning]:
     if settings.streamed:
         latent, ridge = latent_and_ridge(model, data.X)
     else:
-        latent = model.transform(data.X)
-        ridge = np.asarray(model.regressor_.predict(data.X)).ravel()
-    return _Fitted(model, np.asarray(ridge, dtype=np.float64), latent), tuning
+        latent = data.in_input_order(model.transform(data.X))
+        ridge = data.in_input_order(np.asarray(model.regressor_.predict(data.X)))
+    ridge = np.asarray(ridge, dtype=np.float64).ravel()
+    return _Fitted(model, ridge, latent), tuning
 
 
 def _cross_validate(data: _Scaled, settings: _Settings):
