@@ -124,3 +124,45 @@ def test_radial_scaling_down_weights_far_neighbours(molecules):
     ).fit_transform(molecules)
     assert scaled.shape == plain.shape
     assert np.linalg.norm(scaled) < np.linalg.norm(plain)
+
+
+@pytest.mark.parametrize("per", ["structure", "atom"])
+def test_float32_features_are_the_rounded_float64_ones(per):
+    from propmap.datasets import load_qm9
+
+    molecules = load_qm9(40)
+    double = SoapFeaturizer(cutoff=3.0, max_radial=2, max_angular=2, per=per)
+    single = SoapFeaturizer(
+        cutoff=3.0, max_radial=2, max_angular=2, per=per, dtype="float32"
+    )
+    expected = double.fit_transform(molecules)
+    found = single.fit_transform(molecules)
+    assert found.dtype == np.float32
+    np.testing.assert_allclose(found, expected, rtol=1e-6, atol=1e-7)
+
+
+def test_featurising_needs_no_more_working_memory_for_more_structures():
+    """Beyond its output, the featuriser's transient peak (numpy allocations,
+    traced) is that of one batch: the same for 2x and 4x the structures; what
+    propmap's own code keeps afterwards is the output alone."""
+    import tracemalloc
+
+    from propmap.datasets import load_qm9
+
+    molecules = load_qm9(400)
+    soap = SoapFeaturizer(
+        cutoff=3.0, max_radial=2, max_angular=2, batch_size=50, dtype="float32"
+    ).fit(molecules)
+    transient = []
+    for n in (100, 200, 400):
+        tracemalloc.start()
+        features = soap.transform(molecules[:n])
+        current, peak = tracemalloc.get_traced_memory()
+        kept = tracemalloc.take_snapshot().filter_traces(
+            [tracemalloc.Filter(True, "*propmap*")]
+        )
+        tracemalloc.stop()
+        transient.append(peak - current)
+        ours = sum(stat.size for stat in kept.statistics("filename"))
+        assert ours < features.nbytes + 2**16, (n, ours, features.nbytes)
+    assert max(transient[1:]) < 1.5 * transient[0] + 2**20, transient
