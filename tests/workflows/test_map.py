@@ -340,6 +340,39 @@ def test_soap_too_large_for_memory_is_refused_before_featomic(
     assert not out.exists()
 
 
+def test_the_forecast_counts_what_the_map_needs_besides_the_features(
+    qm9_file, tmp_path, monkeypatch, capsys, small_soap
+):
+    """The features alone would fit; with the map's coordinates and its d x d
+    matrices they do not: refused before featomic runs, and the forecast is
+    printed first (with progress on)."""
+    import propmap.workflows._steps as steps
+
+    n, d = 150, len(small_soap.featurizer().fit(load_qm9(150)).get_feature_names_out())
+    features = 4 * n * d  # float32, once
+    monkeypatch.setattr(steps, "_available_memory", lambda: int(3 * features))
+    out = tmp_path / "tight"
+    with pytest.raises(WorkflowError, match="2 matrices of 150 x"):
+        map_structures([qm9_file], "gap", out, soap=small_soap, progress=True)
+    assert "will need about" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_the_summary_has_the_time_of_every_stage_and_the_peak_memory(
+    qm9_file, tmp_path, small_soap
+):
+    summary = map_structures([qm9_file], "gap", tmp_path / "m", soap=small_soap)
+    timings = summary["timings"]
+    stages = ["read", "featurize", "split_and_scale", "cross_validation_and_fit"]
+    assert list(timings)[:4] == stages
+    assert "outputs" in timings
+    assert all(value >= 0 for value in timings.values())
+    assert timings["total"] >= sum(timings[key] for key in stages)
+    assert summary["peak_memory_mb"] > 50
+    written = json.loads((tmp_path / "m" / "summary.json").read_text())
+    assert written["timings"] == timings
+
+
 def test_elements_only_in_test_structures_are_warned_about(tmp_path, small_soap):
     from sklearn.model_selection import train_test_split
 

@@ -39,6 +39,8 @@ from propmap.workflows._steps import (
     point_names,
     read_inputs,
     stage,
+    stamp_timings,
+    timed_stages,
     write_json,
 )
 from propmap.workflows._tables import is_feature_file, read_table
@@ -397,7 +399,11 @@ def map_structures(
     elif index is not None:
         raise _Error("--index names the rows of a feature table, not of structures.")
     soap = soap or SoapOptions.for_aggregate(aggregate)
-    with output_folder(out, force) as out, cluster_client(cluster):
+    with (
+        output_folder(out, force) as out,
+        cluster_client(cluster),
+        timed_stages(),
+    ):
         inputs = _read(
             paths, target, soap, aggregate, progress, from_table, index, streamed,
             per, kernel,
@@ -416,7 +422,7 @@ def map_structures(
             aggregate, baseline, progress, seed, layout, streamed,
         )  # fmt: skip
         summary, arrays = _run(inputs, target, settings)
-        stage("figures, viewer and report", progress)
+        stage("figures, viewer and report", progress, key="outputs")
         _write_outputs(out, inputs, target, summary, arrays, title)
     return summary
 
@@ -626,15 +632,25 @@ class _Scaled:
 def _run(inputs: _Inputs, target: str, settings: _Settings):
     """Split, scale, cross-validate, fit and evaluate: the summary and what the
     outputs are drawn from."""
+    stage("split, baseline and scaling", settings.progress, key="split_and_scale")
     data = _split_and_scale(inputs, settings)
     if settings.kernel == Kernel.linear:
-        stage("cross-validation (penalty, mixing) and final fit", settings.progress)
+        stage(
+            "cross-validation (penalty, mixing) and final fit", settings.progress,
+            key="cross_validation_and_fit",
+        )  # fmt: skip
         fitted, tuning = _fit_linear(data, settings)
         search = False
     else:
-        stage("kernels and cross-validation (penalty, γ, mixing)", settings.progress)
+        stage(
+            "kernels and cross-validation (penalty, γ, mixing)", settings.progress,
+            key="cross_validation",
+        )  # fmt: skip
         distances, tuning, search = _cross_validate(data, settings)
-        stage(f"final fit (mixing {tuning.mixing:g})", settings.progress)
+        stage(
+            f"final fit (mixing {tuning.mixing:g})", settings.progress,
+            key="final_fit",
+        )  # fmt: skip
         fitted = _fit_final(
             data.X, data.Y, data.train, settings.kernel, distances, tuning,
             settings.components, settings.sparse,
@@ -657,7 +673,7 @@ def _run(inputs: _Inputs, target: str, settings: _Settings):
     summary["model"] = type(fitted.model).__name__.removesuffix("CV")
     shown, embedding = latent, None
     if settings.layout == Layout.sketch:
-        stage("sketch-map of the features", settings.progress)
+        stage("sketch-map of the features", settings.progress, key="sketch_map")
         embedding = _sketch_map(data.X, settings.components)
         shown = data.in_input_order(embedding.embedding_)
     summary["layout"] = settings.layout.value
@@ -1032,6 +1048,7 @@ def _write_outputs(out, inputs, target, summary, arrays, title) -> None:
     write_atomically(
         files["model"], lambda stream: joblib.dump(arrays["pipeline"], stream), "wb"
     )
+    stamp_timings(summary)
     write_json(files["summary"], summary)
     write_report(
         files["report"],

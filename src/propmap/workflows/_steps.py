@@ -4,11 +4,13 @@ featurising them, progress notes and JSON summaries."""
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import math
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +18,14 @@ import numpy as np
 from propmap.workflows._options import SoapOptions, WorkflowError
 
 __all__ = [
+    "StageClock",
     "check_memory",
     "featurise",
     "output_folder",
     "read_inputs",
     "stage",
+    "stamp_timings",
+    "timed_stages",
     "write_json",
 ]
 
@@ -28,8 +33,74 @@ __all__ = [
 MEMORY_SHARE = 0.6
 
 
-def stage(message: str, enabled: bool) -> None:
-    """A one-line note of what is being done (with progress on)."""
+_CLOCK: contextvars.ContextVar[StageClock | None] = contextvars.ContextVar(
+    "propmap_stage_clock", default=None
+)
+
+
+class StageClock:
+    """Wall time per stage of a job: each keyed :func:`stage` ends the one
+    before; :meth:`timings` gives seconds per key, in order."""
+
+    def __init__(self) -> None:
+        self._started = time.perf_counter()
+        self._current: str | None = None
+        self._since = self._started
+        self._seconds: dict[str, float] = {}
+
+    def start(self, key: str) -> None:
+        now = time.perf_counter()
+        if self._current is not None:
+            elapsed = now - self._since
+            self._seconds[self._current] = self._seconds.get(self._current, 0.0) + (
+                elapsed
+            )
+        self._current, self._since = key, now
+
+    def timings(self) -> dict[str, float]:
+        """Seconds per stage (the current one up to now) and ``total``."""
+        self.start(self._current or "other")
+        seconds = {key: round(value, 3) for key, value in self._seconds.items()}
+        seconds["total"] = round(time.perf_counter() - self._started, 3)
+        return seconds
+
+
+@contextlib.contextmanager
+def timed_stages():
+    """A :class:`StageClock` that the keyed :func:`stage` calls of the block
+    report to."""
+    clock = StageClock()
+    token = _CLOCK.set(clock)
+    try:
+        yield clock
+    finally:
+        _CLOCK.reset(token)
+
+
+def peak_memory_mb() -> float:
+    """The peak resident memory of this process so far, in MiB (Linux and macOS
+    report it in different units)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
+
+
+def stamp_timings(summary: dict) -> None:
+    """Add ``timings`` (seconds per stage so far) and ``peak_memory_mb`` to a
+    summary, when a :func:`timed_stages` clock is active."""
+    clock = _CLOCK.get()
+    if clock is not None:
+        summary["timings"] = clock.timings()
+        summary["peak_memory_mb"] = peak_memory_mb()
+
+
+def stage(message: str, enabled: bool, key: str | None = None) -> None:
+    """A one-line note of what is being done (with progress on); with ``key``,
+    the start of that stage for the active :func:`timed_stages` clock."""
+    clock = _CLOCK.get()
+    if key is not None and clock is not None:
+        clock.start(key)
     if enabled:
         print(f"propmap: {message}", file=sys.stderr, flush=True)
 
@@ -81,7 +152,7 @@ def read_inputs(paths, target: str | None, progress: bool):
     """The structures in ``paths`` and their ``target`` values (None without one)."""
     from propmap.atomistic import read_structures, structure_targets
 
-    stage(f"reading {', '.join(str(p) for p in paths)}", progress)
+    stage(f"reading {', '.join(str(p) for p in paths)}", progress, key="read")
     structures = read_structures([str(p) for p in paths])
     return structures, None if target is None else structure_targets(structures, target)
 
@@ -178,5 +249,5 @@ def featurise(
         + (0 if extra is None else extra(rows, n_columns)),
         progress=progress,
     )
-    stage(f"SOAP features of {len(structures)} structures", progress)
+    stage(f"SOAP features of {len(structures)} structures", progress, key="featurize")
     return featurizer, featurizer.transform(structures)
