@@ -22,6 +22,25 @@ from propmap._validation import FLOAT_DTYPES
 __all__ = ["KernelNormalizer", "SparseKernelCenterer", "StandardFlexibleScaler"]
 
 
+# rows per block of the dense means and variances: no temporary of X's size
+_BLOCK_ROWS = 4096
+
+
+def _blockwise_average(X, weights, function) -> np.ndarray:
+    """The (weighted) column average of ``function(rows)`` over X, accumulated in
+    float64 block by block of rows (a float32 X of millions of rows is never
+    copied whole)."""
+    n = X.shape[0]
+    total = np.zeros(X.shape[1])
+    for start in range(0, n, _BLOCK_ROWS):
+        block = function(np.asarray(X[start : start + _BLOCK_ROWS], np.float64))
+        if weights is None:
+            total += block.sum(axis=0)
+        else:
+            total += weights[start : start + _BLOCK_ROWS] @ block
+    return total / n if weights is None else total
+
+
 def _normalised_weights(sample_weight, X) -> np.ndarray | None:
     if sample_weight is None:
         return None
@@ -191,14 +210,17 @@ class StandardFlexibleScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimat
             if weights is None:
                 return np.asarray(X.mean(axis=0)).ravel()
             return np.asarray(X.T @ weights).ravel()
-        return np.average(X, axis=0, weights=weights)
+        return _blockwise_average(X, weights, lambda block: block).astype(
+            X.dtype, copy=False
+        )
 
     @classmethod
     def _weighted_variance(cls, X, weights, mean) -> np.ndarray:
         if sp.issparse(X):
             return cls._weighted_mean(X.multiply(X).tocsr(), weights) - mean**2
         # two passes: more accurate than E[x²] - E[x]² for dense data
-        return np.average((X - mean) ** 2, axis=0, weights=weights)
+        mean = mean.astype(np.float64)
+        return _blockwise_average(X, weights, lambda block: (block - mean) ** 2)
 
     def transform(self, X, copy: bool | None = None):
         """Centre and scale X with the fitted mean and scale.

@@ -829,9 +829,22 @@ def _fit_linear(data: _Scaled, settings: _Settings) -> tuple[_Fitted, Tuning]:
         latent, ridge = latent_and_ridge(model, data.X)
     else:
         latent = data.in_input_order(model.transform(data.X))
-        ridge = data.in_input_order(np.asarray(model.regressor_.predict(data.X)))
+        # by blocks of rows: the ridge's float64 weights would copy a float32 X
+        # to float64 whole
+        ridge = data.in_input_order(
+            np.concatenate(
+                [
+                    np.asarray(model.regressor_.predict(data.X[rows])).ravel()
+                    for rows in _row_blocks(len(data.X))
+                ]
+            )
+        )
     ridge = np.asarray(ridge, dtype=np.float64).ravel()
     return _Fitted(model, ridge, latent), tuning
+
+
+def _row_blocks(n_rows: int, size: int = 8192):
+    return [slice(start, start + size) for start in range(0, n_rows, size)]
 
 
 def _cross_validate(data: _Scaled, settings: _Settings):
