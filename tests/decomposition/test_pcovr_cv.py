@@ -76,6 +76,17 @@ def test_the_losses_are_those_of_refits_on_every_fold():
     assert cv.cv_results_["ridge_loss_folds"].shape == (4, 2)
 
 
+def test_folds_that_do_not_partition_the_rows_give_their_refits_losses():
+    from sklearn.model_selection import ShuffleSplit
+
+    X, y = _data(120, 15, seed=4)
+    folds = list(ShuffleSplit(3, test_size=0.3, random_state=0).split(X))
+    cv = PCovRCV(mixings=[0.2, 0.7], alphas=[1e-2], cv=folds).fit(X, y)
+    for k, mixing in enumerate(cv.cv_results_["mixings"]):
+        expected = _fold_losses(X, y, folds, mixing, 1e-2)
+        assert cv.cv_results_["loss_y"][k] == pytest.approx(expected, rel=1e-8)
+
+
 def test_a_zero_tolerance_takes_the_best_mixing():
     X, y = _data(150, 10, seed=2)
     cv = PCovRCV(mixing_tolerance=0.0, random_state=0).fit(X, y)

@@ -99,15 +99,17 @@ def test_the_fast_sweep_equals_explicit_refits(qm9_file, small_soap):
     )
 
 
-def test_the_folds_moments_give_the_rows_losses(qm9_file, small_soap):
-    """MomentFolds (the folds' joint Gram matrices, as a dask cluster sums them)
-    gives the losses and choices of the folds' rows, also with fewer rows than
-    features (a rank-deficient root)."""
+def test_pcovrcv_gives_the_former_sweep_on_rows_and_on_moments(qm9_file, small_soap):
+    """PCovRCV, in memory and from a dask array's fold moments, gives the losses
+    and choices of the map's former sweep over the folds' rows, with fewer rows
+    than features (a rank-deficient root)."""
+    da = pytest.importorskip("dask.array")
     from sklearn.model_selection import KFold
 
     from propmap.atomistic import read_structures, structure_targets
+    from propmap.decomposition import PCovRCV
     from propmap.preprocessing import StandardFlexibleScaler
-    from propmap.workflows._tuning import Distances, MomentFolds, tune
+    from propmap.workflows._tuning import Distances, tune
 
     structures = read_structures(str(qm9_file))
     X = StandardFlexibleScaler().fit_transform(
@@ -117,27 +119,16 @@ def test_the_folds_moments_give_the_rows_losses(qm9_file, small_soap):
     Y = StandardFlexibleScaler(column_wise=True).fit_transform(y[:, None])
     assert X.shape[0] < X.shape[1]
     folds = list(KFold(4, shuffle=True, random_state=1).split(X))
-    joint = np.hstack([X, Y])
-    held = [joint[h].T @ joint[h] for _, h in folds]
-    training = [joint[i].T @ joint[i] for i, _ in folds]
-    common = {
-        "kernel": Kernel.linear, "n_components": 2, "gamma": None,
-        "gamma_grid": False, "penalty": None, "mixing": None, "n_active": None,
-    }  # fmt: skip
-    rows = tune(X, Y, folds, distances=Distances.of(X, Kernel.linear), **common)
-    moments = tune(
-        None, Y, None, distances=None,
-        moments=MomentFolds(training, held, X.shape[1]), **common,
+    rows = tune(
+        X, Y, folds, distances=Distances.of(X, Kernel.linear), kernel=Kernel.linear,
+        n_components=2, gamma=None, gamma_grid=False, penalty=None, mixing=None,
+        n_active=None,
     )  # fmt: skip
-    assert (moments.penalty, moments.mixing) == (rows.penalty, rows.mixing)
-    np.testing.assert_allclose(moments.loss_y, rows.loss_y, rtol=1e-9)
-    np.testing.assert_allclose(moments.loss_x, rows.loss_x, rtol=1e-9)
-    with pytest.raises(ValueError, match="linear maps only"):
-        tune(
-            None, Y, None, distances=None,
-            moments=MomentFolds(training, held, X.shape[1]),
-            **{**common, "kernel": Kernel.rbf, "gamma": 1.0},
-        )  # fmt: skip
+    for data in (X, da.from_array(X, chunks=(40, -1))):
+        cv = PCovRCV(cv=folds, svd_solver="arpack").fit(data, Y)
+        assert (cv.best_penalty_, cv.best_mixing_) == (rows.penalty, rows.mixing)
+        np.testing.assert_allclose(cv.cv_results_["loss_y"], rows.loss_y, rtol=1e-7)
+        np.testing.assert_allclose(cv.cv_results_["loss_x"], rows.loss_x, rtol=1e-7)
 
 
 @pytest.mark.parametrize(

@@ -90,16 +90,49 @@ class _Span:
             # the coordinates' own Gram matrix is diag(values): no second solve
             self.values = values
         else:
-            self.values = self.kernel = None
+            # the coordinates (n x r) are made block by block where they are
+            # needed, not kept: see _held_moments
+            self.values = self.kernel = self.coordinates = None
             self.basis = row_space(_gram_of_rows(X), rank_tol)
-            basis = self.basis.astype(X.dtype, copy=False)
-            self.coordinates = np.empty((n, basis.shape[1]), dtype=X.dtype)
-            for block in _blocks(n):
-                self.coordinates[block] = X[block] @ basis
 
     @property
     def rank(self) -> int:
         return self.basis.shape[1]
+
+
+def _coordinates(X, basis) -> np.ndarray:
+    """``X basis`` in X's dtype, block by block."""
+    basis = basis.astype(X.dtype, copy=False)
+    out = np.empty((X.shape[0], basis.shape[1]), dtype=X.dtype)
+    for block in _blocks(X.shape[0]):
+        out[block] = X[block] @ basis
+    return out
+
+
+def _held_moments(X, Y, basis, labels, n_folds: int) -> list[np.ndarray]:
+    """``[Z Y]ᵀ[Z Y]`` (float64) of the rows of each fold label, with the
+    coordinates ``Z = X basis`` made one block of rows at a time and dropped."""
+    width = basis.shape[1] + Y.shape[1]
+    moments = [np.zeros((width, width)) for _ in range(n_folds)]
+    basis = basis.astype(X.dtype, copy=False)
+    for block in _blocks(X.shape[0]):
+        joint = np.hstack([np.asarray(X[block] @ basis, np.float64), Y[block]])
+        labels_here = labels[block]
+        for label in np.unique(labels_here):
+            rows = joint[labels_here == label]
+            moments[label] += rows.T @ rows
+    return moments
+
+
+def _partition_labels(folds, n_samples: int) -> np.ndarray | None:
+    """The fold of every row when the held-out sets partition the rows (k-fold),
+    else None."""
+    labels = np.full(n_samples, -1, dtype=np.int64)
+    for label, (inner, held) in enumerate(folds):
+        if np.any(labels[held] >= 0) or inner.size + held.size != n_samples:
+            return None
+        labels[held] = label
+    return labels if np.all(labels >= 0) else None
 
 
 def _root_rows(moments: np.ndarray) -> np.ndarray:
@@ -340,13 +373,26 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
                 column_sums += part.sum(axis=0)
                 squared[block] = np.einsum("ij,ij->i", part, part)
             coordinates = _Span(X, self.rank_tol)
-            span, Z = coordinates.basis, coordinates.coordinates
+            span = coordinates.basis
             if span.shape[1] == 0:
                 raise ValueError("X is zero (to rounding): there is nothing to fit.")
-            everything = np.arange(X.shape[0])
-            totals = _joint_moments(Z, Y, everything)
             spectrum = coordinates.values
             rank = span.shape[1]
+            labels = _partition_labels(folds, X.shape[0])
+            if coordinates.kernel is None and labels is not None:
+                # k-fold: each fold's moments from one pass over X, no n x r Z
+                held_moments = _held_moments(X, Y, span, labels, len(folds))
+                held_norms = [float(squared[held].sum()) for _, held in folds]
+                totals = np.sum(held_moments, axis=0)
+                del coordinates
+            else:
+                held_moments = None
+        if held_moments is None:
+            Z = coordinates.coordinates
+            if Z is None:
+                Z = _coordinates(X, span)
+            everything = np.arange(X.shape[0])
+            totals = _joint_moments(Z, Y, everything)
             paths, held_targets = [], []
             for inner, held in folds:
                 if coordinates.kernel is not None and inner.size < rank:
@@ -375,8 +421,9 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
                 paths.append(path)
                 held_targets.append(targets)
             del Z, coordinates
-        if is_dask_array(X):
-            spectrum, rank = None, span.shape[1]
+        else:
+            if is_dask_array(X):
+                spectrum, rank = None, span.shape[1]
             paths, held_targets = [], []
             for moments, norm in zip(held_moments, held_norms, strict=True):
                 path, targets = self._fold_path(totals - moments, moments, rank, norm)

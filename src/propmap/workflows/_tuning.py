@@ -28,7 +28,6 @@ __all__ = [
     "LOSS_TOLERANCE",
     "MIXING_GRID",
     "PENALTY_GRID",
-    "MomentFolds",
     "NystroemDistances",
     "Tuning",
     "active_points",
@@ -257,62 +256,6 @@ def _best_penalty(paths, held_targets, penalties) -> tuple[float, float]:
     return float(losses[k]), penalties[k]
 
 
-class MomentFolds:
-    """The folds of a linear map from second moments alone: per fold, the joint
-    Gram matrices ``[X Y]ᵀ[X Y]`` of its training and held-out rows (of the
-    scaled features and targets), e.g. summed over a dask array's blocks.
-
-    Every loss :class:`~propmap._linalg.PCovPath` computes is a sum over rows of
-    products of linear functions of ``[X Y]``, so a root ``R`` of each Gram
-    matrix (``RᵀR = [X Y]ᵀ[X Y]``, at most d + p rows) stands in for the rows:
-    the same losses, without the rows.
-
-    Parameters
-    ----------
-    training, held : list of ndarray of shape (d + p, d + p)
-        Per fold, the joint Gram matrix of its training and its held-out rows.
-    n_features : int
-        d: the first d rows and columns are the features', the rest the targets'.
-    """
-
-    def __init__(self, training, held, n_features: int) -> None:
-        from propmap._dask import root_of_gram
-
-        self.folds = []
-        self.held_targets = []
-        for inner, validation in zip(training, held, strict=True):
-            inner_root = root_of_gram(inner)
-            held_root = root_of_gram(validation)
-            self.folds.append(
-                (
-                    inner_root[:, :n_features],
-                    inner_root[:, n_features:],
-                    held_root[:, :n_features],
-                )
-            )
-            self.held_targets.append(held_root[:, n_features:])
-
-    def at(self, gamma=None) -> list[PCovPath]:
-        paths = []
-        for features, targets, validation in self.folds:
-            if features.shape[0] < features.shape[1]:
-                # fewer (pseudo-)rows than features: the r x r linear kernel
-                paths.append(
-                    PCovPath.from_kernel(
-                        features @ features.T,
-                        targets,
-                        validation @ features.T,
-                        np.einsum("ij,ij->i", validation, validation),
-                    )
-                )
-            else:
-                paths.append(PCovPath.from_features(features, targets, validation))
-        return paths
-
-    def best_penalty(self, paths, penalties) -> tuple[float, float]:
-        return _best_penalty(paths, self.held_targets, penalties)
-
-
 def _search_gamma(evaluate, gamma: float) -> tuple[float, dict]:
     """γ minimising ``evaluate(γ)`` over factors of 2 around ``gamma``: the three
     of GAMMA_FACTORS, then further out past whichever end wins, within
@@ -344,7 +287,6 @@ def tune(
     mixing: float | None,
     n_active: int | None,
     search_folds=None,
-    moments: MomentFolds | None = None,
 ) -> Tuning:
     """Cross-validate γ (if ``gamma_grid``) and the penalty, then sweep the mixing,
     on ``folds`` (pairs of row indices into X and Y).
@@ -353,9 +295,6 @@ def tune(
     subsample of the training rows: one eigendecomposition per fold and γ is the
     cost of the search, and the best width hardly depends on the number of rows.
     The penalty is then chosen on ``folds`` at that γ.
-
-    ``moments`` (linear maps): the folds' second moments instead of X, Y and
-    ``folds``, e.g. for features that live on a dask cluster.
     """
     penalties = PENALTY_GRID if penalty is None else (penalty,)
     gamma_losses: dict = {}
@@ -364,11 +303,7 @@ def tune(
         gamma, gamma_losses = _search_gamma(
             lambda g: search.best_penalty(search.at(g), penalties)[0], gamma
         )
-    if moments is not None:
-        if kernel != Kernel.linear or gamma_grid or n_active is not None:
-            raise ValueError("moments serve linear maps only.")
-        fold_paths = moments
-    elif gamma_grid and search_folds is None:
+    if gamma_grid and search_folds is None:
         fold_paths = search
     else:
         fold_paths = _FoldPaths(X, Y, folds, kernel, distances, n_active)
