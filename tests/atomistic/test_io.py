@@ -283,3 +283,30 @@ def test_a_multi_record_file_read_as_one_structure_warns(tmp_path):
     with pytest.warns(UserWarning, match="holds 3 SD records but was read as 1"):
         structures = read_structures(as_mol)
     assert len(structures) == 1
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz"])
+def test_compressed_files_are_read_as_the_plain_file(tmp_path, suffix):
+    """Decompressed once into memory (ase seeks in the stream otherwise, which
+    made the shipped 2,000 QM9 molecules take 27 s instead of 0.5 s)."""
+    import bz2
+    import gzip
+    import lzma
+
+    from propmap.datasets import load_qm9
+
+    plain = tmp_path / "qm9.extxyz"
+    ase.io.write(plain, load_qm9(30), format="extxyz")
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}[suffix]
+    packed = tmp_path / f"qm9.extxyz{suffix}"
+    with opener(packed, "wb") as stream:
+        stream.write(plain.read_bytes())
+    expected, found = read_structures(str(plain)), read_structures(str(packed))
+    assert len(found) == len(expected) == 30
+    for one, other in zip(found, expected, strict=True):
+        np.testing.assert_array_equal(one.positions, other.positions)
+        assert one.info["gap"] == other.info["gap"]
+    corrupt = tmp_path / f"bad.extxyz{suffix}"
+    corrupt.write_bytes(b"not compressed at all")
+    with pytest.raises(ValueError, match="could not read"):
+        read_structures(str(corrupt))

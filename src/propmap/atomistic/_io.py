@@ -3,6 +3,7 @@ carry."""
 
 from __future__ import annotations
 
+import io
 import os
 import reprlib
 import warnings
@@ -292,13 +293,46 @@ def _warn_if_records_lost(path: Path, count: int) -> None:
             return
 
 
+def _open_gzip(path, mode):
+    import gzip
+
+    return gzip.open(path, mode)
+
+
+def _open_bz2(path, mode):
+    import bz2
+
+    return bz2.open(path, mode)
+
+
+def _open_xz(path, mode):
+    import lzma
+
+    return lzma.open(path, mode)
+
+
+# compressed files ase reads (by the suffix), and how to open them
+_DECOMPRESSORS = {".gz": _open_gzip, ".bz2": _open_bz2, ".xz": _open_xz}
+
+
 def _read_with_ase(path: Path, format) -> list:
     import ase.io
+    import ase.io.formats
     from ase.io.formats import UnknownFileTypeError
 
     as_format = f" as format {format!r}" if format is not None else ""
     try:
-        return ase.io.read(path, index=":", format=format)
+        opener = _DECOMPRESSORS.get(path.suffix.lower())
+        if opener is None:
+            return ase.io.read(path, index=":", format=format)
+        # ase's readers seek back and forth in a compressed stream, which
+        # restarts decompression each time (27 s instead of 0.6 s for 2,000 QM9
+        # molecules): decompress once, into memory
+        if format is None:
+            format = ase.io.formats.filetype(str(path))
+        with opener(path, "rt") as stream:
+            text = io.StringIO(stream.read())
+        return ase.io.read(text, index=":", format=format)
     except UnknownFileTypeError as error:
         reason = (
             "ase has no reader for this format"

@@ -496,18 +496,18 @@ def _check_table_options(aggregate, baseline, soap) -> None:
 def _working_set(kernel: Kernel) -> dict:
     """How the features are held, and what the map needs besides them.
 
-    A linear map holds them once, in float32 (scaled in place), plus their
-    coordinates in the basis of their span (at most as wide), three d x d
-    float64 matrices (``XᵀX``, its pivoted Cholesky factor and the basis) and,
-    for fewer rows than columns, two n x n ones. A kernel map keeps float64
-    features, a scaled copy and its n x n kernels.
+    A linear map holds them once, in float32 (scaled in place), plus three d x d
+    float64 matrices (``XᵀX``, its pivoted Cholesky factor and the basis of the
+    span), one r x r (r <= d) per fold and for the refit, and, for fewer rows
+    than columns, two n x n ones. A kernel map keeps float64 features, a scaled
+    copy and its n x n kernels.
     """
     if kernel == Kernel.linear:
 
         def linear(n, d):
-            return 8 * 3 * d * d + 8 * 2 * min(n, d) ** 2
+            return 8 * (3 + CV_FOLDS + 1) * d * d + 8 * 2 * min(n, d) ** 2
 
-        return {"dtype": "float32", "copies": 2, "extra": linear}
+        return {"dtype": "float32", "copies": 1, "extra": linear}
     return {"copies": 2, "extra": lambda n, d: 8 * 3 * min(n, GRAM_ROWS) ** 2}
 
 
