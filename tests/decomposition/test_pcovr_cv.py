@@ -155,6 +155,16 @@ def test_dask_input_makes_the_same_choices():
     np.testing.assert_allclose(lazy.transform(X), in_memory.transform(X), atol=1e-7)
 
 
+def test_dask_input_refuses_folds_whose_held_out_sets_overlap():
+    da = pytest.importorskip("dask.array")
+    from sklearn.model_selection import ShuffleSplit
+
+    X, y = _data(100, 8)
+    folds = list(ShuffleSplit(3, test_size=0.4, random_state=0).split(X))
+    with pytest.raises(ValueError, match="split every row once"):
+        PCovRCV(cv=folds).fit(da.from_array(X, chunks=(30, 8)), y)
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [

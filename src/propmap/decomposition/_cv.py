@@ -10,8 +10,10 @@ How the search stays cheap, for any number of rows:
    (:func:`propmap._linalg.row_space`, O(d r²)). Directions whose eigenvalue is
    below ``rank_tol`` times the largest are dropped. QM9's SOAP features (7,500
    columns) have r ≈ 2,900 at 8,000 molecules with ``rank_tol=1e-10``.
-2. **Moments per fold.** Each fold's training moments ``ZᵀZ``, ``ZᵀY`` are the
-   total minus the held-out rows'; the held-out rows enter through a root of
+2. **Moments per fold.** With k folds, the held-out moments of every fold come
+   from one pass over X, the coordinates made a block of rows at a time and
+   dropped (no n x r array); each fold's training moments ``ZᵀZ``, ``ZᵀY`` are
+   the total minus its held-out ones; the held-out rows enter through a root of
    their joint Gram matrix (at most r + p pseudo-rows). One r x r
    eigendecomposition per fold then gives every penalty and every mixing
    (:class:`propmap._linalg.PCovPath`).
@@ -29,10 +31,11 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import KFold, check_cv
+from sklearn.utils import gen_batches
 from sklearn.utils.validation import validate_data
 
 from propmap._compat import Interval, RealNotInt, StrOptions, _fit_context
-from propmap._dask import is_dask_array
+from propmap._dask import is_dask_array, root_of_gram
 from propmap._linalg import PCovPath, resolve_solver, row_space
 from propmap._validation import FLOAT_DTYPES, check_n_components
 from propmap.decomposition._pcovr import PCovR, _ridge_with_coefficients
@@ -47,11 +50,6 @@ DEFAULT_ALPHAS = tuple(float(v) for v in np.logspace(-7, 2, 19))
 BLOCK_ROWS = 2048
 
 
-def _blocks(n_rows: int, size: int = BLOCK_ROWS):
-    for start in range(0, n_rows, size):
-        yield slice(start, min(start + size, n_rows))
-
-
 def _gram_of_rows(X) -> np.ndarray:
     """``XᵀX`` (float64), block by block of rows.
 
@@ -63,7 +61,7 @@ def _gram_of_rows(X) -> np.ndarray:
 
     d = X.shape[1]
     gram = np.zeros((d, d), order="F")
-    for block in _blocks(X.shape[0]):
+    for block in gen_batches(X.shape[0], BLOCK_ROWS):
         part = np.asarray(X[block], dtype=np.float64)
         # part.T is Fortran-ordered: no copy on the way into BLAS
         gram = dsyrk(1.0, part.T, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
@@ -80,7 +78,7 @@ def _joint_moments(Z, Y, rows) -> np.ndarray:
     """``[Z Y]ᵀ[Z Y]`` (float64) of ``rows``."""
     width = Z.shape[1] + Y.shape[1]
     moments = np.zeros((width, width))
-    for block in _blocks(rows.size):
+    for block in gen_batches(rows.size, BLOCK_ROWS):
         part = np.hstack([np.asarray(Z[rows[block]], np.float64), Y[rows[block]]])
         moments += part.T @ part
     return moments
@@ -109,16 +107,12 @@ class _Span:
             self.values = self.kernel = self.coordinates = None
             self.basis = row_space(_gram_of_rows(X), rank_tol)
 
-    @property
-    def rank(self) -> int:
-        return self.basis.shape[1]
-
 
 def _coordinates(X, basis) -> np.ndarray:
     """``X basis`` in X's dtype, block by block."""
     basis = basis.astype(X.dtype, copy=False)
     out = np.empty((X.shape[0], basis.shape[1]), dtype=X.dtype)
-    for block in _blocks(X.shape[0]):
+    for block in gen_batches(X.shape[0], BLOCK_ROWS):
         out[block] = X[block] @ basis
     return out
 
@@ -129,7 +123,7 @@ def _held_moments(X, Y, basis, labels, n_folds: int) -> list[np.ndarray]:
     width = basis.shape[1] + Y.shape[1]
     moments = [np.zeros((width, width)) for _ in range(n_folds)]
     basis = basis.astype(X.dtype, copy=False)
-    for block in _blocks(X.shape[0]):
+    for block in gen_batches(X.shape[0], BLOCK_ROWS):
         joint = np.hstack([np.asarray(X[block] @ basis, np.float64), Y[block]])
         labels_here = labels[block]
         for label in np.unique(labels_here):
@@ -147,13 +141,6 @@ def _partition_labels(folds, n_samples: int) -> np.ndarray | None:
             return None
         labels[held] = label
     return labels if np.all(labels >= 0) else None
-
-
-def _root_rows(moments: np.ndarray) -> np.ndarray:
-    """Rows R with ``RᵀR = moments`` (at most as many as its rank)."""
-    from propmap._dask import root_of_gram
-
-    return root_of_gram(moments)
 
 
 class PCovRCV(PCovR):
@@ -366,10 +353,14 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
         """
         mixings, alphas = self._grids()
         if is_dask_array(X):
-            span, totals, held_moments, held_norms, column_sums, dtype, shape = (
-                self._moments_dask(X, Y, groups)
+            span, totals, held_moments, held_norms, column_sums = self._moments_dask(
+                X, Y, groups
             )
-            targets_1d = np.ndim(Y) == 1
+            dtype, shape, targets_1d = X.dtype, X.shape, np.ndim(Y) == 1
+            spectrum, rank = None, span.shape[1]
+            paths, held_targets = self._paths_from_moments(
+                totals, held_moments, held_norms, rank
+            )
         else:
             X, Y = validate_data(
                 self, X, Y, dtype=list(FLOAT_DTYPES), multi_output=True,
@@ -382,77 +373,82 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
             self.n_splits_ = len(folds)
             column_sums = np.zeros(X.shape[1])
             squared = np.zeros(X.shape[0])
-            for block in _blocks(X.shape[0]):
+            for block in gen_batches(X.shape[0], BLOCK_ROWS):
                 part = np.asarray(X[block], np.float64)
                 column_sums += part.sum(axis=0)
                 squared[block] = np.einsum("ij,ij->i", part, part)
             coordinates = _Span(X, self.rank_tol)
-            span = coordinates.basis
-            if span.shape[1] == 0:
-                raise ValueError("X is zero (to rounding): there is nothing to fit.")
-            spectrum = coordinates.values
+            span, spectrum = coordinates.basis, coordinates.values
             rank = span.shape[1]
+            if rank == 0:
+                raise ValueError("X is zero (to rounding): there is nothing to fit.")
             labels = _partition_labels(folds, X.shape[0])
             if coordinates.kernel is None and labels is not None:
                 # k-fold: each fold's moments from one pass over X, no n x r Z
                 held_moments = _held_moments(X, Y, span, labels, len(folds))
-                held_norms = [float(squared[held].sum()) for _, held in folds]
                 totals = np.sum(held_moments, axis=0)
-                del coordinates
+                paths, held_targets = self._paths_from_moments(
+                    totals, held_moments,
+                    [float(squared[held].sum()) for _, held in folds], rank,
+                )  # fmt: skip
             else:
-                held_moments = None
-        if held_moments is None:
-            Z = coordinates.coordinates
-            if Z is None:
-                Z = _coordinates(X, span)
-            everything = np.arange(X.shape[0])
-            totals = _joint_moments(Z, Y, everything)
-            paths, held_targets = [], []
-            for inner, held in folds:
-                if coordinates.kernel is not None and inner.size < rank:
-                    # fewer training rows than dimensions: the fold's n x n kernel
-                    kernel = coordinates.kernel
-                    paths.append(
-                        PCovPath.from_kernel(
-                            kernel[np.ix_(inner, inner)],
-                            Y[inner],
-                            kernel[np.ix_(held, inner)],
-                            squared[held],
-                        )
-                    )
-                    held_targets.append(Y[held])
-                    continue
-                moments = _joint_moments(Z, Y, held)
-                partition = inner.size + held.size == X.shape[0] and np.array_equal(
-                    np.union1d(inner, held), everything
+                totals, paths, held_targets = self._paths_from_rows(
+                    X, Y, coordinates, folds, squared
                 )
-                training = (
-                    totals - moments if partition else _joint_moments(Z, Y, inner)
-                )
-                path, targets = self._fold_path(
-                    training, moments, rank, float(squared[held].sum())
-                )
-                paths.append(path)
-                held_targets.append(targets)
-            del Z, coordinates
-        else:
-            if is_dask_array(X):
-                spectrum, rank = None, span.shape[1]
-            paths, held_targets = [], []
-            for moments, norm in zip(held_moments, held_norms, strict=True):
-                path, targets = self._fold_path(totals - moments, moments, rank, norm)
-                paths.append(path)
-                held_targets.append(targets)
+            del coordinates
         self.rank_ = rank
         self._choose(paths, held_targets, mixings, alphas)
         self._refit(totals, rank, span, spectrum, column_sums, shape, dtype, targets_1d)
         return self
 
+    def _paths_from_moments(self, totals, held_moments, held_norms, rank: int):
+        """The folds' paths when their held-out sets partition the rows: each
+        fold's training moments are the total less its held-out ones."""
+        paths, held_targets = [], []
+        for moments, norm in zip(held_moments, held_norms, strict=True):
+            path, targets = self._fold_path(totals - moments, moments, rank, norm)
+            paths.append(path)
+            held_targets.append(targets)
+        return paths, held_targets
+
+    def _paths_from_rows(self, X, Y, coordinates, folds, squared):
+        """The total moments and the folds' paths from the coordinates of the
+        rows: any folds; with n <= d a fold of fewer training rows than
+        dimensions works on its n x n kernel."""
+        rank = coordinates.basis.shape[1]
+        Z = coordinates.coordinates
+        if Z is None:
+            Z = _coordinates(X, coordinates.basis)
+        everything = np.arange(X.shape[0])
+        totals = _joint_moments(Z, Y, everything)
+        paths, held_targets = [], []
+        for inner, held in folds:
+            if coordinates.kernel is not None and inner.size < rank:
+                kernel = coordinates.kernel
+                training = kernel[np.ix_(inner, inner)]
+                cross = kernel[np.ix_(held, inner)]
+                paths.append(
+                    PCovPath.from_kernel(training, Y[inner], cross, squared[held])
+                )
+                held_targets.append(Y[held])
+                continue
+            moments = _joint_moments(Z, Y, held)
+            partition = inner.size + held.size == X.shape[0] and np.array_equal(
+                np.union1d(inner, held), everything
+            )
+            training = totals - moments if partition else _joint_moments(Z, Y, inner)
+            path, targets = self._fold_path(
+                training, moments, rank, float(squared[held].sum())
+            )
+            paths.append(path)
+            held_targets.append(targets)
+        return totals, paths, held_targets
+
     @staticmethod
     def _fold_path(training, held, rank: int, held_norm: float):
         """The path of one fold from its joint moments ``[Z Y]ᵀ[Z Y]``: the held-out
         rows enter through a root of theirs (at most r + p pseudo-rows)."""
-        root = _root_rows(held)
+        root = root_of_gram(held)
         path = PCovPath.from_moments(
             training[:rank, :rank], training[:rank, rank:], root[:, :rank], held_norm
         )
@@ -468,14 +464,12 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
         Y, _ = rows_like(Y, X)
         self.n_features_in_ = X.shape[1]
         folds = self._folds(X.shape[0], groups)
-        labels = np.full(X.shape[0], -1, dtype=np.int64)
-        for label, (inner, held) in enumerate(folds):
-            if inner.size + held.size != X.shape[0]:
-                raise ValueError(
-                    "a dask X needs folds that split every row (k-fold), for the "
-                    "moments of one pass."
-                )
-            labels[held] = label
+        labels = _partition_labels(folds, X.shape[0])
+        if labels is None:
+            raise ValueError(
+                "a dask X needs folds whose held-out sets split every row once "
+                "(k-fold), for the moments of one pass."
+            )
         self.n_splits_ = len(folds)
         statistics = DaskStatistics.grouped(X, Y, labels, len(folds))
         d = X.shape[1]
@@ -496,7 +490,7 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
 
         held = [project(s.joint) for s in statistics]
         norms = [float(np.trace(s.joint[:d, :d])) for s in statistics]
-        return (span, project(total), held, norms, total[:d, -1], X.dtype, X.shape)
+        return span, project(total), held, norms, total[:d, -1]
 
     def _choose(self, paths, held_targets, mixings, alphas) -> None:
         """The penalty, then the mixing, by the rule of the class docstring."""
