@@ -3,7 +3,10 @@ carry."""
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import io
+import lzma
 import os
 import reprlib
 import warnings
@@ -293,26 +296,8 @@ def _warn_if_records_lost(path: Path, count: int) -> None:
             return
 
 
-def _open_gzip(path, mode):
-    import gzip
-
-    return gzip.open(path, mode)
-
-
-def _open_bz2(path, mode):
-    import bz2
-
-    return bz2.open(path, mode)
-
-
-def _open_xz(path, mode):
-    import lzma
-
-    return lzma.open(path, mode)
-
-
 # compressed files ase reads (by the suffix), and how to open them
-_DECOMPRESSORS = {".gz": _open_gzip, ".bz2": _open_bz2, ".xz": _open_xz}
+_DECOMPRESSORS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
 
 def _read_with_ase(path: Path, format) -> list:

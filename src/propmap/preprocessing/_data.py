@@ -7,6 +7,7 @@ from numbers import Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.utils import gen_batches
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from propmap._compat import Interval, _check_sample_weight, _fit_context
@@ -30,15 +31,11 @@ def _blockwise_average(X, weights, function) -> np.ndarray:
     """The (weighted) column average of ``function(rows)`` over X, accumulated in
     float64 block by block of rows (a float32 X of millions of rows is never
     copied whole)."""
-    n = X.shape[0]
     total = np.zeros(X.shape[1])
-    for start in range(0, n, _BLOCK_ROWS):
-        block = function(np.asarray(X[start : start + _BLOCK_ROWS], np.float64))
-        if weights is None:
-            total += block.sum(axis=0)
-        else:
-            total += weights[start : start + _BLOCK_ROWS] @ block
-    return total / n if weights is None else total
+    for rows in gen_batches(X.shape[0], _BLOCK_ROWS):
+        block = function(np.asarray(X[rows], np.float64))
+        total += block.sum(axis=0) if weights is None else weights[rows] @ block
+    return total / X.shape[0] if weights is None else total
 
 
 def _normalised_weights(sample_weight, X) -> np.ndarray | None:

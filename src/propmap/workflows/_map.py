@@ -803,6 +803,8 @@ def _fit_linear(data: _Scaled, settings: _Settings) -> tuple[_Fitted, Tuning]:
     """The linear map: :class:`~propmap.decomposition.PCovRCV` chooses the
     penalty and the mixing on the training rows' folds and refits on them; then
     the latent coordinates and the full ridge model's predictions of every row."""
+    from sklearn.utils import gen_batches
+
     from propmap.decomposition import PCovRCV
 
     model = PCovRCV(
@@ -835,16 +837,12 @@ def _fit_linear(data: _Scaled, settings: _Settings) -> tuple[_Fitted, Tuning]:
             np.concatenate(
                 [
                     np.asarray(model.regressor_.predict(data.X[rows])).ravel()
-                    for rows in _row_blocks(len(data.X))
+                    for rows in gen_batches(len(data.X), 8192)
                 ]
             )
         )
     ridge = np.asarray(ridge, dtype=np.float64).ravel()
     return _Fitted(model, ridge, latent), tuning
-
-
-def _row_blocks(n_rows: int, size: int = 8192):
-    return [slice(start, start + size) for start in range(0, n_rows, size)]
 
 
 def _cross_validate(data: _Scaled, settings: _Settings):
