@@ -8,6 +8,7 @@ from propmap.clustering import PAMM, QuickShift
 from propmap.decomposition import (
     KernelPCovC,
     KernelPCovR,
+    KernelPCovRCV,
     PCovC,
     PCovR,
     PCovRCV,
@@ -27,6 +28,8 @@ ESTIMATORS = [
     PCovR(space="sample"),
     PCovR(regressor="precomputed"),
     PCovRCV(cv=3, random_state=0),
+    KernelPCovRCV(cv=3, random_state=0),
+    KernelPCovRCV(cv=3, n_active=5, gammas=[0.5], random_state=0),
     KernelPCovR(),
     KernelPCovR(kernel="rbf", center=True, n_components=2, fit_inverse_transform=True),
     SparseKernelPCovR(n_active=10, kernel="rbf", n_components=2),

@@ -141,16 +141,18 @@ def test_pcov_path_equals_centred_kernel_pcovr(path_data, mixing, kernel_name):
     from sklearn.kernel_ridge import KernelRidge
 
     from propmap.decomposition import KernelPCovR
-    from propmap.workflows._options import Kernel
-    from propmap.workflows._tuning import Distances, full_kernel, kernel_path
+    from propmap.decomposition._kernel_cv import (
+        centred_kernel_path,
+        distances,
+        kernel_of,
+    )
 
     X, Y, Xv, Yv = path_data
     every, targets = np.vstack([X, Xv]), np.vstack([Y, Yv])
     gamma, penalty = 0.02, 0.1
-    kernel = Kernel(kernel_name)
-    matrix = full_kernel(Distances.of(every, kernel), kernel, gamma)
+    matrix = kernel_of(distances(every, every, kernel_name), kernel_name, gamma)
     inner, held = np.arange(90), np.arange(90, 120)
-    path = kernel_path(matrix, targets, inner, held, center=True)
+    path = centred_kernel_path(matrix, targets, inner, held)
     model = KernelPCovR(
         mixing=mixing,
         n_components=2,
@@ -169,14 +171,12 @@ def test_pcov_path_equals_centred_kernel_pcovr(path_data, mixing, kernel_name):
 def test_pcov_path_equals_nystroem_pcovr(path_data, mixing):
     import warnings
 
-    from propmap._linalg import PCovPath
     from propmap.decomposition import SparseKernelPCovR
-    from propmap.workflows._tuning import NystroemDistances
+    from propmap.decomposition._kernel_cv import NystroemFold
 
     X, Y, Xv, Yv = path_data
     active, gamma, penalty = np.arange(0, 90, 3), 0.02, 0.05
-    features, validation = NystroemDistances.of(X, Xv, X[active]).features(gamma)
-    path = PCovPath.from_features(features, Y, validation)
+    path = NystroemFold(X, Xv, X[active], "rbf").path(gamma, Y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         model = SparseKernelPCovR(

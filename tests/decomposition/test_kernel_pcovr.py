@@ -547,3 +547,37 @@ def test_fit_with_every_component_stays_lean(rng):
         tracemalloc.stop()
     # kernel, K~ and the eigensolver's workspace; pkt_, T and T G⁺ stay
     assert peak < 5.5 * 8 * n_samples**2
+
+
+def test_sparse_transform_predict_gives_the_full_nystroem_ridge():
+    """SparseKernelPCovR's ``ridge_coef_`` is kernel ridge regression on its
+    centred, scaled Nyström features; ``transform_predict`` gives it with the
+    latent coordinates and the prediction through them."""
+    from propmap.decomposition import SparseKernelPCovR
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(120, 3))
+    Y = np.column_stack([np.sin(X[:, 0]), X[:, 1] ** 2])
+    Y -= Y.mean(axis=0)
+    model = SparseKernelPCovR(
+        n_components=2, n_active=20, kernel="rbf", gamma=0.5, alpha=1e-2, center=True
+    ).fit(X, Y)
+    every = model.transform_predict(X)
+    np.testing.assert_allclose(every.latent, model.transform(X), atol=1e-10)
+    np.testing.assert_allclose(every.predicted, model.predict(X), atol=1e-10)
+    # the features by hand: (k(x, M) − k̄) U Λ^{-1/2} / √s
+    from sklearn.metrics.pairwise import rbf_kernel
+
+    active = rbf_kernel(model.X_active_, gamma=0.5)
+    values, vectors = np.linalg.eigh(active)
+    kept = values > values[-1] * 20 * np.finfo(float).eps
+    features = (rbf_kernel(X, model.X_active_, gamma=0.5) - model.kernel_mean_) @ (
+        vectors[:, kept] / np.sqrt(values[kept])
+    )
+    features /= np.sqrt(model.scale_)
+    weights = np.linalg.solve(
+        features.T @ features + 1e-2 * np.eye(features.shape[1]), features.T @ Y
+    )
+    np.testing.assert_allclose(every.regressor, features @ weights, atol=1e-6)
+    single = SparseKernelPCovR(n_active=20, kernel="rbf", gamma=0.5, center=True)
+    assert single.fit(X, Y[:, 0]).transform_predict(X).regressor.shape == (120,)

@@ -202,3 +202,17 @@ def test_the_shipped_qm9_gap_gets_the_maps_former_choices():
         cv = PCovRCV(svd_solver="arpack", random_state=0).fit(Xs.astype(np.float32), ys)
     assert cv.best_penalty_ == pytest.approx(10**-2.5)
     assert cv.best_mixing_ == 0.5
+
+
+def test_transform_predict_is_transform_predict_and_the_ridge():
+    """One call gives the latent coordinates, the prediction through them and
+    the full ridge model's, also for float32 X (read a block at a time)."""
+    X, y = _data(300, 40)
+    cv = PCovRCV(random_state=0).fit(X, y)
+    every = cv.transform_predict(X)
+    np.testing.assert_allclose(every.latent, cv.transform(X))
+    np.testing.assert_allclose(every.predicted, cv.predict(X), atol=1e-10)
+    np.testing.assert_allclose(every.regressor, cv.regressor_.predict(X))
+    single = cv.transform_predict(X.astype(np.float32))
+    np.testing.assert_allclose(single.latent, every.latent, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(single.regressor, every.regressor, rtol=1e-4, atol=1e-4)

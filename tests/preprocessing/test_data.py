@@ -132,6 +132,25 @@ def test_kernel_normalizer_centres_in_feature_space(rng):
     assert np.isclose(np.trace(normalizer.transform(X @ X.T)), 20)
 
 
+@pytest.mark.parametrize("with_center", [True, False])
+def test_kernel_normalizer_transforms_the_diagonal_of_new_points(rng, with_center):
+    """``transform_diagonal`` is the diagonal of the normalised kernel of new
+    points with themselves, from their own k(x, x) and their kernel with the
+    training points: ‖φ(x) − mean‖² / scale."""
+    X = rng.standard_normal((20, 4)) + 2.0
+    X_new = rng.standard_normal((6, 4))
+    normalizer = KernelNormalizer(with_center=with_center).fit(X @ X.T)
+    diagonal = normalizer.transform_diagonal(
+        np.einsum("ij,ij->i", X_new, X_new), X_new @ X.T
+    )
+    shift = X.mean(axis=0) if with_center else 0.0
+    centred = X - shift
+    scale = np.trace(centred @ centred.T) / 20
+    assert np.allclose(diagonal, np.sum((X_new - shift) ** 2, axis=1) / scale)
+    with pytest.raises(ValueError, match=r"K has shape \(6, 3\); expected \(6, 20\)"):
+        normalizer.transform_diagonal(np.ones(6), np.ones((6, 3)))
+
+
 def test_kernel_normalizer_options(rng):
     X = rng.standard_normal((10, 3))
     K = X @ X.T

@@ -18,7 +18,6 @@ from propmap.workflows import (
     MAP_FILES,
     Aggregate,
     Baseline,
-    Kernel,
     WorkflowError,
     map_structures,
 )
@@ -41,94 +40,6 @@ def test_map_from_python_writes_everything(qm9_file, tmp_path, small_soap):
     report = (out / "report.html").read_text()
     assert f"{ridge_test['mae']:.4g}" in report
     assert f"{map_test['mae']:.4g}" in report
-
-
-def test_the_fast_sweep_equals_explicit_refits(qm9_file, small_soap):
-    """The workflow's cross-validated losses are those of refitting PCovR with
-    the chosen ridge penalty for every mixing and fold."""
-    from sklearn.linear_model import Ridge
-    from sklearn.model_selection import KFold
-
-    from propmap.atomistic import read_structures, structure_targets
-    from propmap.decomposition import PCovR
-    from propmap.preprocessing import StandardFlexibleScaler
-    from propmap.workflows._tuning import Distances, tune
-
-    structures = read_structures(str(qm9_file))
-    X = small_soap.featurizer().fit_transform(structures)
-    y = structure_targets(structures, "gap")
-    X = StandardFlexibleScaler().fit_transform(X)
-    Y = StandardFlexibleScaler(column_wise=True).fit_transform(y[:, None])
-    folds = list(KFold(4, shuffle=True, random_state=1).split(X))
-    tuning = tune(
-        X,
-        Y,
-        folds,
-        kernel=Kernel.linear,
-        distances=Distances.of(X, Kernel.linear),
-        n_components=2,
-        gamma=None,
-        gamma_grid=False,
-        penalty=None,
-        mixing=None,
-        n_active=None,
-    )
-    for k, mixing in enumerate(tuning.mixings):
-        losses = []
-        for inner, held in folds:
-            model = PCovR(
-                mixing=mixing,
-                n_components=2,
-                svd_solver="full",
-                regressor=Ridge(alpha=tuning.penalty, fit_intercept=False),
-            )
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                model.fit(X[inner], Y[inner])
-            prediction = model.predict(X[held]).reshape(-1, 1)
-            loss_y = np.sum((Y[held] - prediction) ** 2) / np.sum(Y[held] ** 2)
-            losses.append((-model.score(X[held], Y[held]) - loss_y, loss_y))
-        np.testing.assert_allclose(
-            (tuning.loss_x[k], tuning.loss_y[k]), np.mean(losses, axis=0), rtol=1e-7
-        )
-    best = tuning.loss_y.min()
-    assert tuning.mixing == max(
-        a
-        for a, loss in zip(tuning.mixings, tuning.loss_y, strict=True)
-        if loss <= 1.05 * best
-    )
-
-
-def test_pcovrcv_gives_the_former_sweep_on_rows_and_on_moments(qm9_file, small_soap):
-    """PCovRCV, in memory and from a dask array's fold moments, gives the losses
-    and choices of the map's former sweep over the folds' rows, with fewer rows
-    than features (a rank-deficient root)."""
-    da = pytest.importorskip("dask.array")
-    from sklearn.model_selection import KFold
-
-    from propmap.atomistic import read_structures, structure_targets
-    from propmap.decomposition import PCovRCV
-    from propmap.preprocessing import StandardFlexibleScaler
-    from propmap.workflows._tuning import Distances, tune
-
-    structures = read_structures(str(qm9_file))
-    X = StandardFlexibleScaler().fit_transform(
-        small_soap.featurizer().fit_transform(structures)
-    )
-    y = structure_targets(structures, "gap")
-    Y = StandardFlexibleScaler(column_wise=True).fit_transform(y[:, None])
-    assert X.shape[0] < X.shape[1]
-    folds = list(KFold(4, shuffle=True, random_state=1).split(X))
-    rows = tune(
-        X, Y, folds, distances=Distances.of(X, Kernel.linear), kernel=Kernel.linear,
-        n_components=2, gamma=None, gamma_grid=False, penalty=None, mixing=None,
-        n_active=None,
-    )  # fmt: skip
-    for data in (X, da.from_array(X, chunks=(40, -1))):
-        cv = PCovRCV(cv=folds, svd_solver="arpack").fit(data, Y)
-        assert (cv.best_penalty_, cv.best_mixing_) == (rows.penalty, rows.mixing)
-        np.testing.assert_allclose(cv.cv_results_["loss_y"], rows.loss_y, rtol=1e-7)
-        np.testing.assert_allclose(cv.cv_results_["loss_x"], rows.loss_x, rtol=1e-7)
 
 
 @pytest.mark.parametrize(
@@ -232,28 +143,6 @@ def test_unseen_test_elements_are_reported():
     structures = [ase.Atoms("CH4"), ase.Atoms("H2O"), ase.Atoms("HF"), ase.Atoms("NH3")]
     assert _unseen_elements(structures, [0, 1], [2, 3]) == ["F", "N"]
     assert _unseen_elements(structures, [0, 1, 2, 3], [1]) == []
-
-
-def test_nystroem_without_the_gram_matrix_is_the_same_map(
-    qm9_file, tmp_path, monkeypatch, small_soap
-):
-    """Above GRAM_ROWS structures the Nyström map picks its active points by FPS
-    on the features instead of the Gram matrix: the same points, the same map."""
-    import propmap.workflows._map as map_module
-
-    options = {"soap": small_soap, "sparse": 30, "gamma": 0.05}
-    with_gram = map_structures([qm9_file], "gap", tmp_path / "gram", **options)
-    monkeypatch.setattr(map_module, "GRAM_ROWS", 0)
-    without = map_structures([qm9_file], "gap", tmp_path / "features", **options)
-    assert without["penalty"] == with_gram["penalty"]
-    assert without["mixing"] == with_gram["mixing"]
-    np.testing.assert_allclose(
-        without["sweep"]["loss_y_cv"], with_gram["sweep"]["loss_y_cv"], rtol=1e-8
-    )
-    for model in ("map", "full_model"):
-        assert without["accuracy"][model]["test"]["mae"] == pytest.approx(
-            with_gram["accuracy"][model]["test"]["mae"], rel=1e-8
-        )
 
 
 def test_the_model_file_is_one_pipeline_on_structures(qm9_file, tmp_path, small_soap):

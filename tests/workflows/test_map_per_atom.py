@@ -84,18 +84,23 @@ def test_structures_are_never_split(atom_map):
 
 
 def test_the_folds_keep_structures_whole():
+    """The estimators' folds (and the γ search's subset) of a map of atoms hold
+    whole structures."""
+    from propmap.decomposition._cv import cv_folds
+    from propmap.decomposition._kernel_cv import _subsample
+
     groups = np.repeat(np.arange(30), np.arange(30) % 7 + 1)
-    rows = np.flatnonzero(groups % 4 != 0)
-    folds = map_module._folds(rows, 0, groups)
+    groups = groups[groups % 4 != 0]
+    folds = cv_folds(5, groups.size, groups, random_state=0)
     assert len(folds) == 5
     held = np.concatenate([h for _, h in folds])
-    np.testing.assert_array_equal(np.sort(held), rows)
+    np.testing.assert_array_equal(np.sort(held), np.arange(groups.size))
     for inner, held in folds:
         assert not set(groups[inner]) & set(groups[held])
-        assert set(inner) | set(held) == set(rows)
-    search = map_module._subsample_folds(rows, 0, groups)
-    for inner, held in search:
-        assert not set(groups[inner]) & set(groups[held])
+        assert set(inner) | set(held) == set(range(groups.size))
+    subset = _subsample(groups.size, 40, groups, random_state=0)
+    kept = set(groups[subset])
+    assert all(set(np.flatnonzero(groups == g)) <= set(subset) for g in kept)
 
 
 def test_the_viewer_shows_atoms(atom_map):
@@ -107,33 +112,6 @@ def test_the_viewer_shows_atoms(atom_map):
     assert properties[CHARGES]["target"] == "atom"
     assert len(properties["element"]["values"]) == summary["points"]
     assert dataset["settings"]["map"]["color"]["property"] == CHARGES
-
-
-def test_many_atoms_are_cross_validated_from_moments(
-    molecules_file, tmp_path, monkeypatch
-):
-    """Past GRAM_ROWS rows a linear map uses the folds' d x d moments instead of
-    the n x n Gram matrix: the same choices and accuracies."""
-    gram = map_structures(
-        [molecules_file], CHARGES, tmp_path / "gram", soap=SOAP, per="atom"
-    )
-    monkeypatch.setattr(map_module, "GRAM_ROWS", 100)
-    monkeypatch.setattr(
-        map_module.Distances,
-        "of",
-        lambda *args: pytest.fail("an n x n Gram matrix was made"),
-    )
-    moments = map_structures(
-        [molecules_file], CHARGES, tmp_path / "moments", soap=SOAP, per="atom"
-    )
-    assert (moments["mixing"], moments["penalty"]) == (gram["mixing"], gram["penalty"])
-    np.testing.assert_allclose(
-        moments["sweep"]["loss_y_cv"], gram["sweep"]["loss_y_cv"], rtol=1e-8
-    )
-    for model in ("map", "full_model"):
-        assert moments["accuracy"][model]["test"]["mae"] == pytest.approx(
-            gram["accuracy"][model]["test"]["mae"], rel=1e-8
-        )
 
 
 def test_new_molecules_are_projected_atom_by_atom(atom_map, tmp_path):

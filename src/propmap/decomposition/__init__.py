@@ -2,9 +2,10 @@
 reconstructing the features against predicting the targets; and sketch-map, a
 non-linear map that reproduces a chosen range of distances."""
 
-from propmap.decomposition._base import BasePCov
+from propmap.decomposition._base import BasePCov, LatentPrediction
 from propmap.decomposition._cv import PCovRCV
 from propmap.decomposition._kernel_base import BaseKernelPCov
+from propmap.decomposition._kernel_cv import KernelPCovRCV
 from propmap.decomposition._kernel_pcovr import KernelPCovR
 from propmap.decomposition._pcovc import KernelPCovC, PCovC
 from propmap.decomposition._pcovr import PCovR
@@ -18,6 +19,8 @@ _BaseKPCov = BaseKernelPCov
 __all__ = [
     "KernelPCovC",
     "KernelPCovR",
+    "KernelPCovRCV",
+    "LatentPrediction",
     "PCovC",
     "PCovR",
     "PCovRCV",

@@ -11,6 +11,7 @@ eigenproblems. Both solvers live here, written once:
 from __future__ import annotations
 
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -37,6 +38,17 @@ from propmap._validation import (
     warn_if_uncentered,
 )
 from propmap.utils._pcovr_utils import modified_kernel
+
+
+class LatentPrediction(NamedTuple):
+    """Every row's latent coordinates, its prediction through them and the full
+    regression's prediction, from one pass over the rows (``transform_predict``
+    of the cross-validated and Nyström PCovR estimators)."""
+
+    latent: np.ndarray  # (n_samples, n_components): T
+    predicted: np.ndarray  # T P_TY
+    regressor: np.ndarray  # the full (kernel) ridge regression's prediction
+
 
 __all__ = ["BasePCov", "SpectrumMixin", "forget_conditional_attributes"]
 

@@ -32,15 +32,22 @@ import numpy as np
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import KFold, check_cv
 from sklearn.utils import gen_batches
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from propmap._compat import Interval, RealNotInt, StrOptions, _fit_context
 from propmap._dask import is_dask_array, root_of_gram
 from propmap._linalg import PCovPath, resolve_solver, row_space
 from propmap._validation import FLOAT_DTYPES, check_n_components
+from propmap.decomposition._base import LatentPrediction
 from propmap.decomposition._pcovr import PCovR, _ridge_with_coefficients
 
-__all__ = ["DEFAULT_ALPHAS", "DEFAULT_MIXINGS", "PCovRCV"]
+__all__ = [
+    "DEFAULT_ALPHAS",
+    "DEFAULT_MIXINGS",
+    "PCovRCV",
+    "choose_on_paths",
+    "cv_folds",
+]
 
 DEFAULT_MIXINGS = tuple(round(0.1 * k, 1) for k in range(11))
 # for features scaled to ‖X‖² = n (StandardFlexibleScaler), relative to an
@@ -141,6 +148,102 @@ def _partition_labels(folds, n_samples: int) -> np.ndarray | None:
             return None
         labels[held] = label
     return labels if np.all(labels >= 0) else None
+
+
+def check_grid(values, default, name: str, *, upper=None, positive=False):
+    """A grid of hyperparameters as a flat float array (``default`` when None),
+    refused with a message naming it when empty, not finite or out of range."""
+    grid = np.asarray(default if values is None else values, dtype=float).ravel()
+    if grid.size == 0 or not np.all(np.isfinite(grid)):
+        raise ValueError(f"{name} must be a non-empty list of finite numbers.")
+    if positive and np.any(grid <= 0):
+        raise ValueError(f"{name} must be positive; got {grid.tolist()}.")
+    if upper is not None and np.any((grid < 0) | (grid > upper)):
+        raise ValueError(f"{name} must lie in [0, {upper:g}]; got {grid.tolist()}.")
+    return grid
+
+
+def cv_folds(
+    cv, n_samples: int, groups=None, random_state=None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(training rows, held-out rows) of every fold of ``cv``: an int k gives k
+    shuffled folds (of whole groups, with ``groups``); otherwise any splitter or
+    iterable of index pairs (see :class:`PCovRCV`'s ``cv``)."""
+    rows = np.arange(n_samples)
+    if isinstance(cv, Integral):
+        if groups is None:
+            units = rows
+        else:
+            groups = np.asarray(groups)
+            if groups.shape != (n_samples,):
+                raise ValueError(
+                    f"groups has shape {groups.shape}; expected ({n_samples},)."
+                )
+            units = np.unique(groups)
+        if units.size < max(cv, 2):
+            what = "samples" if groups is None else "groups"
+            raise ValueError(
+                f"cv={cv} folds need at least {cv} {what}; got {units.size}."
+            )
+        splitter = KFold(cv, shuffle=True, random_state=random_state)
+        if groups is None:
+            return list(splitter.split(rows))
+        return [
+            (
+                np.flatnonzero(np.isin(groups, units[inner])),
+                np.flatnonzero(np.isin(groups, units[held])),
+            )
+            for inner, held in splitter.split(units)
+        ]
+    splitter = check_cv(cv)
+    folds = [
+        (np.asarray(inner), np.asarray(held))
+        for inner, held in splitter.split(rows, None, groups)
+    ]
+    if not folds:
+        raise ValueError("cv gave no folds.")
+    return folds
+
+
+def ridge_losses(paths, held_targets, alphas) -> np.ndarray:
+    """Held-out loss of the ridge regression of every fold (rows) and penalty."""
+    return np.array(
+        [
+            [path.ridge_loss(alpha, targets) for alpha in alphas]
+            for path, targets in zip(paths, held_targets, strict=True)
+        ]
+    )
+
+
+def choose_on_paths(
+    paths, held_targets, mixings, alphas, n_components: int, mixing_tolerance: float
+) -> tuple[float, float, dict]:
+    """The penalty of the smallest mean held-out ridge loss, then the largest
+    mixing whose mean held-out prediction loss is within ``mixing_tolerance`` of
+    the best mixing's, from the folds' :class:`~propmap._linalg.PCovPath`; and
+    the curves behind them (``cv_results_``)."""
+    ridge = ridge_losses(paths, held_targets, alphas)
+    mean_ridge = ridge.mean(axis=0)
+    penalty = float(alphas[int(np.argmin(mean_ridge))])
+    sweep = np.array(
+        [
+            [path.losses(alpha, penalty, n_components, targets) for alpha in mixings]
+            for path, targets in zip(paths, held_targets, strict=True)
+        ]
+    )  # (folds, mixings, 2)
+    loss_x, loss_y = sweep[..., 0].mean(axis=0), sweep[..., 1].mean(axis=0)
+    within = loss_y <= (1.0 + mixing_tolerance) * loss_y.min()
+    results = {
+        "alphas": np.asarray(alphas),
+        "ridge_loss": mean_ridge,
+        "ridge_loss_folds": ridge,
+        "mixings": np.asarray(mixings),
+        "loss_x": loss_x,
+        "loss_y": loss_y,
+        "loss_x_folds": sweep[..., 0],
+        "loss_y_folds": sweep[..., 1],
+    }
+    return penalty, float(mixings[within].max()), results
 
 
 class PCovRCV(PCovR):
@@ -276,60 +379,13 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
     # -- grids and folds
 
     def _grids(self) -> tuple[np.ndarray, np.ndarray]:
-        mixings = np.asarray(
-            DEFAULT_MIXINGS if self.mixings is None else self.mixings, dtype=float
-        ).ravel()
-        alphas = np.asarray(
-            DEFAULT_ALPHAS if self.alphas is None else self.alphas, dtype=float
-        ).ravel()
-        if mixings.size == 0 or np.any(~np.isfinite(mixings)):
-            raise ValueError("mixings must be a non-empty list of numbers in [0, 1].")
-        if np.any((mixings < 0) | (mixings > 1)):
-            raise ValueError(f"mixings must lie in [0, 1]; got {mixings.tolist()}.")
-        if alphas.size == 0 or not np.all(np.isfinite(alphas)) or np.any(alphas <= 0):
-            raise ValueError(
-                f"alphas must be a non-empty list of positive numbers; got "
-                f"{alphas.tolist()}."
-            )
-        return mixings, alphas
+        return (
+            check_grid(self.mixings, DEFAULT_MIXINGS, "mixings", upper=1.0),
+            check_grid(self.alphas, DEFAULT_ALPHAS, "alphas", positive=True),
+        )
 
     def _folds(self, n_samples: int, groups) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(training rows, held-out rows) of every fold."""
-        rows = np.arange(n_samples)
-        if isinstance(self.cv, Integral):
-            if groups is None:
-                units = rows
-            else:
-                groups = np.asarray(groups)
-                if groups.shape != (n_samples,):
-                    raise ValueError(
-                        f"groups has shape {groups.shape}; expected ({n_samples},)."
-                    )
-                units = np.unique(groups)
-            if units.size < max(self.cv, 2):
-                what = "samples" if groups is None else "groups"
-                raise ValueError(
-                    f"cv={self.cv} folds need at least {self.cv} {what}; got "
-                    f"{units.size}."
-                )
-            splitter = KFold(self.cv, shuffle=True, random_state=self.random_state)
-            if groups is None:
-                return list(splitter.split(rows))
-            return [
-                (
-                    np.flatnonzero(np.isin(groups, units[inner])),
-                    np.flatnonzero(np.isin(groups, units[held])),
-                )
-                for inner, held in splitter.split(units)
-            ]
-        splitter = check_cv(self.cv)
-        folds = [
-            (np.asarray(inner), np.asarray(held))
-            for inner, held in splitter.split(rows, None, groups)
-        ]
-        if not folds:
-            raise ValueError("cv gave no folds.")
-        return folds
+        return cv_folds(self.cv, n_samples, groups, self.random_state)
 
     # -- fit
 
@@ -494,36 +550,10 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
 
     def _choose(self, paths, held_targets, mixings, alphas) -> None:
         """The penalty, then the mixing, by the rule of the class docstring."""
-        ridge = np.array(
-            [
-                [path.ridge_loss(alpha, targets) for alpha in alphas]
-                for path, targets in zip(paths, held_targets, strict=True)
-            ]
-        )
-        mean_ridge = ridge.mean(axis=0)
-        self.best_penalty_ = float(alphas[int(np.argmin(mean_ridge))])
-        sweep = np.array(
-            [
-                [
-                    path.losses(alpha, self.best_penalty_, self.n_components, targets)
-                    for alpha in mixings
-                ]
-                for path, targets in zip(paths, held_targets, strict=True)
-            ]
-        )  # (folds, mixings, 2)
-        loss_x, loss_y = sweep[..., 0].mean(axis=0), sweep[..., 1].mean(axis=0)
-        within = loss_y <= (1.0 + self.mixing_tolerance) * loss_y.min()
-        self.best_mixing_ = float(mixings[within].max())
-        self.cv_results_ = {
-            "alphas": alphas,
-            "ridge_loss": mean_ridge,
-            "ridge_loss_folds": ridge,
-            "mixings": mixings,
-            "loss_x": loss_x,
-            "loss_y": loss_y,
-            "loss_x_folds": sweep[..., 0],
-            "loss_y_folds": sweep[..., 1],
-        }
+        self.best_penalty_, self.best_mixing_, self.cv_results_ = choose_on_paths(
+            paths, held_targets, mixings, alphas, self.n_components,
+            self.mixing_tolerance,
+        )  # fmt: skip
 
     def _refit(
         self, totals, rank, span, spectrum, column_sums, shape, dtype, targets_1d
@@ -557,6 +587,33 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
             mixing=self.best_mixing_, span=span,
         )  # fmt: skip
         self._finish_fit(dtype, targets_1d)
+
+    def transform_predict(self, X) -> LatentPrediction:
+        """The latent coordinates, the prediction through them and the full ridge
+        model's prediction of every row, a block of rows at a time (a float32 X
+        is never copied to float64 whole).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        LatentPrediction
+            ``latent`` (n_samples, n_components_); ``predicted`` and
+            ``regressor`` (n_samples,) or (n_samples, n_targets).
+        """
+        check_is_fitted(self, "regressor_")
+        X = validate_data(self, X, reset=False, dtype=list(FLOAT_DTYPES))
+        latent = self.transform(X)
+        regressor = np.concatenate(
+            [
+                np.asarray(self.regressor_.predict(X[rows]), dtype=np.float64)
+                for rows in gen_batches(X.shape[0], BLOCK_ROWS)
+            ]
+        )
+        predicted = np.asarray(latent, np.float64) @ self.pty_
+        return LatentPrediction(latent, predicted, regressor)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

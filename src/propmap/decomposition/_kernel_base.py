@@ -215,8 +215,7 @@ class BaseKernelPCov(
             if self_kernel:
                 values = self._kernel_diagonal(X[rows])
                 if self.center:
-                    values += self.centerer_.K_fit_all_ - 2.0 * block.mean(axis=1)
-                    values /= self.centerer_.scale_
+                    values = self.centerer_.transform_diagonal(values, block)
                 diagonal[rows] = values
             if self.center:
                 block = self.centerer_.transform(block, copy=False)

@@ -13,7 +13,11 @@ from propmap._compat import Interval, StrOptions, _fit_context
 from propmap._dask import check_dask_features, is_dask_array, map_rows, rows_like
 from propmap._linalg import resolve_solver, symmetric_eigh
 from propmap._validation import check_n_components
-from propmap.decomposition._base import BasePCov, forget_conditional_attributes
+from propmap.decomposition._base import (
+    BasePCov,
+    LatentPrediction,
+    forget_conditional_attributes,
+)
 from propmap.decomposition._kernel_base import (
     KernelMixin,
     check_inverse_transform,
@@ -86,6 +90,10 @@ class SparseKernelPCovR(KernelMixin, RegressorMixin, MultiOutputMixin, BasePCov)
         ``pkt_ @ pty_``.
     pty_ : ndarray of shape (n_components_, n_targets) or (n_components_,)
         Least-squares map from the latent space to Y.
+    ridge_coef_ : ndarray of shape (n_active_, n_targets) or (n_active_,)
+        Weights of the full kernel ridge regression on the Nyström features,
+        applied to the centred kernel rows: ``Ŷ = (k(x, M) − k̄) ridge_coef_``
+        (see :meth:`transform_predict`).
     ptx_ : ndarray of shape (n_components_, n_features)
         Map from the latent space back to X (with ``fit_inverse_transform=True``).
     kernel_mean_ : ndarray of shape (n_active_,)
@@ -315,6 +323,12 @@ class SparseKernelPCovR(KernelMixin, RegressorMixin, MultiOutputMixin, BasePCov)
         shrink = np.zeros_like(gram_values)
         solvable = gram_values + self.alpha > 0
         shrink[solvable] = gram_values[solvable] / (gram_values[solvable] + self.alpha)
+        # the full kernel ridge model's weights on the centred kernel rows
+        inverse = np.zeros_like(gram_values)
+        inverse[solvable] = 1.0 / (gram_values[solvable] + self.alpha)
+        self.ridge_coef_ = (whitening / np.sqrt(self.scale_)) @ (
+            gram_vectors @ (projected_targets * inverse[:, None])
+        )
         self._fit_feature_space(
             gram_values,
             gram_vectors,
@@ -338,6 +352,7 @@ class SparseKernelPCovR(KernelMixin, RegressorMixin, MultiOutputMixin, BasePCov)
         self.pky_ = self.pkt_ @ self.pty_
         if targets_1d:
             self.pty_ = self.pty_[:, 0]
+            self.ridge_coef_ = self.ridge_coef_[:, 0]
             self.pky_ = self.pky_[:, 0]
         self.components_ = self.pkt_.T
         self._features_map_ = whitening / np.sqrt(self.scale_)
@@ -453,6 +468,31 @@ class SparseKernelPCovR(KernelMixin, RegressorMixin, MultiOutputMixin, BasePCov)
                 X, self.transform, self.n_components_, np.float64, self.n_features_in_
             )
         return self._latent(self._validate_new(X))
+
+    def transform_predict(self, X) -> LatentPrediction:
+        """The latent coordinates, the prediction through them and the full
+        Nyström kernel ridge model's prediction, from one pass of kernel rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        LatentPrediction
+            ``latent`` (n_samples, n_components_); ``predicted`` and
+            ``regressor`` (n_samples,) or (n_samples, n_targets).
+        """
+        check_is_fitted(self, ["pkt_", "ridge_coef_"])
+        X = self._validate_new(X)
+        width = self.n_components_
+        ridge = self.ridge_coef_.reshape(self.n_active_, -1)
+        products = self._kernel_rows(X, np.hstack([self.pkt_, ridge]))
+        latent, regressor = products[:, :width], products[:, width:]
+        predicted = latent @ self.pty_.reshape(width, -1)
+        if self.ridge_coef_.ndim == 1:
+            predicted, regressor = predicted[:, 0], regressor[:, 0]
+        return LatentPrediction(latent, predicted, regressor)
 
     def inverse_transform(self, X):
         """Map latent coordinates back to features (needs

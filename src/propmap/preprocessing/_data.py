@@ -433,6 +433,35 @@ class KernelNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         K /= K.dtype.type(self.scale_)
         return K
 
+    def transform_diagonal(self, diagonal, K) -> np.ndarray:
+        """The normalised ``k(x, x)`` of new points, from their own kernel values
+        and their (raw) kernel with the training points.
+
+        Parameters
+        ----------
+        diagonal : array-like of shape (n_new,)
+            ``k(x, x)`` of each new point.
+        K : array-like of shape (n_new, n_samples)
+            The new points' kernel with the training points, not yet transformed.
+
+        Returns
+        -------
+        diagonal_normalised : ndarray of shape (n_new,)
+        """
+        check_is_fitted(self, ["K_fit_rows_", "scale_"])
+        values = np.array(diagonal, dtype=np.float64).ravel()
+        K = np.asarray(K)
+        if K.shape != (values.size, self.K_fit_rows_.size):
+            raise ValueError(
+                f"K has shape {K.shape}; expected ({values.size}, "
+                f"{self.K_fit_rows_.size}) for {values.size} new points."
+            )
+        if self.with_center:
+            row_means = np.average(K, axis=1, weights=self.sample_weight_)
+            values += self.K_fit_all_ - 2.0 * row_means
+        values /= self.scale_
+        return values
+
     def fit_transform(self, K, y=None, sample_weight=None):
         """Fit to the training kernel and return it normalised."""
         return self.fit(K, sample_weight=sample_weight).transform(K)

@@ -1,8 +1,9 @@
 """The map workflow: structures -> SOAP -> (Kernel) PCovR map, its accuracy next
 to the full ridge model's, figures, viewer, report and the fitted model.
 
-Steps: read → featurise → split (and composition baseline) → scale → tune
-(:mod:`propmap.workflows._tuning`) → fit → evaluate → write.
+Steps: read → featurise → split (and composition baseline) → scale →
+cross-validate and refit (:class:`~propmap.decomposition.PCovRCV`,
+:class:`~propmap.decomposition.KernelPCovRCV`) → evaluate → write.
 """
 
 from __future__ import annotations
@@ -44,26 +45,19 @@ from propmap.workflows._steps import (
     write_json,
 )
 from propmap.workflows._tables import is_feature_file, read_table
-from propmap.workflows._tuning import (
-    LOSS_TOLERANCE,
-    MIXING_RULE,
-    Distances,
-    NystroemDistances,
-    PCovPath,
-    Tuning,
-    active_points,
-    full_kernel,
-    median_gamma,
-    tune,
-)
 
 __all__ = ["ATOM_MAP_FILES", "MAP_FILES", "map_structures"]
 
 MIN_STRUCTURES = 8
 CV_FOLDS = 5
+# the mixing: the largest α whose held-out loss is within this share of the best's
+LOSS_TOLERANCE = 0.05
+MIXING_RULE = (
+    "largest α whose mean held-out prediction loss is within 5 % of the best α's"
+)
 # the kernel width is searched on the folds of at most this many training rows
 GAMMA_SEARCH_ROWS = 800
-# Nyström maps of more structures than this do without the n x n Gram matrix
+# dense kernel maps of more rows than this are refused (n x n kernels)
 GRAM_ROWS = 8192
 # a sketch-map of more rows than this is fitted on this many landmarks (FPS)
 SKETCH_LANDMARKS = 500
@@ -129,51 +123,13 @@ def _scores(truth, predicted, baseline=None) -> dict[str, float]:
     return scores
 
 
-def _folds(rows, seed: int, groups=None):
-    """K-fold splits of ``rows`` (pairs of index arrays into the same data); with
-    ``groups`` (the structure of every row), of whole groups."""
-    from sklearn.model_selection import KFold
-
-    units = rows if groups is None else np.unique(groups[rows])
-    splitter = KFold(
-        n_splits=min(CV_FOLDS, units.size), shuffle=True, random_state=seed
-    )
-    if groups is None:
-        return [(rows[inner], rows[held]) for inner, held in splitter.split(rows)]
-    return [
-        (
-            rows[np.isin(groups[rows], units[inner])],
-            rows[np.isin(groups[rows], units[held])],
-        )
-        for inner, held in splitter.split(units)
-    ]
-
-
-def _subsample_folds(train, seed: int, groups=None):
-    """The folds of the kernel-width search: a random subsample of the training
-    rows (of whole groups) when there are more than GAMMA_SEARCH_ROWS."""
-    rng = np.random.default_rng(seed)
-    rows = train
-    if train.size > GAMMA_SEARCH_ROWS:
-        if groups is None:
-            rows = np.sort(rng.choice(train, GAMMA_SEARCH_ROWS, replace=False))
-        else:
-            units = rng.permutation(np.unique(groups[train]))
-            sizes = np.bincount(groups[train])[units]
-            kept = units[
-                : max(int(np.searchsorted(np.cumsum(sizes), GAMMA_SEARCH_ROWS)), 2)
-            ]
-            rows = train[np.isin(groups[train], kept)]
-    return _folds(rows, seed, groups)
-
-
 def _gamma_rule(kernel, gamma_grid: bool, sparse, n_train: int) -> str | None:
     """How γ was chosen, in words."""
     if kernel == Kernel.linear:
         return None
     if not gamma_grid:
         return "given"
-    rows = n_train if sparse is not None else min(n_train, GAMMA_SEARCH_ROWS)
+    rows = min(n_train, GAMMA_SEARCH_ROWS)
     return (
         f"{CV_FOLDS}-fold cross-validation on {rows} training structures: smallest "
         "held-out loss of the full model over factors of 2 (1/16 to 16) of 1 / the "
@@ -199,75 +155,6 @@ class _Fitted:
     model: Any
     ridge_prediction: np.ndarray  # scaled targets, all rows
     latent: np.ndarray
-
-
-def _fit_final(Xs, Ys, train, kernel, distances, tuning, components, sparse):
-    from sklearn.kernel_ridge import KernelRidge
-    from sklearn.linear_model import Ridge
-
-    from propmap.decomposition import KernelPCovR, PCovR, SparseKernelPCovR
-
-    rows = np.arange(Xs.shape[0])
-    settings = {"mixing": tuning.mixing, "n_components": components}
-    if sparse is not None:
-        # SparseKernelPCovR's own FPS picks, from the Gram matrix when there is one
-        position = {row: k for k, row in enumerate(train)}
-        active = [position[row] for row in active_points(Xs, train, sparse, distances)]
-        model = SparseKernelPCovR(
-            n_active=sparse,
-            active=np.array(active),
-            kernel="rbf",
-            gamma=tuning.gamma,
-            alpha=tuning.penalty,
-            center=True,
-            **settings,
-        )
-    elif kernel == Kernel.linear:
-        # arpack: exact top eigenpairs, as the cross-validation's (PCovR's auto
-        # policy would take the randomized solver here)
-        model = PCovR(
-            regressor=Ridge(alpha=tuning.penalty, fit_intercept=False),
-            svd_solver="arpack",
-            **settings,
-        )
-    else:
-        model = KernelPCovR(
-            kernel=kernel.value,
-            gamma=tuning.gamma,
-            center=True,
-            regressor=KernelRidge(
-                alpha=tuning.penalty, kernel=kernel.value, gamma=tuning.gamma
-            ),
-            **settings,
-        )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # a subset is not centred
-        model.fit(Xs[train], Ys[train])
-    # the full (ridge or kernel ridge) model on the same training rows
-    if sparse is None and kernel == Kernel.linear:
-        # PCovR's own ridge: its weights W were solved from the Gram matrix
-        prediction = np.asarray(model.regressor_.predict(Xs)).ravel()
-        return _Fitted(model, prediction, model.transform(Xs))
-    if sparse is not None:
-        active = train[model.active_indices_]
-        if distances is None:
-            nystroem = NystroemDistances.of(Xs[train], Xs, Xs[active])
-        else:
-            nystroem = NystroemDistances.within(distances, train, rows, active)
-        features, every = nystroem.features(tuning.gamma)
-        path = PCovPath.from_features(features, Ys[train], every)
-        # T = (k(X, M) − k̄) P_KT from the distances at hand, not from X again
-        kernel_rows = np.exp(-tuning.gamma * nystroem.others) - model.kernel_mean_
-        return _Fitted(
-            model, path.ridge(tuning.penalty)[1][:, 0], kernel_rows @ model.pkt_
-        )
-    # Kernel PCovR's own kernel ridge, on the kernel the cross-validation had:
-    # K_c(X, X_train) W with the model's centring
-    matrix = full_kernel(distances, kernel, tuning.gamma)[:, train]
-    centred = model.centerer_.transform(matrix, copy=False)
-    weights = np.asarray(model.regressor_.dual_coef_).reshape(train.size, -1)
-    # T = K_c(X, X_train) P_KT, on the same kernel: no second kernel pass over X
-    return _Fitted(model, (centred @ weights)[:, 0], centred @ model.pkt_)
 
 
 def map_structures(
@@ -634,27 +521,16 @@ def _run(inputs: _Inputs, target: str, settings: _Settings):
     outputs are drawn from."""
     stage("split, baseline and scaling", settings.progress, key="split_and_scale")
     data = _split_and_scale(inputs, settings)
-    if settings.kernel == Kernel.linear:
-        stage(
-            "cross-validation (penalty, mixing) and final fit", settings.progress,
-            key="cross_validation_and_fit",
-        )  # fmt: skip
-        fitted, tuning = _fit_linear(data, settings)
-        search = False
-    else:
-        stage(
-            "kernels and cross-validation (penalty, γ, mixing)", settings.progress,
-            key="cross_validation",
-        )  # fmt: skip
-        distances, tuning, search = _cross_validate(data, settings)
-        stage(
-            f"final fit (mixing {tuning.mixing:g})", settings.progress,
-            key="final_fit",
-        )  # fmt: skip
-        fitted = _fit_final(
-            data.X, data.Y, data.train, settings.kernel, distances, tuning,
-            settings.components, settings.sparse,
-        )  # fmt: skip
+    linear = settings.kernel == Kernel.linear
+    stage(
+        "cross-validation (penalty, mixing) and final fit"
+        if linear
+        else "kernels, cross-validation (penalty, γ, mixing) and final fit",
+        settings.progress,
+        key="cross_validation_and_fit",
+    )
+    fitted = _fit(data, settings)
+    search = not linear and settings.gamma is None
     latent = fitted.latent
 
     def in_units(scaled: np.ndarray) -> np.ndarray:
@@ -668,9 +544,10 @@ def _run(inputs: _Inputs, target: str, settings: _Settings):
     accuracy = _accuracy(inputs.y, data, predicted, ridge_predicted)
     if inputs.groups is not None:
         accuracy["per_element"] = _element_accuracy(inputs, data, predicted)
-    summary = _summary(inputs, target, settings, data, tuning, search, accuracy)
-    # the cross-validated estimator is the PCovR it refits
-    summary["model"] = type(fitted.model).__name__.removesuffix("CV")
+    summary = _summary(inputs, target, settings, data, fitted.model, search, accuracy)
+    # the cross-validated estimator is named after the model it refits
+    refit = getattr(fitted.model, "best_estimator_", fitted.model)
+    summary["model"] = type(refit).__name__.removesuffix("CV")
     shown, embedding = latent, None
     if settings.layout == Layout.sketch:
         stage("sketch-map of the features", settings.progress, key="sketch_map")
@@ -799,88 +676,55 @@ def _split_and_scale(inputs: _Inputs, settings: _Settings) -> _Scaled:
     )  # fmt: skip
 
 
-def _fit_linear(data: _Scaled, settings: _Settings) -> tuple[_Fitted, Tuning]:
-    """The linear map: :class:`~propmap.decomposition.PCovRCV` chooses the
-    penalty and the mixing on the training rows' folds and refits on them; then
-    the latent coordinates and the full ridge model's predictions of every row."""
-    from sklearn.utils import gen_batches
+def _estimator(settings: _Settings):
+    """The cross-validated estimator of the map: PCovRCV (linear) or
+    KernelPCovRCV (dense, or Nyström with ``sparse``), with the given values as
+    one-point grids."""
+    from propmap.decomposition import KernelPCovRCV, PCovRCV
 
-    from propmap.decomposition import PCovRCV
-
-    model = PCovRCV(
-        mixings=None if settings.mixing is None else [settings.mixing],
-        alphas=None if settings.penalty is None else [settings.penalty],
-        n_components=settings.components,
-        cv=CV_FOLDS,
-        mixing_tolerance=LOSS_TOLERANCE,
-        svd_solver="arpack",
-        random_state=settings.seed,
+    common = {
+        "mixings": None if settings.mixing is None else [settings.mixing],
+        "alphas": None if settings.penalty is None else [settings.penalty],
+        "n_components": settings.components,
+        "cv": CV_FOLDS,
+        "mixing_tolerance": LOSS_TOLERANCE,
+        "random_state": settings.seed,
+    }
+    if settings.kernel == Kernel.linear:
+        # arpack: exact top eigenpairs (the auto policy would take the
+        # randomized solver here)
+        return PCovRCV(svd_solver="arpack", **common)
+    return KernelPCovRCV(
+        gammas=None if settings.gamma is None else [settings.gamma],
+        kernel=settings.kernel.value,
+        n_active=settings.sparse,
+        gamma_search_samples=GAMMA_SEARCH_ROWS,
+        **common,
     )
-    # (a dask X: sorted rows keep its chunks whole)
-    rows, train = data.training_rows()
+
+
+def _fit(data: _Scaled, settings: _Settings) -> _Fitted:
+    """The estimator chooses the hyperparameters on the training rows' folds and
+    refits on them; then the latent coordinates and the full model's predictions
+    of every row."""
+    model = _estimator(settings)
+    if data.order is None and settings.kernel != Kernel.linear:
+        # the training rows in the split's order (the folds shuffle them anyway)
+        rows, train = data.X[data.train], data.train
+    else:
+        # (a dask X: sorted rows keep its chunks whole)
+        rows, train = data.training_rows()
     groups = None if data.groups is None else data.groups[train]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UncenteredDataWarning)  # a subset
         model.fit(rows, data.Y[train], groups=groups)
-    results = model.cv_results_
-    tuning = Tuning(
-        model.best_penalty_, None, model.best_mixing_, results["mixings"],
-        results["loss_x"], results["loss_y"],
-    )  # fmt: skip
     if settings.streamed:
         latent, ridge = latent_and_ridge(model, data.X)
     else:
-        latent = data.in_input_order(model.transform(data.X))
-        # by blocks of rows: the ridge's float64 weights would copy a float32 X
-        # to float64 whole
-        ridge = data.in_input_order(
-            np.concatenate(
-                [
-                    np.asarray(model.regressor_.predict(data.X[rows])).ravel()
-                    for rows in gen_batches(len(data.X), 8192)
-                ]
-            )
-        )
-    ridge = np.asarray(ridge, dtype=np.float64).ravel()
-    return _Fitted(model, ridge, latent), tuning
-
-
-def _cross_validate(data: _Scaled, settings: _Settings):
-    """The distances every fold shares, the tuning, and whether γ was searched
-    (kernel maps)."""
-    kernel, train = settings.kernel, data.train
-    folds = _folds(train, settings.seed, data.groups)
-    # one Gram matrix (and distance matrix) of all rows serves every fold and γ;
-    # Nyström maps of many rows do without it
-    dense = settings.sparse is None or len(data.X) <= GRAM_ROWS
-    distances = Distances.of(data.X, kernel) if dense else None
-    gamma, search = settings.gamma, False
-    if gamma is None and kernel != Kernel.linear:
-        sample = train[:1000]
-        if distances is not None:
-            gamma = median_gamma(distances.distances[np.ix_(sample, sample)])
-        else:
-            from sklearn.metrics.pairwise import euclidean_distances
-
-            gamma = median_gamma(euclidean_distances(data.X[sample], squared=True))
-        search = True
-    tuning = tune(
-        data.X,
-        data.Y,
-        folds,
-        kernel=kernel,
-        distances=distances,
-        n_components=settings.components,
-        gamma=gamma,
-        gamma_grid=search,
-        penalty=settings.penalty,
-        mixing=settings.mixing,
-        n_active=settings.sparse,
-        search_folds=_subsample_folds(train, settings.seed, data.groups)
-        if dense and search
-        else None,
-    )
-    return distances, tuning, search
+        every = model.transform_predict(data.X)
+        latent = data.in_input_order(every.latent)
+        ridge = data.in_input_order(every.regressor)
+    return _Fitted(model, np.asarray(ridge, dtype=np.float64).ravel(), latent)
 
 
 def _accuracy(y, data: _Scaled, predicted, ridge_predicted) -> dict:
@@ -918,9 +762,11 @@ def _element_accuracy(inputs, data, predicted) -> dict:
     }
 
 
-def _summary(inputs, target, settings, data, tuning, search, accuracy) -> dict:
-    """What summary.json holds (the model's name is added by the caller)."""
+def _summary(inputs, target, settings, data, model, search, accuracy) -> dict:
+    """What summary.json holds (the model's name is added by the caller), with
+    the choices of the cross-validated ``model``."""
     kernel, sparse, baseline = settings.kernel, settings.sparse, data.baseline
+    results = model.cv_results_
     cv = f"{CV_FOLDS}-fold cross-validation on the training set"
     from_structures = inputs.structures is not None
     return {
@@ -934,15 +780,15 @@ def _summary(inputs, target, settings, data, tuning, search, accuracy) -> dict:
         "n_test": int(data.test.size),
         "full_model": "ridge" if kernel == Kernel.linear else f"{kernel} kernel ridge",
         "kernel": kernel.value,
-        "gamma": tuning.gamma,
+        "gamma": getattr(model, "best_gamma_", None),
         "gamma_chosen_by": _gamma_rule(kernel, search, sparse, data.train.size),
         "n_active": sparse,
         "n_components": settings.components,
-        "mixing": tuning.mixing,
+        "mixing": model.best_mixing_,
         "mixing_chosen_by": "given"
         if settings.mixing is not None
         else f"{cv}: {MIXING_RULE}",
-        "penalty": tuning.penalty,
+        "penalty": model.best_penalty_,
         "penalty_chosen_by": "given"
         if settings.penalty is not None
         else f"{cv}: smallest held-out loss of the full model",
@@ -951,14 +797,15 @@ def _summary(inputs, target, settings, data, tuning, search, accuracy) -> dict:
         "mae_test": accuracy["map"]["test"]["mae"],
         "accuracy": accuracy,
         "gamma_search": [
-            {"gamma": g, "loss_cv": loss} for g, loss in tuning.gamma_losses.items()
+            {"gamma": float(g), "loss_cv": float(loss)}
+            for g, loss in zip(results["gammas"], results["gamma_loss"], strict=True)
         ]
         if search
         else None,
         "sweep": {
-            "mixing": tuning.mixings.tolist(),
-            "loss_x_cv": tuning.loss_x.tolist(),
-            "loss_y_cv": tuning.loss_y.tolist(),
+            "mixing": results["mixings"].tolist(),
+            "loss_x_cv": results["loss_x"].tolist(),
+            "loss_y_cv": results["loss_y"].tolist(),
         },
         "input": "structures" if from_structures else "table",
         "aggregate": settings.aggregate.value if from_structures else None,
