@@ -276,7 +276,8 @@ def test_map_bad_input(runner, g2_file, tmp_path):
         (["--sparse", "5", "--kernel", "linear"], "--sparse"),
         (["--gamma", "0.1"], "--gamma"),
         (["--gamma", "-1", "--kernel", "rbf"], "--gamma"),
-        (["--alpha", "0"], "--alpha"),
+        (["--penalty", "0"], "--penalty"),
+        (["--mixing", "0.3", "--components", "40"], "too few"),
         (["--sparse", "500"], "training structures"),
     ],
 )
@@ -288,6 +289,38 @@ def test_map_refuses_conflicting_options(runner, g2_file, tmp_path, options, fra
     assert_clean_error(result, fragment)
     # a failed run leaves no empty output folder behind
     assert not out.exists()
+
+
+def test_the_old_penalty_flag_still_works_with_a_warning(runner, g2_file, tmp_path):
+    """--alpha was the ridge penalty (the papers' α is the mixing): it is kept
+    as a deprecated alias of --penalty, and refused together with it."""
+    args = ["map", g2_file, "-t", "enthalpy_of_formation", *SMALL_SOAP]
+    old = invoke(runner, *args, "-o", tmp_path / "old", "--alpha", "0.01")
+    assert old.exit_code == 0, old.output
+    assert "--alpha is deprecated" in old.stderr
+    summary = json.loads((tmp_path / "old" / "summary.json").read_text())
+    assert summary["penalty"] == 0.01
+    assert summary["penalty_chosen_by"] == "given"
+    both = invoke(
+        runner, *args, "-o", tmp_path / "both", "--alpha", "1", "--penalty", "1"
+    )
+    assert_clean_error(both, "--penalty", "once")
+    assert not (tmp_path / "both").exists()
+
+
+def test_library_messages_name_flags_on_the_command_line(runner, g2_file, tmp_path):
+    """A per-atom property asked for a map of structures: the library names its
+    parameter (`per`), the command line its flag."""
+    from propmap.cli._common import as_flags
+
+    assert as_flags("`test_fraction` and `layout`") == "--test-fraction and --map"
+    from propmap.datasets import load_qm9
+
+    path = tmp_path / "charges.extxyz"
+    ase.io.write(path, load_qm9(12), format="extxyz")
+    result = invoke(runner, "map", path, "-t", "mulliken_charges", "-o", tmp_path / "m")
+    assert_clean_error(result, "per-atom property", "--per atom")
+    assert "atom_targets" not in result.stderr
 
 
 def test_existing_output_needs_force(runner, g2_file, tmp_path):
@@ -348,7 +381,7 @@ def test_unexpected_errors_are_one_line_unless_debug(
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(map_module, "_run", broken)
+    monkeypatch.setattr(map_module, "fit_and_evaluate", broken)
     args = ["map", g2_file, "-t", "enthalpy_of_formation", *SMALL_SOAP]
     quiet = invoke(runner, *args, "-o", tmp_path / "a")
     assert quiet.exit_code == 1

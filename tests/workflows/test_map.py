@@ -110,15 +110,15 @@ def test_extensive_targets_get_a_composition_baseline(qm9_file, tmp_path, small_
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"sparse": 10, "kernel": "linear"}, "--sparse"),
-        ({"sparse": 10, "kernel": "laplacian"}, "--sparse"),
-        ({"gamma": 0.1}, "--gamma"),
-        ({"kernel": "rbf", "gamma": 0.0}, "--gamma"),
-        ({"kernel": "gaussian"}, "unknown kernel"),
-        ({"mixing": 1.5}, "--mixing"),
-        ({"penalty": -1.0}, "--alpha"),
+        ({"sparse": 10, "kernel": "linear"}, "`sparse`"),
+        ({"sparse": 10, "kernel": "laplacian"}, "`sparse`"),
+        ({"gamma": 0.1}, "`gamma`"),
+        ({"kernel": "rbf", "gamma": 0.0}, "`gamma`"),
+        ({"kernel": "gaussian"}, "unknown `kernel`"),
+        ({"mixing": 1.5}, "`mixing`"),
+        ({"penalty": -1.0}, "`penalty`"),
         ({"components": 1}, "2 components"),
-        ({"test_fraction": 1.0}, "test fraction"),
+        ({"test_fraction": 1.0}, "`test_fraction`"),
         ({"aggregate": "max"}, "max"),
     ],
 )
@@ -138,7 +138,7 @@ def test_too_many_active_points_leave_no_folder(qm9_file, tmp_path, small_soap):
 
 
 def test_unseen_test_elements_are_reported():
-    from propmap.workflows._map import _unseen_elements
+    from propmap.workflows._map_fit import _unseen_elements
 
     structures = [ase.Atoms("CH4"), ase.Atoms("H2O"), ase.Atoms("HF"), ase.Atoms("NH3")]
     assert _unseen_elements(structures, [0, 1], [2, 3]) == ["F", "N"]
@@ -215,7 +215,7 @@ def test_soap_too_large_for_memory_is_refused_before_featomic(
     out = tmp_path / "huge"
     with pytest.raises(WorkflowError, match="of the 1 MiB of memory") as error:
         map_structures([qm9_file], "gap", out, soap=small_soap)
-    assert "--max-radial" in str(error.value)
+    assert "`max_radial`" in str(error.value)
     assert "150 structures with 4 elements" in str(error.value)
     assert not out.exists()
 
@@ -271,7 +271,7 @@ def test_elements_only_in_test_structures_are_warned_about(tmp_path, small_soap)
 
 
 def test_index_is_only_for_tables(qm9_file, tmp_path):
-    with pytest.raises(WorkflowError, match="--index"):
+    with pytest.raises(WorkflowError, match="`index`"):
         map_structures([qm9_file], "gap", tmp_path / "x", index="name")
     assert not (tmp_path / "x").exists()
 
@@ -393,3 +393,56 @@ def test_an_unknown_layout_is_refused(qm9_file, tmp_path):
     with pytest.raises(ValueError, match="umap"):
         map_structures([qm9_file], "gap", tmp_path / "bad", layout="umap")
     assert not (tmp_path / "bad").exists()
+
+
+def test_map_options_are_checked_when_made_and_resolved_from_each_other():
+    from propmap.workflows import MapOptions, SoapOptions
+
+    options = MapOptions("U0", sparse=300, aggregate="sum")
+    assert options.model_kernel == "rbf"
+    resolved = options.resolved()
+    assert (resolved.kernel, resolved.baseline) == ("rbf", "composition")
+    assert resolved.soap == SoapOptions.for_aggregate("sum")
+    assert MapOptions("y").resolved(from_table=True).baseline == "none"
+    for bad, message in (
+        ({"mixing": -0.1}, "`mixing` must be in"),
+        ({"per": "molecule"}, "unknown `per` 'molecule'"),
+        ({"sparse": 50, "kernel": "laplacian"}, "`sparse` .* rbf"),
+        ({"per": "atom", "aggregate": "sum"}, "`aggregate`"),
+    ):
+        with pytest.raises(WorkflowError, match=message):
+            MapOptions("gap", **bad)
+    with pytest.raises(WorkflowError, match="`index` names the rows"):
+        MapOptions("gap", index="name").resolved()
+    with pytest.raises(WorkflowError, match="kernel map needs kernels"):
+        MapOptions("gap", kernel="rbf").resolved(streamed=True)
+
+
+def test_a_map_from_options_returns_a_typed_result(qm9_file, tmp_path, small_soap):
+    from propmap.workflows import MapOptions, MapResult
+
+    options = MapOptions("gap", soap=small_soap, mixing=0.4, penalty=0.01)
+    result = map_structures([qm9_file], None, tmp_path / "typed", options=options)
+    assert isinstance(result, MapResult)
+    assert (result.model, result.mixing, result.penalty) == ("PCovR", 0.4, 0.01)
+    assert result.gamma is None
+    assert result.test_scores == result["accuracy"]["map"]["test"]
+    assert all(path.exists() for path in result.files.values())
+    on_disk = json.loads(result.files["summary"].read_text())
+    assert on_disk["mixing"] == result["mixing"]
+    with pytest.raises(WorkflowError, match="differs from the options'"):
+        map_structures([qm9_file], "U0", tmp_path / "other", options=options)
+
+
+def test_scores_come_from_scikit_learn_and_name_a_constant_truth():
+    from propmap.workflows._scores import r2, scores
+
+    truth = np.array([1.0, 2.0, 4.0, 7.0])
+    predicted = np.array([1.5, 2.0, 3.0, 7.5])
+    result = scores(truth, predicted, baseline=np.array([1.0, 1.0, 1.0, 1.0]))
+    assert result["mae"] == pytest.approx(0.5)
+    assert result["rmse"] == pytest.approx(np.sqrt(1.5 / 4))
+    assert result["r2"] == pytest.approx(1 - 1.5 / np.sum((truth - 3.5) ** 2))
+    # a constant baseline moves nothing that R² measures
+    assert result["r2_after_baseline"] == pytest.approx(result["r2"])
+    assert np.isnan(r2(np.ones(5), np.arange(5.0)))

@@ -148,7 +148,7 @@ def test_the_map_command_runs_on_local_worker_processes(qm9_folder, tmp_path):
     [
         ({"kernel": "rbf"}, "kernel map needs kernels"),
         ({"sparse": 20}, "kernel map needs kernels"),
-        ({"layout": "sketch"}, "--map sketch needs every feature row"),
+        ({"layout": "sketch"}, "`layout` sketch needs every feature row"),
     ],
 )
 def test_what_a_cluster_map_cannot_do_is_refused_first(

@@ -27,7 +27,7 @@ from propmap.workflows import (
     map_structures,
     project_structures,
 )
-from propmap.workflows import _map as map_module
+from propmap.workflows import _map_inputs as map_inputs
 
 SOAP = SoapOptions(cutoff=3.5, max_radial=3, max_angular=2)
 CHARGES = "mulliken_charges"
@@ -148,8 +148,8 @@ def test_the_command_maps_atoms(molecules_file, tmp_path):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"aggregate": "sum"}, "--aggregate makes structure features"),
-        ({"baseline": "composition"}, "--baseline composition fits structure"),
+        ({"aggregate": "sum"}, "`aggregate` makes structure features"),
+        ({"baseline": "composition"}, "`baseline` composition fits structure"),
         ({"target": "positions"}, "one number per atom"),
     ],
 )
@@ -172,8 +172,8 @@ def test_other_refusals_are_named(molecules_file, tmp_path, monkeypatch):
             [molecules_file], CHARGES, tmp_path / "b", per="atom",
             cluster=ClusterOptions(workers=1),
         )  # fmt: skip
-    monkeypatch.setattr(map_module, "GRAM_ROWS", 100)
-    with pytest.raises(WorkflowError, match="use --sparse"):
+    monkeypatch.setattr(map_inputs, "GRAM_ROWS", 100)
+    with pytest.raises(WorkflowError, match="use `sparse`"):
         map_structures(
             [molecules_file], CHARGES, tmp_path / "c", soap=SOAP, per="atom",
             kernel="rbf",

@@ -68,7 +68,7 @@ def test_the_table_viewer_has_no_structures(table, tmp_path):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"aggregate": "sum"}, "--aggregate is for structures"),
+        ({"aggregate": "sum"}, "`aggregate` is for structures"),
         ({"baseline": "composition"}, "needs structures"),
     ],
 )

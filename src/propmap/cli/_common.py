@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from collections.abc import Callable
 from typing import Annotated
@@ -15,6 +16,31 @@ EXPECTED_ERRORS = (ValueError, KeyError, OSError, ImportError)
 
 # set by the global --debug option: unexpected errors show their traceback
 DEBUG = {"enabled": False}
+
+# library messages name parameters in backquotes (`test_fraction`); the command
+# line shows its flags instead (--test-fraction), these spelled otherwise
+FLAGS = {"layout": "--map"}
+
+
+def as_flags(message: str) -> str:
+    """A library message with its `parameter` names turned into flags."""
+    return re.sub(
+        r"`(\w+)`",
+        lambda match: FLAGS.get(match[1], "--" + match[1].replace("_", "-")),
+        message,
+    )
+
+
+def defaults(options_class) -> dict:
+    """The defaults of an options dataclass's fields, by name: the command
+    line's defaults come from the library's classes, not from literals."""
+    from dataclasses import MISSING, fields
+
+    return {
+        field.name: field.default
+        for field in fields(options_class)
+        if field.default is not MISSING
+    }
 
 
 def report_errors(command: Callable) -> Callable:
@@ -34,7 +60,7 @@ def report_errors(command: Callable) -> Callable:
             message = str(error)
             if isinstance(error, KeyError) and error.args:
                 message = str(error.args[0])
-            typer.echo(f"propmap: error: {message}", err=True)
+            typer.echo(f"propmap: error: {as_flags(message)}", err=True)
             raise typer.Exit(1) from None
         except Exception as error:
             if DEBUG["enabled"]:

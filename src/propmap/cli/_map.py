@@ -16,10 +16,14 @@ from propmap.cli._common import (
     Seed,
     Width,
     Workers,
+    defaults,
     progress_enabled,
     report_errors,
 )
+from propmap.workflows._map_options import MapOptions
 from propmap.workflows._options import Aggregate, Baseline, Kernel, Layout, Per
+
+MAP_DEFAULTS = defaults(MapOptions)
 
 
 @report_errors
@@ -40,9 +44,10 @@ def map_command(
         typer.Option(
             min=0.0,
             max=1.0,
-            help="PCovR α; default: chosen by cross-validation on the training set.",
+            help="PCovR mixing α (0: all prediction, 1: all structure); default: "
+            "chosen by cross-validation on the training set.",
         ),
-    ] = None,
+    ] = MAP_DEFAULTS["mixing"],
     kernel: Annotated[
         Kernel | None,
         typer.Option(
@@ -53,30 +58,42 @@ def map_command(
     gamma: Annotated[
         float | None,
         typer.Option(
-            help="Kernel width; default: cross-validated over 1/4x to 4x of 1 / "
-            "the median (squared) distance between training structures.",
+            help="Kernel width; default: cross-validated over factors of 2 (1/16x "
+            "to 16x) of 1 / the median (squared) distance between training "
+            "structures.",
         ),
     ] = None,
+    penalty: Annotated[
+        float | None,
+        typer.Option(
+            "--penalty",
+            help="Ridge (kernel ridge) penalty of the model's regression; default: "
+            "chosen by the same cross-validation as the mixing.",
+        ),
+    ] = MAP_DEFAULTS["penalty"],
     alpha: Annotated[
         float | None,
         typer.Option(
             "--alpha",
-            help="Ridge (kernel ridge) penalty of the model's regression; default: "
-            "chosen by the same cross-validation as the mixing.",
+            hidden=True,
+            help="Deprecated: the ridge penalty, now --penalty (the papers' α is "
+            "the mixing).",
         ),
     ] = None,
     sparse: Annotated[
         int | None,
         typer.Option(min=2, help="Nyström Kernel PCovR on this many active points."),
     ] = None,
-    components: Annotated[int, typer.Option(min=2, help="Latent dimensions.")] = 2,
+    components: Annotated[
+        int, typer.Option(min=2, help="Latent dimensions.")
+    ] = MAP_DEFAULTS["components"],
     per: Annotated[
         Per,
         typer.Option(
             help="The map's points: structures, or atoms (a per-atom property such "
             "as charges; structures are kept whole in the train/test split).",
         ),
-    ] = Per.structure,
+    ] = MAP_DEFAULTS["per"],
     layout: Annotated[
         Layout,
         typer.Option(
@@ -85,10 +102,10 @@ def map_command(
             "the features (unsupervised, on 500 landmarks past 500 rows; the "
             "accuracies stay the PCovR model's).",
         ),
-    ] = Layout.pcovr,
+    ] = MAP_DEFAULTS["layout"],
     test_fraction: Annotated[
         float, typer.Option(min=0.05, max=0.5, help="Share held out for testing.")
-    ] = 0.2,
+    ] = MAP_DEFAULTS["test_fraction"],
     cutoff: Annotated[
         float | None,
         typer.Option(
@@ -106,7 +123,7 @@ def map_command(
             help="Structure features: mean of the atoms' (intensive properties) or "
             "sum (extensive ones, e.g. energies)."
         ),
-    ] = Aggregate.mean,
+    ] = MAP_DEFAULTS["aggregate"],
     baseline: Annotated[
         Baseline | None,
         typer.Option(
@@ -122,7 +139,7 @@ def map_command(
         ),
     ] = None,
     progress: Progress = None,
-    seed: Seed = 0,
+    seed: Seed = MAP_DEFAULTS["seed"],
     scheduler: Scheduler = None,
     workers: Workers = None,
     force: Force = False,
@@ -135,6 +152,17 @@ def map_command(
     """
     from propmap.workflows import ClusterOptions, SoapOptions, map_structures
 
+    if alpha is not None:
+        if penalty is not None:
+            raise ValueError(
+                "give the ridge penalty once: --penalty (--alpha is its old name)."
+            )
+        typer.echo(
+            "propmap: warning: --alpha is deprecated; the ridge penalty is "
+            "--penalty (the mixing α is --mixing).",
+            err=True,
+        )
+        penalty = alpha
     summary = map_structures(
         structures,
         target,
@@ -143,7 +171,7 @@ def map_command(
         kernel=kernel,
         gamma=gamma,
         sparse=sparse,
-        penalty=alpha,
+        penalty=penalty,
         components=components,
         test_fraction=test_fraction,
         soap=SoapOptions(

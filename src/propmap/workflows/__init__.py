@@ -20,6 +20,8 @@ _EXPORTS = {
     "WorkflowError": "propmap.workflows._options",
     "ATOM_MAP_FILES": "propmap.workflows._map",
     "MAP_FILES": "propmap.workflows._map",
+    "MapOptions": "propmap.workflows._map_options",
+    "MapResult": "propmap.workflows._map_options",
     "map_structures": "propmap.workflows._map",
     "PROJECT_FILES": "propmap.workflows._project",
     "load_map": "propmap.workflows._project",

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from propmap.workflows._options import SoapOptions, WorkflowError
+from propmap.workflows._scores import r2, scores
 from propmap.workflows._steps import (
     output_folder,
     point_names,
@@ -290,6 +291,7 @@ def _explain(paths, target, out, inputs, soap_options, progress, seed, title):
         else None
     )
     baseline = _size_baseline(structures, y, seed, inputs.per_molecule)
+    cross_validated, size_only = scores(y, fits.cross_validated), scores(y, baseline)
     summary = {
         "structures": len(structures),
         "atoms": int(atoms_table.shape[0]),
@@ -297,12 +299,12 @@ def _explain(paths, target, out, inputs, soap_options, progress, seed, title):
         "molecules": "given" if gas_phase is not None else "cut from the structures",
         "per_molecule": inputs.per_molecule,
         "ridge_alpha": float(fits.model.regressor_.alpha_),
-        "r2_train": _r2(y, fits.fitted),
-        "r2_cross_validated": _r2(y, fits.cross_validated),
-        "mae_cross_validated": float(np.mean(np.abs(y - fits.cross_validated))),
+        "r2_train": r2(y, fits.fitted),
+        "r2_cross_validated": cross_validated["r2"],
+        "mae_cross_validated": cross_validated["mae"],
         # the same folds with only the size of the molecules (atoms per element)
-        "r2_size_baseline": _r2(y, baseline),
-        "mae_size_baseline": float(np.mean(np.abs(y - baseline))),
+        "r2_size_baseline": size_only["r2"],
+        "mae_size_baseline": size_only["mae"],
         "similar_structures": (
             "written"
             if neighbours is not None
@@ -385,12 +387,6 @@ def _write_report(out: Path, summary: dict, title: str | None) -> None:
         out / CONTRIBUTION_FILES["report"],
         f"propmap: {heading}",
         [contributions_section(summary, out, "", heading)],
-    )
-
-
-def _r2(truth, values) -> float:
-    return float(
-        1.0 - np.sum((truth - values) ** 2) / np.sum((truth - truth.mean()) ** 2)
     )
 
 

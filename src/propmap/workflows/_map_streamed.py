@@ -16,12 +16,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from propmap.workflows._options import Kernel, Layout
-from propmap.workflows._options import WorkflowError as _Error
-
 __all__ = [
     "VIEWER_STRUCTURES",
-    "check_streamed_options",
     "latent_and_ridge",
     "read_files",
 ]
@@ -29,22 +25,6 @@ __all__ = [
 # a map on a cluster keeps the structures themselves (for the viewer, the
 # chemiscope file and the model) up to this many; past it the map shows points
 VIEWER_STRUCTURES = 20_000
-
-
-def check_streamed_options(kernel: Kernel, sparse, layout: Layout) -> None:
-    """What a map on a cluster cannot do (yet), refused before any work."""
-    if kernel != Kernel.linear or sparse is not None:
-        raise _Error(
-            "on a cluster (--scheduler / --workers) the map is linear PCovR, "
-            "fitted from the d x d moments of the features; a kernel map needs "
-            "kernels between structures in memory: leave out --kernel, --gamma "
-            "and --sparse, or run without a cluster."
-        )
-    if layout != Layout.pcovr:
-        raise _Error(
-            "--map sketch needs every feature row in memory; on a cluster the map "
-            "shows the PCovR latent space (--map pcovr)."
-        )
 
 
 @dataclass

@@ -13,6 +13,7 @@ from propmap.workflows._cluster import ClusterOptions, cluster_client
 from propmap.workflows._map_streamed import persist_in_large_chunks
 from propmap.workflows._options import Aggregate, Axis, Method, SoapOptions
 from propmap.workflows._options import WorkflowError as _Error
+from propmap.workflows._scores import rmse
 from propmap.workflows._steps import (
     check_memory,
     featurise,
@@ -80,10 +81,10 @@ def _test_error(X, y, train, test, picked, axis: Axis) -> float:
     else:
         rows = train[picked]
         if rows.size < _MIN_RIDGE_ROWS:
-            return float(np.sqrt(np.mean((y[test] - y[rows].mean()) ** 2)))
+            return float(rmse(y[test], np.full(test.size, y[rows].mean())))
         model.fit(X[rows], y[rows])
         prediction = model.predict(X[test])
-    return float(np.sqrt(np.mean((y[test] - prediction) ** 2)))
+    return float(rmse(y[test], prediction))
 
 
 def _check_options(method, axis, count, mixing) -> tuple[Method, Axis, float | None]:
@@ -380,9 +381,9 @@ def _streamed_errors(X, y, train, test, picks, orders, counts, axis) -> dict:
     predictions = test_rows.map_blocks(
         predict, chunks=(test_rows.chunks[0], (len(models),)), dtype=np.float64
     ).compute()
-    truth = y[np.sort(test)][:, None]
-    rmse = np.sqrt(np.mean((truth - predictions) ** 2, axis=0))
-    return {name: rmse[indices] for name, indices in curves.items()}
+    truth = np.repeat(y[np.sort(test)][:, None], len(models), axis=1)
+    errors = rmse(truth, predictions, multioutput="raw_values")
+    return {name: errors[indices] for name, indices in curves.items()}
 
 
 # Largest set of n_rows x n_columns arrays the CUR strategies hold at once: for

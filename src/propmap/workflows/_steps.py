@@ -116,7 +116,7 @@ def output_folder(directory: Path, force: bool):
             raise WorkflowError(f"{directory} exists and is not a folder.")
         if any(directory.iterdir()) and not force:
             raise WorkflowError(
-                f"output folder {directory} exists and is not empty; use --force."
+                f"output folder {directory} exists and is not empty; use `force`."
             )
     created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
@@ -240,7 +240,7 @@ def featurise(
         n_columns,
         f"SOAP features of {rows:,} {'atoms' if per == 'atom' else 'structures'} "
         f"with {len(featurizer.species_)} elements ({n_columns:,} columns)",
-        "lower --max-radial / --max-angular or the cutoff, or map fewer elements "
+        "lower `max_radial` / `max_angular` or the `cutoff`, or map fewer elements "
         "at a time (the columns grow with the square of the number of elements).",
         copies=copies,
         itemsize=itemsize,
