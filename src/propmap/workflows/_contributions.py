@@ -9,8 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from propmap.workflows._options import SoapOptions, WorkflowError
+from propmap.workflows._contribution_inputs import (
+    check_inputs,
+    read_targets,
+)
+from propmap.workflows._options import SoapOptions
 from propmap.workflows._scores import r2, scores
+from propmap.workflows._similarity import compare_environments, similar_structures
 from propmap.workflows._steps import (
     output_folder,
     point_names,
@@ -29,7 +34,6 @@ __all__ = [
 
 # remnants of molecular crystals: short environments, compact expansion
 CONTRIBUTION_SOAP = SoapOptions(cutoff=4.5, max_radial=3, max_angular=3)
-MIN_STRUCTURES = 4
 
 CONTRIBUTION_FILES = {
     "atoms": "atom_contributions.csv",
@@ -50,112 +54,6 @@ NEIGHBOUR_COMPONENTS = 8
 # similar_structures compares every pair of structures (1.3 s for 55 crystals,
 # growing as the square): past this many it is not written
 SIMILAR_MAX_STRUCTURES = 500
-
-
-def _gas_phase(structures, molecules_path: Path | None):
-    """The ``molecules`` argument of RemnantFeaturizer from a file (one molecule
-    for every structure, or one per structure) or a folder (one file per
-    structure, named as the structure's file)."""
-    if molecules_path is None:
-        return None
-    from propmap.atomistic import read_structures
-
-    molecules_path = Path(molecules_path)
-    if molecules_path.is_dir():
-        files = {p.stem: p for p in molecules_path.iterdir() if p.is_file()}
-        found, missing = [], []
-        for atoms in structures:
-            stem = _structure_name(atoms)
-            if stem in files:
-                found.append(read_structures([str(files[stem])]))
-            else:
-                missing.append(stem)
-        if missing:
-            raise WorkflowError(
-                f"{molecules_path} has no molecule file for {len(missing)} of the "
-                f"structures ({_first_names(missing)}): "
-                "name each file as its structure's file (e.g. BENZEN.xyz for "
-                "BENZEN.cif)."
-            )
-        return [m[0] if len(m) == 1 else m for m in found]
-    molecules = read_structures([str(molecules_path)])
-    if len(molecules) == 1:
-        return molecules * len(structures)
-    if len(molecules) != len(structures):
-        raise WorkflowError(
-            f"{molecules_path} has {len(molecules)} molecules: give one (used for "
-            f"every structure), one per structure ({len(structures)}), or a folder "
-            "with one file per structure."
-        )
-    return molecules
-
-
-def _first_names(names: list, limit: int = 5) -> str:
-    return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
-
-
-def _structure_name(atoms) -> str:
-    """The name of a structure's file without folder and suffix (``BENZEN`` for
-    ``crystals/BENZEN.cif:0``), else its source."""
-    source = str(atoms.info.get("source", ""))
-    path, _, index = source.rpartition(":")
-    if not path or not index.isdigit():
-        return source
-    return Path(path).stem
-
-
-def _read_targets(structures, table_path: Path, target: str) -> np.ndarray:
-    """The ``target`` column of a CSV table whose first column names the
-    structures (their file names without suffix, or their sources)."""
-    import pandas as pd
-
-    try:
-        table = pd.read_csv(table_path, comment="#")
-    except (OSError, ValueError, UnicodeDecodeError) as error:
-        raise WorkflowError(
-            f"{table_path} is not a readable CSV file: {error}"
-        ) from None
-    if target not in table.columns:
-        raise WorkflowError(
-            f"no column {target!r} in {table_path}; columns: "
-            f"{', '.join(map(str, table.columns))}"
-        )
-    names = table.iloc[:, 0].astype(str)
-    if names.duplicated().any():
-        raise WorkflowError(
-            f"{table_path} names {', '.join(names[names.duplicated()].unique()[:5])} "
-            "more than once in its first column."
-        )
-    values = dict(
-        zip(names, pd.to_numeric(table[target], errors="coerce"), strict=True)
-    )
-    y, missing = np.empty(len(structures)), []
-    for position, atoms in enumerate(structures):
-        source = str(atoms.info.get("source", ""))
-        for name in (_structure_name(atoms), source):
-            if name in values:
-                y[position] = values[name]
-                break
-        else:
-            missing.append(_structure_name(atoms))
-    if missing:
-        raise WorkflowError(
-            f"{table_path} has no row for {len(missing)} structures "
-            f"({_first_names(missing)}); its "
-            f"first column ({table.columns[0]!r}) must name each structure's file "
-            "without its suffix."
-        )
-    if not np.all(np.isfinite(y)):
-        bad = [
-            _structure_name(a)
-            for a, v in zip(structures, y, strict=True)
-            if not np.isfinite(v)
-        ]
-        raise WorkflowError(
-            f"{target!r} in {table_path} is missing or not a number for "
-            f"{', '.join(bad[:5])}."
-        )
-    return y
 
 
 def _motif_table(structures):
@@ -253,22 +151,13 @@ class _Inputs:
     per_molecule: bool
 
 
-def _single_molecules(structures) -> bool:
-    """Every structure is one isolated molecule (nothing for remnants to see)."""
-    from propmap.atomistic import find_molecules
-
-    return all(
-        not any(atoms.pbc) and len(find_molecules(atoms)) == 1 for atoms in structures
-    )
-
-
 def _explain(paths, target, out, inputs, soap_options, progress, seed, title):
     if inputs.targets is None:
         structures, y = read_inputs(paths, target, progress)
     else:
         structures, _ = read_inputs(paths, None, progress)
-        y = _read_targets(structures, Path(inputs.targets), target)
-    gas_phase = _check_inputs(structures, inputs.molecules)
+        y = read_targets(structures, Path(inputs.targets), target)
+    gas_phase = check_inputs(structures, inputs.molecules)
     soap = soap_options.featurizer()
     stage(
         f"remnant features and additive model of {len(structures)} structures", progress
@@ -388,26 +277,6 @@ def _write_report(out: Path, summary: dict, title: str | None) -> None:
         f"propmap: {heading}",
         [contributions_section(summary, out, "", heading)],
     )
-
-
-def _check_inputs(structures, molecules_path):
-    """The gas-phase molecules (None: cut from the structures), after the checks
-    that the structures can be explained at all."""
-    if len(structures) < MIN_STRUCTURES:
-        raise WorkflowError(
-            f"{len(structures)} structures are too few to fit and cross-validate an "
-            f"additive model; give at least {MIN_STRUCTURES}."
-        )
-    gas_phase = _gas_phase(structures, molecules_path)
-    if gas_phase is None and _single_molecules(structures):
-        raise WorkflowError(
-            "every structure is a single isolated molecule, so its atoms' remnant "
-            "features (environment in the structure minus in the isolated molecule) "
-            "are all zero: contributions needs crystals or clusters of several "
-            "molecules (or --molecules with their gas-phase geometries). For a "
-            "property of single molecules use propmap map."
-        )
-    return gas_phase
 
 
 @dataclass
@@ -603,145 +472,3 @@ def _size_baseline(structures, y, seed: int, per_molecule: bool) -> np.ndarray:
     return cross_val_predict(
         RidgeCV(alphas=np.logspace(-6, 2, 17)), counts, y, cv=folds
     )
-
-
-def _map_columns(atoms) -> np.ndarray:
-    columns = [c for c in atoms.columns if str(c).startswith("map_")]
-    if not columns:
-        raise ValueError(
-            "the atom table has no map_1, map_2, ... columns (the atoms' PCovR "
-            "map, as in atom_contributions.csv)."
-        )
-    return atoms[columns].to_numpy(dtype=float)
-
-
-def similar_structures(atoms, names, n_similar: int = 5):
-    """For every structure, the structures whose atomic environments are most
-    like its own: the mean distance, in the PCovR map of the atoms' remnant
-    features, from each of its atoms to the nearest atom of the same element in
-    the other structure (smaller: more alike).
-
-    Parameters
-    ----------
-    atoms : pandas.DataFrame
-        One row per atom with columns ``structure``, ``element`` and the map
-        coordinates ``map_1``, ``map_2``, ... (``atom_contributions.csv``).
-    names : list of str
-        The structures' names.
-    n_similar : int, default=5
-        How many structures to list for each.
-
-    Returns
-    -------
-    table : pandas.DataFrame
-        Columns ``structure``, ``rank``, ``similar``, ``distance``.
-    """
-    import pandas as pd
-    from scipy.spatial import cKDTree
-
-    components = _map_columns(atoms)
-    owners = atoms["structure"].to_numpy()
-    elements = atoms["element"].to_numpy()
-    n_structures = len(names)
-    distance = np.full((n_structures, n_structures), np.inf)
-    trees = {}
-    for element in np.unique(elements):
-        for other in range(n_structures):
-            rows = np.flatnonzero((owners == other) & (elements == element))
-            if rows.size:
-                trees[element, other] = cKDTree(components[rows])
-    for one in range(n_structures):
-        mine = owners == one
-        for other in range(n_structures):
-            if other == one:
-                continue
-            nearest = []
-            for element in np.unique(elements[mine]):
-                rows = np.flatnonzero(mine & (elements == element))
-                tree = trees.get((element, other))
-                if tree is None:
-                    break
-                nearest.append(tree.query(components[rows])[0])
-            else:
-                distance[one, other] = float(np.concatenate(nearest).mean())
-    records = []
-    for one in range(n_structures):
-        order = np.argsort(distance[one], kind="stable")
-        ranked = [k for k in order if np.isfinite(distance[one, k])][:n_similar]
-        for rank, other in enumerate(ranked, 1):
-            records.append(
-                {
-                    "structure": names[one],
-                    "rank": rank,
-                    "similar": names[other],
-                    "distance": distance[one, other],
-                }
-            )
-    return pd.DataFrame.from_records(
-        records, columns=["structure", "rank", "similar", "distance"]
-    )
-
-
-def compare_environments(atoms, one: int, other: int, n: int = 5):
-    """Which atomic environments of structure ``one`` are most like, and most
-    unlike, those of structure ``other``: each atom of ``one`` with its nearest
-    atom of the same element in ``other`` in the PCovR map of the atoms'
-    remnant features.
-
-    Parameters
-    ----------
-    atoms : pandas.DataFrame
-        One row per atom with columns ``structure``, ``atom``, ``element``, the map
-        coordinates ``map_1``, ``map_2``, ... (``atom_contributions.csv``), and
-        ``motif`` and ``contribution`` (copied when present).
-    one, other : int
-        The two structures.
-    n : int, default=5
-        How many of the most alike and most unlike to return.
-
-    Returns
-    -------
-    most_like, most_unlike : pandas.DataFrame
-        Columns ``atom``, ``element``, ``nearest`` (the atom of ``other``),
-        ``distance`` (and ``motif``, ``nearest_motif``, ``contribution``,
-        ``nearest_contribution`` where the table has them), sorted by
-        distance, ascending and descending. Only one atom of each set of atoms at
-        the same place in the map (symmetry copies) is listed.
-    """
-    import pandas as pd
-    from scipy.spatial import cKDTree
-
-    components = _map_columns(atoms)
-    owners = atoms["structure"].to_numpy()
-    for name, value in (("one", one), ("other", other)):
-        if not np.any(owners == value):
-            raise ValueError(f"{name}={value} is not a structure of the table.")
-    rows = []
-    for element in np.unique(atoms["element"][owners == one]):
-        mine = np.flatnonzero((owners == one) & (atoms["element"] == element))
-        theirs = np.flatnonzero((owners == other) & (atoms["element"] == element))
-        if not theirs.size:
-            continue
-        distances, nearest = cKDTree(components[theirs]).query(components[mine])
-        for row, d, k in zip(mine, distances, theirs[nearest], strict=True):
-            record = {
-                "atom": int(atoms["atom"].iloc[row]),
-                "element": element,
-                "nearest": int(atoms["atom"].iloc[k]),
-                "distance": float(d),
-            }
-            for column in ("motif", "contribution"):
-                if column in atoms:
-                    record[column] = atoms[column].iloc[row]
-                    record[f"nearest_{column}"] = atoms[column].iloc[k]
-            rows.append((tuple(np.round(components[row], 6)), record))
-    # symmetry copies sit at the same place in the map: keep one of each
-    unique: dict = {}
-    for place, record in rows:
-        unique.setdefault(place, record)
-    unique = list(unique.values())
-    table = pd.DataFrame.from_records(unique)
-    if table.empty:
-        raise ValueError("the two structures have no element in common.")
-    table = table.sort_values("distance", kind="stable").reset_index(drop=True)
-    return table.head(n), table.iloc[::-1].head(n).reset_index(drop=True)
