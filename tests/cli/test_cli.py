@@ -334,24 +334,87 @@ def test_existing_output_needs_force(runner, g2_file, tmp_path):
     assert invoke(runner, *args, "--force").exit_code == 0
 
 
-def test_interrupted_run_leaves_only_whole_files(
+def test_an_interrupted_rerun_keeps_the_older_outputs_whole(
     runner, g2_file, tmp_path, monkeypatch
 ):
+    """Outputs are built aside and swapped in at the end: an interrupt during
+    the figures of a --force rerun leaves the older run's files as they were,
+    and a first run that is interrupted leaves no folder at all."""
     import propmap.viz._chemiscope as chemiscope_module
+
+    out = tmp_path / "kept"
+    args = ["map", g2_file, "-o", out, *SMALL_SOAP]
+    first = invoke(runner, *args, "-t", "enthalpy_of_formation", "--mixing", "0.3")
+    assert first.exit_code == 0, first.output
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
 
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(chemiscope_module, "write_viewer", interrupt)
-    out = tmp_path / "interrupted"
-    result = invoke(
-        runner, "map", g2_file, "-t", "enthalpy_of_formation", "-o", out, *SMALL_SOAP
-    )
-    assert result.exit_code == 130
-    assert "interrupted" in result.stderr
+    rerun = invoke(runner, *args, "-t", "enthalpy_of_formation", "--force")
+    assert rerun.exit_code == 130
+    assert "interrupted" in rerun.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    fresh = invoke(runner, *args, "-t", "enthalpy_of_formation", "-o", tmp_path / "n")
+    assert fresh.exit_code == 130
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"]
     assert no_partial_files(out)
-    assert not (out / "viewer.html").exists()
-    assert (out / "map.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_forced_rerun_leaves_no_file_of_the_older_run(runner, tmp_path):
+    """A map of atoms writes map_elements.png; a map of structures into the same
+    folder with --force replaces the folder whole."""
+    from propmap.datasets import load_qm9
+
+    path = tmp_path / "q.extxyz"
+    ase.io.write(path, load_qm9(24), format="extxyz")
+    out = tmp_path / "out"
+    args = ["map", path, "-o", out, *SMALL_SOAP, "--mixing", "0.5"]
+    atoms = invoke(runner, *args, "-t", "mulliken_charges", "--per", "atom")
+    assert atoms.exit_code == 0, atoms.output
+    assert (out / "map_elements.png").exists()
+    structures = invoke(runner, *args, "-t", "gap", "--force")
+    assert structures.exit_code == 0, structures.output
+    assert not (out / "map_elements.png").exists()
+    assert json.loads((out / "summary.json").read_text())["target"] == "gap"
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGKILL"])
+def test_a_killed_run_leaves_no_output_folder(g2_file, tmp_path, signal_name):
+    """A run stopped by SIGTERM unwinds (exit 130) and removes what it built;
+    one killed by SIGKILL cannot, but leaves only a hidden folder, which the
+    next run into the same place removes."""
+    out = tmp_path / "killed"
+    script = f"""
+import os, signal, sys
+import propmap.viz._chemiscope as chemiscope
+def stop(*args, **kwargs):
+    os.kill(os.getpid(), signal.{signal_name})
+chemiscope.write_viewer = stop
+from propmap.cli import main
+sys.argv = ["propmap", "map", {str(g2_file)!r}, "-t", "enthalpy_of_formation",
+            "-o", {str(out)!r}, *{SMALL_SOAP!r}]
+main()
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert not out.exists()
+    left = [p.name for p in tmp_path.iterdir()]
+    if signal_name == "SIGTERM":
+        assert result.returncode == 130, result.stderr
+        assert left == []
+    else:
+        assert result.returncode == -9
+        assert all(name.startswith(".killed.propmap-partial-") for name in left)
+        runner = CliRunner()
+        again = invoke(
+            runner, "map", g2_file, "-t", "enthalpy_of_formation", "-o", out,
+            *SMALL_SOAP, "--mixing", "0.5",
+        )  # fmt: skip
+        assert again.exit_code == 0, again.output
+        assert [p.name for p in tmp_path.iterdir()] == ["killed"]
 
 
 def test_map_cutoff_defaults_by_aggregate(runner, g2_file, tmp_path):

@@ -65,6 +65,15 @@ app.command("contributions")(contributions_command)
 app.command("demo")(demo_command)
 
 
+def _terminated(signum, frame) -> None:
+    """SIGTERM (a batch system's stop, ``kill``): unwind like Ctrl-C, so that
+    the outputs being built are removed and an older output folder stays."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Entry point of the ``propmap`` script."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminated)
     app()

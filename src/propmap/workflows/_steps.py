@@ -105,11 +105,22 @@ def stage(message: str, enabled: bool, key: str | None = None) -> None:
         print(f"propmap: {message}", file=sys.stderr, flush=True)
 
 
+# outputs are built in a hidden sibling of the output folder and swapped in at
+# the end: <parent>/.<name>.<STAGING>-<pid>
+STAGING = "propmap-partial"
+
+
 @contextlib.contextmanager
 def output_folder(directory: Path, force: bool):
-    """The output folder, created for the block; an existing non-empty one needs
-    ``force``. If the block fails, a folder it created is removed again when it
-    is still empty (files already written are whole: every writer is atomic)."""
+    """A folder to write the outputs into, swapped in as ``directory`` when the
+    block succeeds.
+
+    An existing non-empty ``directory`` needs ``force``; it is replaced whole at
+    the end (no file of an older run survives beside the new ones), and stays as
+    it was if the block fails or is interrupted. The outputs are built in a
+    hidden sibling folder, removed on any failure; one left by a killed process
+    (SIGKILL) is removed by the next run into the same folder.
+    """
     directory = Path(directory)
     if directory.exists():
         if not directory.is_dir():
@@ -118,14 +129,55 @@ def output_folder(directory: Path, force: bool):
             raise WorkflowError(
                 f"output folder {directory} exists and is not empty; use `force`."
             )
-    created = not directory.exists()
-    directory.mkdir(parents=True, exist_ok=True)
+    parent = directory.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_staging(parent, directory.name)
+    staging = parent / f".{directory.name}.{STAGING}-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
     try:
-        yield directory
+        yield staging
     except BaseException:
-        if created and directory.is_dir() and not any(directory.iterdir()):
-            shutil.rmtree(directory, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
         raise
+    _swap_in(staging, directory)
+
+
+def _swap_in(staging: Path, directory: Path) -> None:
+    """Rename ``staging`` to ``directory``, replacing an older one."""
+    old = None
+    if directory.exists():
+        old = directory.parent / f".{directory.name}.propmap-old-{os.getpid()}"
+        shutil.rmtree(old, ignore_errors=True)
+        directory.rename(old)
+    try:
+        staging.rename(directory)
+    except BaseException:
+        if old is not None and not directory.exists():
+            old.rename(directory)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_stale_staging(parent: Path, name: str) -> None:
+    """Staging folders of ``name`` whose process is gone (a killed run)."""
+    for path in parent.glob(f".{name}.propmap-*-*"):
+        pid = path.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def write_json(path: Path, data: dict) -> None:
