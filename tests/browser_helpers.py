@@ -37,6 +37,11 @@ class Visit:
         self.blocked.append(route.request.url)
         route.abort()
 
+    def warning(self) -> str:
+        """The text of the warning banner, "" when it is not shown."""
+        banner = self.page.locator("#propmap-warning.shown")
+        return banner.inner_text() if banner.count() else ""
+
     def console_errors(self) -> list[str]:
         return [m.text for m in self.console if m.type == "error"]
 
@@ -66,7 +71,11 @@ class Visit:
 
 
 def assert_clean(visit):
+    """No error, no request off disk, and no chemiscope warning banner (e.g.
+    "the 'structure' property contains more than 50 different values")."""
     assert visit.errors == []
+    warning = visit.warning()
+    assert warning == "", warning
     assert visit.console_errors() == []
     assert visit.blocked == []
     assert all(url.startswith("file:") for url in visit.requested), visit.requested

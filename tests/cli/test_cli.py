@@ -681,3 +681,17 @@ def test_select_runs_cur_on_egfr_soap_in_little_memory(tmp_path):
     assert peak_kb < 2 * 2**20
     summary = json.loads((out / "summary.json").read_text())
     assert summary["features"] == 40_500
+
+
+def test_the_accuracy_line_carries_the_unit():
+    from propmap.cli._map import accuracy_line
+
+    test = {"mae": 0.3851, "r2": 0.852}
+    summary = {
+        "model": "PCovR", "structures": 2000, "mixing": 0.5, "unit": "eV",
+        "full_model": "ridge",
+        "accuracy": {"map": {"test": test}, "full_model": {"test": test}},
+    }  # fmt: skip
+    line = accuracy_line(summary)
+    assert "map MAE 0.3851 eV, R² 0.852" in line
+    assert "eV" not in accuracy_line({**summary, "unit": ""})

@@ -423,3 +423,28 @@ def test_a_dataset_without_structures_needs_points(rng):
         chemiscope_dataset(None)
     with pytest.raises(ValueError, match="atom_properties need structures"):
         chemiscope_dataset(None, atom_properties={"q": [1.0]}, latent=np.ones((1, 2)))
+
+
+def test_many_labels_are_numbered_and_units_kept(molecules):
+    """Strings of more than 21 distinct values are past what chemiscope takes as
+    categories (it shows a warning instead): they become numbers with the labels
+    in the description; units go with their properties."""
+    count = len(molecules)
+    dataset = chemiscope_dataset(
+        molecules * 4,
+        properties={
+            "label": [f"molecule {k}" for k in range(4 * count)],
+            "kind": ["a", "b"] * (2 * count),
+            "energy": np.arange(4.0 * count),
+        },
+        latent=np.arange(8.0 * count).reshape(-1, 2),
+        units={"energy": "eV"},
+    )
+    label = dataset["properties"]["label"]
+    assert 4 * count > 21
+    assert label["values"][:3] == [0, 1, 2]
+    assert label["description"].startswith(f"{4 * count} labels, numbered: 0 = mol")
+    assert dataset["properties"]["kind"]["values"][:2] == ["a", "b"]
+    assert dataset["properties"]["energy"]["units"] == "eV"
+    with pytest.raises(ValueError, match="units name the property 'nope'"):
+        chemiscope_dataset(molecules, latent=np.ones((count, 2)), units={"nope": "m"})

@@ -1,6 +1,7 @@
 """map_structures from Python, on real QM9 molecules: outputs, the fast
 cross-validated sweep against explicit refits, and option checks before work."""
 
+import gzip
 import json
 import warnings
 
@@ -96,6 +97,17 @@ def test_extensive_targets_get_a_composition_baseline(qm9_file, tmp_path, small_
     assert accuracy["baseline"]["test"]["mae"] < 3.0
     assert accuracy["full_model"]["test"]["mae"] < accuracy["baseline"]["test"]["mae"]
     assert set(summary["baseline_element_values"]) <= set("HCNOF")
+    # the map shows what the model learns: U0 less the baseline, in eV
+    assert summary["unit"] == "eV"
+    dataset = json.loads(
+        gzip.decompress((tmp_path / "u0" / "chemiscope.json.gz").read_bytes())
+    )
+    shown = dataset["settings"]["map"]["color"]["property"]
+    assert shown == "U0 − composition baseline"
+    assert dataset["properties"][shown]["units"] == "eV"
+    assert (
+        "test MAE (eV), map (latent)" in (tmp_path / "u0" / "report.html").read_text()
+    )
     without = map_structures(
         [qm9_file], "U0", tmp_path / "raw", soap=small_soap, aggregate="sum",
         baseline=Baseline.none,

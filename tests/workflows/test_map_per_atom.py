@@ -194,3 +194,16 @@ def test_summaries_are_strict_json(tmp_path):
     text = (tmp_path / "s.json").read_text()
     assert json.loads(text) == {"r2": None, "rows": [1.0, None]}
     assert "NaN" not in text
+
+
+@pytest.mark.browser
+def test_the_viewer_of_atoms_opens_without_a_warning(atom_map, visit):
+    """60 structures' atoms: their structures are numbered, not named (a name
+    each would be 60 categories, past chemiscope's 50, and a warning banner)."""
+    from browser_helpers import assert_clean
+
+    out, summary = atom_map
+    page = visit(out / "viewer.html")
+    assert page.status == "loaded", page.page.inner_text("#propmap-error")
+    assert_clean(page)
+    assert page.map_traces()[0]["points"] == summary["points"]

@@ -61,8 +61,20 @@ def test_the_table_viewer_has_no_structures(table, tmp_path):
     map_structures([table / "indicators.csv"], "life", out)
     dataset = json.loads(gzip.decompress((out / "chemiscope.json.gz").read_bytes()))
     assert not dataset.get("structures")
-    assert dataset["properties"]["name"]["values"][:2] == ["country 0", "country 1"]
+    # 200 names would be 200 categories, more than chemiscope takes: they are
+    # numbered, the names in the property's description
+    names = dataset["properties"]["name"]
+    assert names["values"][:2] == [0, 1]
+    assert names["description"].startswith("200 labels, numbered: 0 = country 0")
     assert len(dataset["properties"]["life"]["values"]) == 200
+    small = tmp_path / "small.csv"
+    lines = (table / "indicators.csv").read_text().splitlines()
+    small.write_text("\n".join(lines[:21]) + "\n")
+    map_structures([small], "life", tmp_path / "small")
+    dataset = json.loads(
+        gzip.decompress((tmp_path / "small" / "chemiscope.json.gz").read_bytes())
+    )
+    assert dataset["properties"]["name"]["values"][:2] == ["country 0", "country 1"]
 
 
 @pytest.mark.parametrize(

@@ -138,6 +138,14 @@ def map_command(
             "the first column when it is not numeric."
         ),
     ] = None,
+    unit: Annotated[
+        str | None,
+        typer.Option(
+            help="The target's unit, on the figures, in the report and the line "
+            "printed; default: known for QM9's and ase's properties (eV, D, e), "
+            "else none."
+        ),
+    ] = MAP_DEFAULTS["unit"],
     progress: Progress = None,
     seed: Seed = MAP_DEFAULTS["seed"],
     scheduler: Scheduler = None,
@@ -187,6 +195,7 @@ def map_command(
         force=force,
         index=index,
         layout=layout,
+        unit=unit,
         cluster=ClusterOptions(scheduler, workers),
         per=per,
     )
@@ -202,7 +211,8 @@ def accuracy_line(summary: dict) -> str:
         # with a baseline, the R² of what it leaves (that of the total is ~1)
         r2 = test.get("r2_after_baseline", test["r2"])
         after = " after the baseline" if "r2_after_baseline" in test else ""
-        parts.append(f"{label} MAE {test['mae']:.4g}, R²{after} {r2:.3f}")
+        unit = f" {summary['unit']}" if summary.get("unit") else ""
+        parts.append(f"{label} MAE {test['mae']:.4g}{unit}, R²{after} {r2:.3f}")
     points = f"{summary['structures']} structures"
     if summary.get("per") == "atom":
         points = f"{summary['points']} atoms of {points}"

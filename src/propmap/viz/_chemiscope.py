@@ -45,6 +45,27 @@ def _structure_list(structures) -> list:
     return structures
 
 
+# chemiscope reads a string property as categories, and refuses one of more than
+# this many distinct values (its warning says 50; its code stops at 21)
+MAX_CATEGORIES = 21
+
+
+def _coded(column: dict) -> dict:
+    """A string property of more categories than chemiscope takes, as numbers:
+    each label's position in the order of first appearance, the labels in the
+    description (the viewer shows it)."""
+    labels: dict[str, int] = {}
+    codes = [labels.setdefault(value, len(labels)) for value in column["values"]]
+    listed = ", ".join(f"{code} = {label}" for label, code in labels.items())
+    if len(listed) > 2000:
+        listed = listed[:2000].rsplit(", ", 1)[0] + ", ..."
+    note = f"{len(labels)} labels, numbered: {listed}"
+    described = column.get("description")
+    coded = {**column, "values": [float(code) for code in codes]}
+    coded["description"] = f"{described}; {note}" if described else note
+    return coded
+
+
 def _property_values(values, label: str) -> list:
     """One property's values as a list of floats (finite) or of strings
     (categories); ``label`` names the property in errors."""
@@ -121,6 +142,7 @@ def chemiscope_dataset(
     name: str = "propmap",
     description: str = "",
     environments_cutoff: float | None = None,
+    units: Mapping[str, str] | None = None,
 ) -> dict:
     """A chemiscope dataset for structures, their properties and a latent map.
 
@@ -136,7 +158,10 @@ def chemiscope_dataset(
         structures (a table's rows), where the viewer shows the map alone.
     properties : mapping of str to array-like, optional
         Per-structure properties: one value per structure, numbers, or strings
-        for categories.
+        for categories. Strings of more than 21 distinct values (past what
+        chemiscope takes as categories) are stored as numbers, each label's
+        position in order of first appearance, the labels in the property's
+        description.
     atom_properties : mapping of str to array-like, optional
         Per-atom properties, concatenated over the structures in order, or given
         as one array per structure. With them (or a per-atom ``latent``) the
@@ -160,6 +185,9 @@ def chemiscope_dataset(
     environments_cutoff : float, optional
         Radius (Å) of the environment drawn around a selected atom; by default
         chemiscope's. Only for datasets with per-atom data.
+    units : mapping of str to str, optional
+        The unit of some properties (shown by the viewer beside their values and
+        on the map's axes and colour bar), e.g. ``{"gap": "eV"}``.
 
     Returns
     -------
@@ -179,7 +207,8 @@ def chemiscope_dataset(
         the latent holds NaN or infinity; two properties share a name; the map
         would have fewer than two properties to plot; ``color`` names no
         property, or one that the map cannot show; ``environments_cutoff`` is
-        not a positive number, or is given without per-atom data.
+        not a positive number, or is given without per-atom data; ``units``
+        names no property.
 
     Examples
     --------
@@ -226,6 +255,20 @@ def chemiscope_dataset(
             "target": "atom",
             "values": _per_atom(values, f"Atom property {key!r}", sizes),
         }
+
+    for key, column in columns.items():
+        values = column["values"]
+        if values and isinstance(values[0], str) and len(set(values)) > MAX_CATEGORIES:
+            columns[key] = _coded(column)
+
+    for key, unit in (units or {}).items():
+        if key not in columns:
+            raise ValueError(
+                f"units name the property {key!r}, which is not one of "
+                f"{sorted(columns)}."
+            )
+        if unit:
+            columns[key]["units"] = str(unit)
 
     # the map's default colour is the first of these that it can show
     given = list(columns)

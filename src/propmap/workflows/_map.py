@@ -68,6 +68,7 @@ def map_structures(
     layout: Layout | str = Layout.pcovr,
     cluster: ClusterOptions | None = None,
     per: Per | str = Per.structure,
+    unit: str | None = None,
     options: MapOptions | None = None,
 ) -> MapResult:
     """Map structures by (Kernel) PCovR of their SOAP features, coloured by a
@@ -146,10 +147,16 @@ def map_structures(
         than 8,192 atoms are cross-validated from the folds' d x d moments;
         kernel maps of that many atoms need ``sparse``.
 
+    unit : str or None, default=None
+        The target's unit, on the figures, in the report and the summary
+        (``unit``); None: known for QM9's and ase's properties
+        (:data:`~propmap.workflows._map_options.KNOWN_UNITS`), else none; ``""``:
+        none.
     options : MapOptions or None, default=None
-        All of the map's choices at once (then give none of the keywords
-        above from ``mixing`` to ``per``, nor ``target``... but ``target`` stays
-        positional: it must equal ``options.target``).
+        All of the map's choices at once, instead of the keywords from
+        ``mixing`` to ``unit`` (those are then ignored); ``target`` may be None,
+        or must equal ``options.target``. ``progress``, ``force`` and
+        ``cluster`` say how the job runs and are not options of the map.
 
     Returns
     -------
@@ -162,7 +169,7 @@ def map_structures(
             target, mixing=mixing, penalty=penalty, kernel=kernel, gamma=gamma,
             sparse=sparse, components=components, test_fraction=test_fraction,
             per=per, aggregate=aggregate, baseline=baseline, soap=soap,
-            layout=layout, seed=seed, title=title, index=index,
+            layout=layout, seed=seed, title=title, index=index, unit=unit,
         )  # fmt: skip
     elif target is not None and target != options.target:
         raise _Error(

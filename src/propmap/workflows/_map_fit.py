@@ -336,6 +336,7 @@ def _summary(inputs, options, data, model, search, accuracy) -> dict:
         "per": "structure" if inputs.groups is None else "atom",
         "points": len(inputs.y),
         "target": options.target,
+        "unit": options.target_unit,
         "n_train": int(data.train.size),
         "n_test": int(data.test.size),
         "full_model": "ridge" if kernel == Kernel.linear else f"{kernel} kernel ridge",

@@ -25,6 +25,7 @@ __all__ = [
     "CV_FOLDS",
     "GAMMA_SEARCH_ROWS",
     "GRAM_ROWS",
+    "KNOWN_UNITS",
     "LOSS_TOLERANCE",
     "MAP_FILES",
     "MIN_STRUCTURES",
@@ -59,6 +60,16 @@ MAP_FILES = {
 }
 # a map of atoms also shows them coloured by element
 ATOM_MAP_FILES = {**MAP_FILES, "elements": "map_elements.png"}
+
+
+# the units of properties known by name: QM9's (load_qm9) and ase's calculator
+# results (eV, eV/Å, e)
+KNOWN_UNITS = {
+    **dict.fromkeys(("U0", "U", "H", "G", "gap", "homo", "lumo", "zpve"), "eV"),
+    **dict.fromkeys(("energy", "free_energy"), "eV"),
+    "dipole_moment": "D",
+    **dict.fromkeys(("mulliken_charges", "charges", "initial_charges"), "e"),
+}
 
 
 def _choice(kind, value, name: str):
@@ -96,6 +107,7 @@ class MapOptions:
     seed: int = 0
     title: str | None = None
     index: str | None = None
+    unit: str | None = None
 
     def __post_init__(self) -> None:
         coerce = object.__setattr__
@@ -158,6 +170,15 @@ class MapOptions:
                     "`baseline` composition fits structure totals; a per-atom "
                     "property (`per` atom) has none: leave it out."
                 )
+
+    @property
+    def target_unit(self) -> str:
+        """The target's unit for labels and tables: as given (``""``: none),
+        else that of a property propmap knows by name (QM9's and ase's
+        calculator results: eV, debye, e), else none."""
+        if self.unit is not None:
+            return self.unit
+        return KNOWN_UNITS.get(self.target, "")
 
     @property
     def model_kernel(self) -> Kernel:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from propmap.workflows._map_fit import atom_elements
-from propmap.workflows._steps import point_names, stamp_timings, write_json
+from propmap.workflows._steps import stamp_timings, write_json
 
 __all__ = ["map_section", "write_map_outputs"]
 
@@ -33,10 +33,19 @@ def write_map_outputs(out, inputs, target, summary, arrays, title) -> None:
     latent_name = summary["latent_name"]
     labels = (f"{latent_name} 1", f"{latent_name} 2")
     latent, predicted = arrays["latent"], arrays["predicted"]
+    # with a baseline, its residual is what the models learn and what shows
+    shown, shift, shown_label = y, 0.0, target
+    if summary["baseline"] == "composition":
+        shift = y - arrays["residual"]
+        shown, shown_label = arrays["residual"], residual_name(target)
+    unit = f" ({summary['unit']})" if summary.get("unit") else ""
     save_figure(
-        latent_map(latent, y, value_label=target, axis_labels=labels, title=title),
+        latent_map(
+            latent, shown, value_label=shown_label + unit, axis_labels=labels,
+            title=title,
+        ),
         files["map"],
-    )
+    )  # fmt: skip
     per_atom = summary["per"] == "atom"
     if per_atom:
         save_figure(
@@ -47,16 +56,11 @@ def write_map_outputs(out, inputs, target, summary, arrays, title) -> None:
             files["elements"],
         )  # fmt: skip
     groups = np.where(np.isin(np.arange(y.size), arrays["test"]), "test", "train")
-    # with a baseline, its residual is what the models learn and what shows
-    shown, shift, shown_label = y, 0.0, target
-    if summary["baseline"] == "composition":
-        shift = y - arrays["residual"]
-        shown, shown_label = arrays["residual"], f"{target} − composition baseline"
     save_figure(
         parity_plot(
             np.column_stack([shown, shown]),
             np.column_stack([predicted - shift, arrays["ridge_predicted"] - shift]),
-            label=[shown_label, shown_label],
+            label=[shown_label + unit, shown_label + unit],
             # train first, so that the test points are drawn on top
             groups={"train": groups == "train", "test": groups == "test"},
             panel_titles=[
@@ -94,6 +98,15 @@ def write_map_outputs(out, inputs, target, summary, arrays, title) -> None:
     )
 
 
+def residual_name(target: str) -> str:
+    """What a map with a composition baseline models and shows."""
+    return f"{target} − composition baseline"
+
+
+def _units(summary, *names) -> dict[str, str]:
+    return dict.fromkeys(names, summary["unit"]) if summary.get("unit") else {}
+
+
 def _structure_dataset(inputs, target, summary, arrays, groups, title) -> dict:
     """The chemiscope dataset of a map of structures (or of a table's rows)."""
     from propmap.viz import chemiscope_dataset
@@ -102,8 +115,10 @@ def _structure_dataset(inputs, target, summary, arrays, groups, title) -> dict:
     properties = {} if inputs.structures is not None else {"name": inputs.names}
     properties[target] = inputs.y
     properties[f"{target} (predicted)"] = arrays["predicted"]
+    color = target
     if summary["baseline"] == "composition":
-        properties[f"{target} − composition baseline"] = arrays["residual"]
+        color = residual_name(target)
+        properties[color] = arrays["residual"]
     properties["set"] = groups.tolist()
     if sketch:
         for k in range(arrays["model_latent"].shape[1]):
@@ -115,8 +130,9 @@ def _structure_dataset(inputs, target, summary, arrays, groups, title) -> dict:
         properties=properties,
         latent=arrays["latent"],
         latent_name=summary["latent_name"],
-        color=target,
+        color=color,
         name=title or f"propmap map of {target}",
+        units=_units(summary, *(k for k in properties if k.startswith(target))),
         description=("sketch-map of the features; " if sketch else "")
         + f"{model_name} (mixing {summary['mixing']:g}) of {source}"
         f"; test R² {test['r2']:.3f}",
@@ -141,12 +157,15 @@ def _atom_dataset(inputs, target, summary, arrays, groups, title) -> dict:
     test = summary["accuracy"]["map"]["test"]
     return chemiscope_dataset(
         inputs.structures,
-        properties={"structure": point_names(inputs.structures)},
+        # numbers, not names: one string per structure would be a category
+        # each, more than chemiscope takes
+        properties={"structure": np.arange(len(inputs.structures))},
         atom_properties=atom_properties,
         latent=arrays["latent"],
         latent_name=summary["latent_name"],
         color=target,
         name=title or f"propmap map of per-atom {target}",
+        units=_units(summary, target, f"{target} (predicted)"),
         description=(
             f"{model_name} (mixing {summary['mixing']:g}) of per-atom SOAP features; "
             f"test R² {test['r2']:.3f} over {summary['n_test']} atoms of structures "
@@ -172,17 +191,18 @@ def map_section(summary: dict, folder: Path, link_prefix: str, title: str):
     }
     if summary["gamma"] is not None:
         numbers["kernel γ"] = summary["gamma"]
+    unit = f" ({summary['unit']})" if summary.get("unit") else ""
     for name, label in (("map", "map (latent)"), ("full_model", summary["full_model"])):
         test = accuracy[name]["test"]
-        numbers[f"test MAE, {label}"] = test["mae"]
-        numbers[f"test RMSE, {label}"] = test["rmse"]
+        numbers[f"test MAE{unit}, {label}"] = test["mae"]
+        numbers[f"test RMSE{unit}, {label}"] = test["rmse"]
         numbers[f"test R², {label}"] = test["r2"]
         if "r2_after_baseline" in test:
             numbers[f"test R² after the baseline, {label}"] = test["r2_after_baseline"]
     if "baseline" in accuracy:
-        numbers["test MAE, composition baseline alone"] = accuracy["baseline"]["test"][
-            "mae"
-        ]
+        numbers[f"test MAE{unit}, composition baseline alone"] = accuracy["baseline"][
+            "test"
+        ]["mae"]
     from_table = summary["input"] == "table"
     numbers["features" if from_table else "SOAP features"] = summary["n_features"]
     baseline = (
@@ -194,9 +214,9 @@ def map_section(summary: dict, folder: Path, link_prefix: str, title: str):
     if per_atom:
         numbers["structures (split whole)"] = summary["structures"]
         for element, scores in accuracy["per_element"].items():
-            numbers[f"test MAE, map, {element} ({scores['atoms']} atoms)"] = scores[
-                "mae"
-            ]
+            numbers[f"test MAE{unit}, map, {element} ({scores['atoms']} atoms)"] = (
+                scores["mae"]
+            )
     features = (
         "the table's standardised columns"
         if from_table
