@@ -246,3 +246,15 @@ def test_same_choices_as_the_former_map_on_the_shipped_molecules():
         assert cv.best_gamma_ == pytest.approx(0.041539612650429, rel=1e-9)
         assert cv.best_penalty_ == pytest.approx(10**-2.5)
         assert cv.best_mixing_ == 0.5
+
+
+def test_a_pickled_dense_model_keeps_its_training_rows_in_float32():
+    import pickle
+
+    X, y = _data()
+    cv = KernelPCovRCV(random_state=0).fit(X, y)
+    copy = pickle.loads(pickle.dumps(cv))
+    assert copy.X_fit_.dtype == np.float32
+    assert cv.X_fit_.dtype == np.float64
+    np.testing.assert_allclose(copy.predict(X), cv.predict(X), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(copy.transform(X), cv.transform(X), rtol=1e-5, atol=1e-6)

@@ -348,12 +348,15 @@ def test_kernel_maps_latent_coordinates_are_the_pipelines(
         warnings.simplefilter("ignore", UserWarning)
         latent = pipeline.transform(structures)
         predicted = pipeline.predict(structures)
+    # the record's coordinates, and a dense model's training rows, are kept in
+    # float32 in the model file
     scale = np.abs(latent).max()
-    np.testing.assert_allclose(pipeline.map_["latent"], latent, atol=1e-8 * scale)
+    assert pipeline.map_["latent"].dtype == np.float32
+    np.testing.assert_allclose(pipeline.map_["latent"], latent, atol=1e-6 * scale)
     test = pipeline.map_["sets"] == "test"
     truth = np.array([s.info["gap"] for s in structures])
     assert np.mean(np.abs(predicted[test] - truth[test])) == pytest.approx(
-        summary["accuracy"]["map"]["test"]["mae"], rel=1e-7
+        summary["accuracy"]["map"]["test"]["mae"], rel=1e-5
     )
 
 

@@ -174,3 +174,37 @@ def test_the_projection_viewer_shows_the_map_and_the_new_points(
         ".properties.set.values"
     )
     assert sets.count("projected") == 20
+
+
+def test_the_model_file_holds_no_structures(fitted_map, tmp_path):
+    """The model file keeps what projecting needs (the record's coordinates in
+    float32); the map's structures are read from its chemiscope file, and
+    without that file the projection still runs, its viewer showing the new
+    structures alone."""
+    import gzip
+    import shutil
+
+    folder, _ = fitted_map
+    model = folder / "map" / "model.joblib"
+    pipeline = load_map(model)
+    assert pipeline.map_["structures"] is None
+    assert pipeline.map_["structures_file"] == "chemiscope.json.gz"
+    assert pipeline.map_["latent"].dtype == np.float32
+    structures = pipeline.map_structures()
+    originals = ase.io.read(folder / "train.extxyz", ":")
+    assert len(structures) == len(originals) == 140
+    assert structures[7].get_chemical_symbols() == originals[7].get_chemical_symbols()
+    np.testing.assert_allclose(structures[7].positions, originals[7].positions)
+    # the model file alone, elsewhere
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(model, alone / "model.joblib")
+    with pytest.warns(UserWarning, match="projected structures alone"):
+        project_structures(
+            alone / "model.joblib", [folder / "new.extxyz"], tmp_path / "p"
+        )
+    dataset = json.loads(
+        gzip.decompress((tmp_path / "p" / "chemiscope.json.gz").read_bytes())
+    )
+    assert len(dataset["structures"]) == 20
+    assert set(dataset["properties"]["set"]["values"]) == {"projected"}

@@ -318,7 +318,8 @@ class KernelPCovRCV(RegressorMixin, MultiOutputMixin, TransformerMixin, BaseEsti
         The dense kernel's centring and scale (None with ``n_active``).
     X_fit_ : ndarray of shape (n_samples, n_features) or None
         The training rows (dense kernel only; the Nyström model keeps its active
-        points).
+        points). A pickled model stores them in float32, half the size (kernel
+        values of new rows then move by about 1e-7 relative).
     n_splits_, n_components_, n_features_in_ : int
     pty_ : ndarray
         The refit's map from the latent space to Y.
@@ -587,6 +588,12 @@ class KernelPCovRCV(RegressorMixin, MultiOutputMixin, TransformerMixin, BaseEsti
         Y : ndarray of shape (n_samples,) or (n_samples, n_targets)
         """
         return self.transform_predict(X).predicted
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if state.get("X_fit_") is not None:
+            state["X_fit_"] = np.asarray(state["X_fit_"], dtype=np.float32)
+        return state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -15,6 +15,7 @@ _EXPORTS = {
     "mixing_sweep": "propmap.viz._figures",
     "motif_contributions": "propmap.viz._figures",
     "parity_plot": "propmap.viz._figures",
+    "read_chemiscope_structures": "propmap.viz._chemiscope",
     "save_figure": "propmap.viz._figures",
     "selection_curves": "propmap.viz._figures",
     "write_chemiscope_json": "propmap.viz._chemiscope",

@@ -499,6 +499,57 @@ _START = """
 """
 
 
+def read_chemiscope_structures(path) -> list:
+    """The structures of a chemiscope file (``.json`` or ``.json.gz``, as
+    :func:`write_chemiscope_json` writes them) as ase.Atoms: symbols, positions
+    and, where given, the periodic cell.
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    structures : list of ase.Atoms
+
+    Raises
+    ------
+    ValueError
+        The file is not a chemiscope dataset with structures.
+    """
+    import gzip
+
+    import ase
+
+    path = Path(path)
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as stream:
+            dataset = json.load(stream)
+        structures = dataset["structures"]
+        return [
+            ase.Atoms(
+                symbols=structure["names"],
+                positions=np.column_stack(
+                    [structure["x"], structure["y"], structure["z"]]
+                ),
+                **(
+                    {"cell": np.reshape(structure["cell"], (3, 3)), "pbc": True}
+                    if "cell" in structure
+                    else {}
+                ),
+            )
+            for structure in structures
+        ]
+    except (OSError, EOFError, ValueError, KeyError, TypeError) as error:
+        if isinstance(error, FileNotFoundError):
+            raise
+        raise ValueError(
+            f"{path} is not a chemiscope file with structures "
+            f"({type(error).__name__}: {error})."
+        ) from None
+
+
 def _strict_json(dataset: Mapping) -> str:
     try:
         return json.dumps(dataset, allow_nan=False, separators=(",", ":"))

@@ -132,8 +132,13 @@ def fit_and_evaluate(
         data.y_scaler,
         data.baseline,
         {
-            "structures": inputs.packed,
-            "latent": shown,
+            # the structures stay in the chemiscope file beside the model
+            # (MapPipeline.map_structures reads them): the model file is small
+            "structures": None,
+            "structures_file": None
+            if inputs.packed is None
+            else MAP_FILES["chemiscope"],
+            "latent": np.asarray(shown, dtype=np.float32),
             "latent_name": summary["latent_name"],
             "model_name": summary["model"],
             "target": inputs.y,

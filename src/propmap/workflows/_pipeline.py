@@ -3,6 +3,8 @@ and predictions (in the target's units) out."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
 from sklearn.pipeline import Pipeline
@@ -99,8 +101,9 @@ class MapPipeline(Pipeline):
         The fitted baseline.
     map_ : dict
         What the map shows, set by :func:`~propmap.workflows.map_structures`:
-        ``structures`` (packed; :meth:`map_structures` unpacks them, None for a
-        table), ``latent`` (the map's coordinates), ``latent_name`` (their axis
+        ``structures_file`` (the chemiscope file beside the model that holds
+        the structures, None for a table; :meth:`map_structures` reads it),
+        ``latent`` (the map's coordinates, float32), ``latent_name`` (their axis
         label), ``target`` (values), ``target_name``, ``sets`` ("train"/"test"),
         ``names`` and, for a table, ``columns``.
     """
@@ -117,10 +120,22 @@ class MapPipeline(Pipeline):
             residual = y - self.baseline_.fit(X, y).predict(X)
         return super().fit(X, residual, **params)
 
-    def map_structures(self) -> list | None:
-        """The structures of the map (ase.Atoms), or None for a table's map."""
-        packed = self.map_["structures"]
-        return None if packed is None else unpack_structures(packed)
+    def map_structures(self, folder=None) -> list | None:
+        """The structures of the map (ase.Atoms): from the chemiscope file that
+        ``propmap map`` wrote beside the model (in ``folder``, by default the
+        one :func:`~propmap.workflows.load_map` read the model from), or packed
+        in model files of earlier versions; None for a table's map, or when that
+        file is not there."""
+        packed = self.map_.get("structures")
+        if packed is not None:
+            return unpack_structures(packed)
+        name = self.map_.get("structures_file")
+        folder = folder if folder is not None else getattr(self, "folder_", None)
+        if name is None or folder is None or not (Path(folder) / name).is_file():
+            return None
+        from propmap.viz import read_chemiscope_structures
+
+        return read_chemiscope_structures(Path(folder) / name)
 
     def predict(self, X, **params):
         prediction = super().predict(X, **params)

@@ -4,6 +4,7 @@ written by :func:`~propmap.workflows.map_structures`)."""
 from __future__ import annotations
 
 import pickle
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,7 @@ def load_map(path) -> MapPipeline:
             f"{path} holds a {type(pipeline).__name__}, not a propmap map: give the "
             "model.joblib that propmap map wrote."
         )
+    pipeline.folder_ = path.parent
     return pipeline
 
 
@@ -140,7 +142,7 @@ def project_structures(
     training = np.flatnonzero(np.asarray(record["sets"]) == "train")
     count = min(neighbours, training.size)
     with output_folder(out, force) as out:
-        if record["structures"] is None:
+        if record.get("columns") is not None:  # a feature table's map
             structures, names, data = None, *_table_rows(record, paths)
         else:
             structures, _ = read_inputs(paths, None, progress)
@@ -217,12 +219,24 @@ def _write(
         ),
         files["map"],
     )
-    every = None if structures is None else pipeline.map_structures() + list(structures)
+    known = None if structures is None else pipeline.map_structures()
+    per_atom = record.get("per") == "atom"
+    shown_latent = np.vstack([record["latent"], latent])
     points = {
         target: np.concatenate([record["target"], predicted]),
         "set": list(record["sets"]) + ["projected"] * len(names),
     }
-    per_atom = record.get("per") == "atom"
+    if structures is not None and known is None:
+        warnings.warn(
+            f"the map's structures are read from {record.get('structures_file')} "
+            "beside the model file, which is not there: the viewer shows the "
+            "projected structures alone (the figure shows the whole map).",
+            UserWarning,
+            stacklevel=3,
+        )
+        known, shown_latent = [], latent
+        points = {target: predicted, "set": ["projected"] * len(names)}
+    every = None if structures is None else known + list(structures)
     dataset = chemiscope_dataset(
         every,
         properties=None
@@ -232,7 +246,7 @@ def _write(
             **points,
         },
         atom_properties=points if per_atom else None,
-        latent=np.vstack([record["latent"], latent]),
+        latent=shown_latent,
         latent_name=model_name,
         color=target,
         name=title or f"propmap: {len(names)} new points on the map of {target}",
