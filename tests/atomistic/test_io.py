@@ -310,3 +310,28 @@ def test_compressed_files_are_read_as_the_plain_file(tmp_path, suffix):
     corrupt.write_bytes(b"not compressed at all")
     with pytest.raises(ValueError, match="could not read"):
         read_structures(str(corrupt))
+
+
+def test_an_ase_database_keeps_its_key_value_pairs(tmp_path):
+    """ase.io.read drops a database row's key-value pairs; they are the
+    properties (pyxtal's crystal sets come as one), so they become atoms.info,
+    beside the calculator's results."""
+    import ase.db
+
+    path = tmp_path / "set.db"
+    with ase.db.connect(str(path)) as database:
+        for k, name in enumerate(("H2O", "NH3", "CH4")):
+            atoms = molecule(name)
+            atoms.calc = SinglePointCalculator(atoms, energy=-float(k))
+            database.write(atoms, lattice_energy=1.5 * k, label=name)
+    structures = read_structures(path)
+    assert [a.info["label"] for a in structures] == ["H2O", "NH3", "CH4"]
+    np.testing.assert_allclose(
+        structure_targets(structures, "lattice_energy"), [0.0, 1.5, 3.0]
+    )
+    np.testing.assert_allclose(structure_targets(structures, "energy"), [0, -1, -2])
+    assert structures[0].info["source"].endswith("set.db:0")
+    broken = tmp_path / "broken.db"
+    broken.write_bytes(b"not a database" * 100)
+    with pytest.raises(ValueError, match=r"could not read .*broken\.db' as a database"):
+        read_structures(broken)

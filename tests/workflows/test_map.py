@@ -461,3 +461,17 @@ def test_scores_come_from_scikit_learn_and_name_a_constant_truth():
     # a constant baseline moves nothing that R² measures
     assert result["r2_after_baseline"] == pytest.approx(result["r2"])
     assert np.isnan(r2(np.ones(5), np.arange(5.0)))
+
+
+def test_a_map_of_an_ase_database_reads_its_key_value_pairs(tmp_path, small_soap):
+    import ase.db
+
+    from propmap.datasets import load_qm9
+
+    path = tmp_path / "qm9.db"
+    with ase.db.connect(str(path)) as database:
+        for atoms in load_qm9(40):
+            database.write(atoms, gap=atoms.info["gap"], smiles=atoms.info["smiles"])
+    summary = map_structures([path], "gap", tmp_path / "map", soap=small_soap)
+    assert summary["structures"] == 40
+    assert summary["unit"] == "eV"

@@ -300,6 +300,30 @@ def _warn_if_records_lost(path: Path, count: int) -> None:
 _DECOMPRESSORS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
 
+def _read_database(path: Path) -> list:
+    """The rows of an ase database (SQLite ``.db``), with their key-value pairs
+    as ``atoms.info`` (ase.io.read drops them; pyxtal's crystal sets, for one,
+    keep their properties there) and their calculator results."""
+    import sqlite3
+
+    import ase.db
+
+    try:
+        with ase.db.connect(str(path), type="db", serial=True) as database:
+            frames = []
+            for row in database.select():
+                atoms = row.toatoms()
+                atoms.info.update(row.key_value_pairs)
+                frames.append(atoms)
+            return frames
+    except (sqlite3.DatabaseError, ValueError, KeyError) as error:
+        detail = type(error).__name__ + (f": {error}" if str(error) else "")
+        raise ValueError(
+            f"ase could not read '{path}' as a database; the file may be corrupt "
+            f"or in another format ({detail})."
+        ) from error
+
+
 def _read_with_ase(path: Path, format) -> list:
     import ase.io
     import ase.io.formats
@@ -338,6 +362,8 @@ def _read_file(path: Path, format, selection: int | slice) -> list:
         raise ValueError(f"'{path}' is empty: it holds no structures.")
     if format in (None, "sdf") and path.suffix.lower() in _SD_SUFFIXES:
         frames = _read_sd_file(path)
+    elif format == "db" or (format is None and path.suffix.lower() == ".db"):
+        frames = _read_database(path)
     else:
         frames = _read_with_ase(path, format)
         if len(frames) < 2:
