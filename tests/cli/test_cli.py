@@ -49,7 +49,12 @@ def invoke(runner, *args):
 
 def assert_clean_error(result, *fragments):
     assert result.exit_code == 1, result.output
-    lines = result.stderr.strip().splitlines()
+    # (progress is on: a line per stage, "propmap: [   1.2 s] ...", may come first)
+    lines = [
+        line
+        for line in result.stderr.strip().splitlines()
+        if not line.startswith("propmap: [")
+    ]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("propmap: error:")
     assert "Traceback" not in result.output
@@ -448,7 +453,8 @@ def test_unexpected_errors_are_one_line_unless_debug(
     args = ["map", g2_file, "-t", "enthalpy_of_formation", *SMALL_SOAP]
     quiet = invoke(runner, *args, "-o", tmp_path / "a")
     assert quiet.exit_code == 1
-    (line,) = quiet.stderr.strip().splitlines()
+    *stages, line = quiet.stderr.strip().splitlines()
+    assert all(stage.startswith("propmap: [") for stage in stages)
     assert line.startswith("propmap: internal error (RuntimeError): a bug")
     assert "--debug" in line
     assert "Traceback" not in quiet.output
@@ -695,3 +701,22 @@ def test_the_accuracy_line_carries_the_unit():
     line = accuracy_line(summary)
     assert "map MAE 0.3851 eV, R² 0.852" in line
     assert "eV" not in accuracy_line({**summary, "unit": ""})
+
+
+def test_a_batch_job_logs_one_line_per_stage_with_the_time(runner, g2_file, tmp_path):
+    """Off a terminal (the runner's stderr is not one) progress is on by default
+    as lines: each stage with the seconds since the start; --no-progress is
+    silent."""
+    args = ["map", g2_file, "-t", "enthalpy_of_formation", *SMALL_SOAP]
+    logged = invoke(runner, *args, "-o", tmp_path / "a", "--mixing", "0.5")
+    assert logged.exit_code == 0, logged.output
+    stages = [
+        line for line in logged.stderr.splitlines() if line.startswith("propmap: [")
+    ]
+    assert len(stages) >= 4
+    assert any("SOAP features of 30 structures" in line for line in stages)
+    seconds = [float(line.split("[")[1].split(" s]")[0]) for line in stages]
+    assert seconds == sorted(seconds)
+    quiet = invoke(runner, *args, "-o", tmp_path / "b", "--no-progress")
+    assert quiet.exit_code == 0
+    assert quiet.stderr == ""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import re
-import sys
 from collections.abc import Callable
 from typing import Annotated
 
@@ -76,8 +75,10 @@ def report_errors(command: Callable) -> Callable:
 
 
 def progress_enabled(progress: bool | None) -> bool:
-    """Progress bars by default only on a terminal."""
-    return sys.stderr.isatty() if progress is None else progress
+    """Progress on by default: on a terminal, bars with the time left and a
+    line per stage; in a log (a batch job), the line per stage with the time
+    since the start (the bars draw only on a terminal)."""
+    return True if progress is None else progress
 
 
 # Options shared by the commands that compute SOAP features.
@@ -91,7 +92,8 @@ Progress = Annotated[
     bool | None,
     typer.Option(
         "--progress/--no-progress",
-        help="Progress bars (default: on when stderr is a terminal).",
+        help="A line per stage with the time taken so far, and on a terminal "
+        "progress bars with the time left (default: on).",
     ),
 ]
 Seed = Annotated[int, typer.Option(help="Random seed (splits, random choices).")]

@@ -21,6 +21,7 @@ from propmap.workflows._steps import (
     point_names,
     read_inputs,
     stage,
+    timed_stages,
     write_json,
 )
 
@@ -131,7 +132,7 @@ def explain_contributions(
     summary : dict
         What ``summary.json`` holds.
     """
-    with output_folder(out, force) as out:
+    with output_folder(out, force) as out, timed_stages():
         return _explain(
             paths,
             target,

@@ -13,7 +13,7 @@ from propmap.workflows._contributions import (
     explain_contributions,
 )
 from propmap.workflows._map import map_section, map_structures
-from propmap.workflows._steps import output_folder, stage
+from propmap.workflows._steps import output_folder, stage, timed_stages
 
 __all__ = ["run_demo"]
 
@@ -66,7 +66,7 @@ def run_demo(out: Path, *, progress: bool = False, force: bool = False) -> dict:
     ``contributions``, ``crystals``: None without pyxtal) and the time taken
     (``seconds``)."""
     start = time.perf_counter()
-    with output_folder(out, force) as out:
+    with output_folder(out, force) as out, timed_stages():
         return _demo(out, progress, start)
 
 

@@ -17,6 +17,7 @@ from propmap.workflows._steps import (
     point_names,
     read_inputs,
     stage,
+    timed_stages,
     write_json,
 )
 
@@ -141,7 +142,7 @@ def project_structures(
     record = pipeline.map_
     training = np.flatnonzero(np.asarray(record["sets"]) == "train")
     count = min(neighbours, training.size)
-    with output_folder(out, force) as out:
+    with output_folder(out, force) as out, timed_stages():
         if record.get("columns") is not None:  # a feature table's map
             structures, names, data = None, *_table_rows(record, paths)
         else:

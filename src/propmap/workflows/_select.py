@@ -21,6 +21,7 @@ from propmap.workflows._steps import (
     point_names,
     read_inputs,
     stage,
+    timed_stages,
     write_json,
 )
 from propmap.workflows._tables import is_feature_file, read_table
@@ -177,7 +178,7 @@ def run_selection(
             "--scheduler and --workers stream structure files; a feature table is "
             "read whole: leave them out."
         )
-    with output_folder(out, force) as out, cluster_client(cluster):
+    with output_folder(out, force) as out, cluster_client(cluster), timed_stages():
         return _select(
             paths, out, method, axis, count, target, mixing, test_fraction, soap,
             aggregate, progress, seed, streamed,

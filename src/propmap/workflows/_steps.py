@@ -57,6 +57,10 @@ class StageClock:
             )
         self._current, self._since = key, now
 
+    def elapsed(self) -> float:
+        """Seconds since the clock started."""
+        return time.perf_counter() - self._started
+
     def timings(self) -> dict[str, float]:
         """Seconds per stage (the current one up to now) and ``total``."""
         self.start(self._current or "other")
@@ -102,7 +106,8 @@ def stage(message: str, enabled: bool, key: str | None = None) -> None:
     if key is not None and clock is not None:
         clock.start(key)
     if enabled:
-        print(f"propmap: {message}", file=sys.stderr, flush=True)
+        since = "" if clock is None else f"[{clock.elapsed():7.1f} s] "
+        print(f"propmap: {since}{message}", file=sys.stderr, flush=True)
 
 
 # outputs are built in a hidden sibling of the output folder and swapped in at
