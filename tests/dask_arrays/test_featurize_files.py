@@ -103,3 +103,54 @@ def test_a_missing_target_or_folder_is_named(folder, tmp_path):
         featurize_files(folder, SoapFeaturizer(**SMALL), target="no_such_property")
     with pytest.raises(FileNotFoundError, match="nowhere"):
         featurize_files(tmp_path / "nowhere", SoapFeaturizer(**SMALL))
+
+
+@pytest.mark.parametrize("per", ["structure", "atom"])
+def test_one_big_file_is_featurised_in_chunks(folder, tmp_path, per):
+    """A file of more structures than ``chunk_size`` gives a task per chunk (so
+    one big file keeps every worker busy), with the rows, sources and features
+    of the whole file read at once; a compressed file is chunked too."""
+    import gzip
+    import shutil
+
+    from propmap.atomistic._io import read_chunk
+
+    structures = read_structures(folder)
+    for atoms in structures:
+        del atoms.info["source"]  # (the file records its own)
+    path = tmp_path / "all.extxyz"
+    ase.io.write(path, structures, format="extxyz")
+    packed = tmp_path / "all.extxyz.gz"
+    with open(path, "rb") as plain, gzip.open(packed, "wb") as stream:
+        shutil.copyfileobj(plain, stream)
+    whole = featurize_files(path, SoapFeaturizer(per=per, **SMALL), chunk_size=None)
+    assert len(whole.X.chunks[0]) == 1
+    for source in (path, packed):
+        chunked = featurize_files(
+            source, SoapFeaturizer(per=per, **SMALL), chunk_size=40
+        )
+        rows = [40, 40, 20]
+        if per == "atom":
+            sizes = [len(a) for a in structures]
+            rows = [sum(sizes[:40]), sum(sizes[40:80]), sum(sizes[80:])]
+        assert chunked.X.chunks[0] == tuple(rows)
+        np.testing.assert_allclose(
+            chunked.X.compute(), whole.X.compute(), rtol=1e-12, atol=1e-12
+        )
+    chunk = read_chunk(path, None, 40, 80)
+    assert [a.info["source"] for a in chunk] == [f"{path}:{k}" for k in range(40, 80)]
+    for mine, theirs in zip(chunk, structures[40:80], strict=True):
+        np.testing.assert_allclose(mine.positions, theirs.positions)
+
+
+def test_auto_chunks_are_two_per_worker_within_limits(monkeypatch):
+    from propmap.atomistic import _files_dask
+
+    monkeypatch.setattr(_files_dask, "_workers", lambda: 2)
+    assert [stop - start for start, stop in _files_dask._chunks(10_000, "auto")] == [
+        2_500
+    ] * 4
+    assert len(_files_dask._chunks(130_831, "auto")) == 14  # 10,000 at most
+    assert _files_dask._chunks(900, "auto") == [(0, 500), (500, 900)]
+    assert _files_dask._chunks(400, "auto") == [None]
+    assert _files_dask._chunks(0, "auto") == []

@@ -13,7 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FileFeatures", "featurize_files"]
+__all__ = ["CHUNK_STRUCTURES", "FileFeatures", "featurize_files"]
+
+# a file of more structures than this is featurised in chunks of this many
+CHUNK_STRUCTURES = 10_000
+MIN_CHUNK = 500
 
 
 @dataclass
@@ -23,8 +27,9 @@ class FileFeatures:
     Attributes
     ----------
     X : dask.array.Array of shape (n_rows, n_features)
-        Features, one row chunk per file (rows: structures, or atoms with
-        ``per="atom"``); columns fixed by ``featurizer``.
+        Features, one row chunk per file (or per ``chunk_size`` structures of
+        it; rows: structures, or atoms with ``per="atom"``); columns fixed by
+        ``featurizer``.
     y : ndarray of shape (n_structures,) or None
         The target of every structure, when one was asked for.
     files : list of str
@@ -84,19 +89,51 @@ def _concatenate_packed(parts: list) -> dict:
     return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
 
-def _features(path, format, index, featurizer) -> np.ndarray:
-    from propmap.atomistic._io import read_file
+def _features(path, format, index, featurizer, chunk=None) -> np.ndarray:
+    from propmap.atomistic._io import read_chunk, read_file
 
-    features = featurizer.transform(read_file(path, format, index))
+    structures = (
+        read_file(path, format, index)
+        if chunk is None
+        else read_chunk(path, format, *chunk)
+    )
+    features = featurizer.transform(structures)
     features = features.toarray() if hasattr(features, "toarray") else features
     return np.asarray(features, dtype=np.float64)
 
 
+def _workers() -> int:
+    """The workers of the dask cluster in use, else this machine's cores."""
+    import os
+
+    try:
+        from distributed import get_client
+
+        return max(1, len(get_client().scheduler_info()["workers"]))
+    except (ImportError, ValueError):
+        return os.cpu_count() or 1
+
+
+def _chunks(count: int, size) -> list:
+    """(start, stop) of the chunks of a file of ``count`` structures; [None]
+    (the file whole) without a size. "auto": two chunks per worker, of
+    between MIN_CHUNK and CHUNK_STRUCTURES structures."""
+    if not count:
+        return []
+    if size == "auto":
+        share = -(-count // (2 * _workers()))
+        size = min(CHUNK_STRUCTURES, max(MIN_CHUNK, share))
+    if size is None or count <= size:
+        return [None]
+    return [(start, min(start + size, count)) for start in range(0, count, size)]
+
+
 def featurize_files(
-    paths, featurizer, *, target=None, format=None, index=":", structures=False
-):
+    paths, featurizer, *, target=None, format=None, index=":", structures=False,
+    chunk_size: int | str | None = "auto",
+):  # fmt: skip
     """SOAP features of the structures in ``paths`` as a dask array with known
-    shapes, one row chunk per file.
+    shapes, one row chunk per file, or per ``chunk_size`` structures of it.
 
     Parameters
     ----------
@@ -113,6 +150,13 @@ def featurize_files(
     structures : bool, default=False
         Also return the structures themselves, packed (``FileFeatures.structures``:
         positions, numbers, cells; for a viewer), from the same survey.
+    chunk_size : int, "auto" or None, default="auto"
+        A file of more structures is featurised in chunks of this many, each
+        its own task (one big file keeps every worker busy; an extended XYZ
+        chunk is parsed alone, after a scan of the file). "auto": two chunks
+        per worker of the cluster in use (or core), each of 500 to 10,000
+        structures; None: one task per file. With an ``index`` other than ":",
+        files are not chunked.
 
     Returns
     -------
@@ -165,17 +209,19 @@ def featurize_files(
         raise ValueError(
             f"The files hold elements the featurizer was not fitted with: {names}."
         )
-    rows = n_atoms if featurizer.per == "atom" else n_structures
     width = featurizer.n_features_out_
-    blocks = [
-        da.from_delayed(
-            dask.delayed(_features)(path, format, index, featurizer),
-            shape=(int(count), width),
-            dtype=np.float64,
-        )
-        for path, count in zip(files, rows, strict=True)
-        if count
-    ]
+    blocks = []
+    for path, entry in zip(files, survey, strict=True):
+        for chunk in _chunks(entry[0], chunk_size if index == ":" else None):
+            sizes = entry[5] if chunk is None else entry[5][slice(*chunk)]
+            count = sum(sizes) if featurizer.per == "atom" else len(sizes)
+            blocks.append(
+                da.from_delayed(
+                    dask.delayed(_features)(path, format, index, featurizer, chunk),
+                    shape=(int(count), width),
+                    dtype=np.float64,
+                )
+            )
     y = None if target is None else np.concatenate([entry[3] for entry in survey])
     numbers = np.concatenate([entry[4] for entry in survey])
     sizes = np.array([size for entry in survey for size in entry[5]], dtype=np.int64)

@@ -94,6 +94,33 @@ def read_file(path, format=None, index=":") -> list:
     return _read_file(Path(path), format, _parse_index(index))
 
 
+def read_chunk(path, format, start: int, stop: int) -> list:
+    """Structures ``start`` to ``stop - 1`` of one file, numbered as
+    :func:`read_file` numbers them: the chunks of one big file, read in
+    parallel. Plain files go to ase with the slice (an extended XYZ file is then
+    scanned, and only the chunk parsed); compressed files, SD files and
+    databases are read whole and sliced."""
+    require("ase", "atomistic")
+    path = Path(path)
+    suffix = path.suffix.lower()
+    whole = (
+        suffix in _DECOMPRESSORS
+        or suffix in _SD_SUFFIXES
+        or suffix == ".db"
+        or format in ("sdf", "db")
+    )
+    if whole:
+        return read_file(path, format, ":")[start:stop]
+    import ase.io
+
+    frames = ase.io.read(path, index=slice(start, stop), format=format)
+    for offset, atoms in enumerate(frames):
+        if len(atoms) == 0:
+            raise ValueError(f"Structure {start + offset} of '{path}' has no atoms.")
+        atoms.info.setdefault("source", f"{path}:{start + offset}")
+    return frames
+
+
 def structure_targets(structures, key: str) -> np.ndarray:
     """One number per structure, from ``atoms.info[key]`` or, when it is not there,
     from the results of the attached calculator (e.g. the ``"energy"`` that ase
