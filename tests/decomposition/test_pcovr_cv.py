@@ -152,7 +152,9 @@ def test_dask_input_makes_the_same_choices():
     np.testing.assert_allclose(
         # (at α = 0 two latent directions share one eigenvalue: the bases of
         # the span, from dask's sums and from BLAS, differ by rounding)
-        lazy.cv_results_["loss_y"], in_memory.cv_results_["loss_y"], rtol=1e-5
+        lazy.cv_results_["loss_y"],
+        in_memory.cv_results_["loss_y"],
+        rtol=1e-5,
     )
     np.testing.assert_allclose(lazy.transform(X), in_memory.transform(X), atol=1e-7)
 

@@ -546,9 +546,8 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
         basis = da.from_array(span.astype(X.dtype, copy=False), chunks=span.shape)
         rows = X.rechunk({1: -1})
         norms = (rows.astype(np.float64) ** 2).sum(axis=1, keepdims=True)
-        Z = da.concatenate(
-            [(rows @ basis).astype(np.float64), norms], axis=1
-        ).rechunk({1: -1})
+        Z = da.concatenate([(rows @ basis).astype(np.float64), norms], axis=1)
+        Z = Z.rechunk({1: -1})
         statistics = DaskStatistics.grouped(Z, Y, labels, len(folds))
         p = Y.shape[1]
 

@@ -45,7 +45,7 @@ def read_files(paths, target: str, soap, per: str, progress: bool) -> Streamed:
     from propmap.atomistic import featurize_files
     from propmap.workflows._steps import stage
 
-    stage("surveying the structure files", progress)
+    stage("surveying the structure files", progress, key="read")
     found = featurize_files(
         paths,
         soap.featurizer(per=per, dtype="float32"),
@@ -63,7 +63,10 @@ def read_files(paths, target: str, soap, per: str, progress: bool) -> Streamed:
         for end, size in zip(ends, found.atoms_per_structure, strict=True)
     ]
     packed = found.structures if len(names) <= VIEWER_STRUCTURES else None
-    stage(f"SOAP features of {len(names)} structures, on the workers", progress)
+    stage(
+        f"SOAP features of {len(names)} structures, on the workers", progress,
+        key="featurize",
+    )  # fmt: skip
     return Streamed(
         persist_in_large_chunks(found.X), found.y, names, compositions, packed,
         found.featurizer,
