@@ -94,6 +94,13 @@ def expected_failures(estimator):
             "check_methods_sample_order_invariance": reason,
             "check_methods_subset_invariance": reason,
         }
+    if isinstance(estimator, KernelPCovRCV) and estimator.n_active is None:
+        reason = (
+            "a pickle keeps the training rows in float32 (half the size): kernel "
+            "values of new rows move by 1e-7 relative, predictions by ~1e-4 of "
+            "their spread (test_kernel_pcovr_cv checks that bound)"
+        )
+        return {"check_estimators_pickle": reason}
     return {}
 
 

@@ -256,5 +256,10 @@ def test_a_pickled_dense_model_keeps_its_training_rows_in_float32():
     copy = pickle.loads(pickle.dumps(cv))
     assert copy.X_fit_.dtype == np.float32
     assert cv.X_fit_.dtype == np.float64
-    np.testing.assert_allclose(copy.predict(X), cv.predict(X), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(copy.transform(X), cv.transform(X), rtol=1e-5, atol=1e-6)
+    # the float32 rounding of the rows, through a kernel ridge of small penalty
+    # (this one's is 1e-7): 1e-4 of the predictions' spread, far below the error
+    for method in ("predict", "transform"):
+        expected = getattr(cv, method)(X)
+        np.testing.assert_allclose(
+            getattr(copy, method)(X), expected, rtol=0, atol=1e-3 * expected.std()
+        )

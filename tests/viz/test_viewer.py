@@ -6,6 +6,7 @@ skip without them, unless PROPMAP_REQUIRE_BROWSER=1 (set by CI) makes that a
 failure.
 """
 
+import base64
 import gzip
 import json
 import sys
@@ -318,15 +319,36 @@ def test_viewer_is_one_offline_file(dataset, tmp_path):
     assert [attrs.get("type") for attrs, _ in page.scripts] == [
         None,
         "application/json",
+        "application/json",
         None,
     ]
-    bundle, data, start = (content for _, content in page.scripts)
+    bundle, data, packed, start = (content for _, content in page.scripts)
     assert "Chemiscope" in bundle
     assert len(bundle) > 1_000_000
     assert "DefaultVisualizer" in start
     assert "visualizer.load(places, dataset, warnings)" in start
     assert "<" not in data
-    assert json.loads(data) == dataset
+    assert "<" not in packed
+    shown = json.loads(data)
+    # the structures are packed apart: placeholders in the dataset ...
+    assert shown["structures"] == [
+        {"size": s["size"], "data": k} for k, s in enumerate(dataset["structures"])
+    ]
+    assert {**shown, "structures": dataset["structures"]} == dataset
+    # ... and their atoms in float32 and element codes
+    packed = json.loads(packed)
+    sizes = np.frombuffer(base64.b64decode(packed["sizes"]), "<i4")
+    codes = np.frombuffer(base64.b64decode(packed["codes"]), "u1")
+    positions = np.frombuffer(base64.b64decode(packed["positions"]), "<f4")
+    assert sizes.tolist() == [s["size"] for s in dataset["structures"]]
+    names = [name for s in dataset["structures"] for name in s["names"]]
+    assert [packed["elements"][c] for c in codes] == names
+    xyz = [
+        v
+        for s in dataset["structures"]
+        for v in zip(s["x"], s["y"], s["z"], strict=True)
+    ]
+    np.testing.assert_allclose(positions.reshape(-1, 3), xyz, rtol=1e-7)
     assert len(page.tags) < 30  # no tags from the data or the bundle leaked out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["viewer.html"]
 
@@ -366,6 +388,112 @@ def test_viewer_shows_one_point_per_structure_offline(
     page.page.screenshot(path=screenshot)
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert screenshot.stat().st_size > 10_000
+
+
+@pytest.mark.browser
+def test_viewer_unpacks_each_structure_as_it_was(tmp_path, visit, rng):
+    """The page holds the structures packed (float32 positions, element codes);
+    what it hands chemiscope for an index is that structure, cell included."""
+    crystal = bulk("NaCl", "rocksalt", a=5.64)
+    structures = [g2["CH4"], crystal, g2["C2H6"], g2["H2O"]]
+    dataset = chemiscope_dataset(
+        structures,
+        properties={"energy": np.arange(4.0)},
+        latent=rng.normal(size=(4, 2)),
+    )
+    path = write_viewer(dataset, tmp_path / "viewer.html")
+    text = path.read_text("utf-8")
+    # the structures are not in the dataset's JSON, and the page is smaller
+    assert '"names"' not in text.split('id="propmap-dataset"')[1]
+    page = visit(path)
+    assert page.status == "loaded", page.page.inner_text("#propmap-error")
+    assert_clean(page)
+    for index, atoms in enumerate(structures):
+        shown = page.page.evaluate(f"window.propmapStructure({index})")
+        assert shown["size"] == len(atoms)
+        assert shown["names"] == list(atoms.get_chemical_symbols())
+        positions = np.column_stack([shown["x"], shown["y"], shown["z"]])
+        np.testing.assert_allclose(positions, atoms.positions, atol=1e-5)
+        if atoms.pbc.any():
+            np.testing.assert_allclose(shown["cell"], atoms.cell.array.ravel())
+        else:
+            assert "cell" not in shown
+    # selecting a point shows its structure in chemiscope's viewer
+    page.page.evaluate(
+        """() => {
+            window.propmapAsked = [];
+            const unpack = window.propmapStructure;
+            window.propmapStructure = (i) => { window.propmapAsked.push(i);
+                                               return unpack(i); };
+        }"""
+    )
+    page.page.evaluate("window.propmapViewer.select({structure: 2})")
+    page.page.wait_for_function("window.propmapAsked.includes(2)", timeout=10_000)
+    assert_clean(page)
+
+
+@pytest.mark.browser
+def test_viewer_keeps_structures_it_cannot_pack(tmp_path, visit, rng):
+    """Structures with more than names, positions and a cell (here chemiscope's
+    bonds) stay in the dataset as they are."""
+    dataset = chemiscope_dataset(
+        [g2["CH4"], g2["H2O"], g2["NH3"]],
+        properties={"energy": np.arange(3.0)},
+        latent=rng.normal(size=(3, 2)),
+    )
+    dataset["structures"][1]["bonds"] = [[0, 1, 1], [0, 2, 1]]
+    path = write_viewer(dataset, tmp_path / "viewer.html")
+    assert 'id="propmap-structures"' not in path.read_text("utf-8")
+    page = visit(path)
+    assert page.status == "loaded", page.page.inner_text("#propmap-error")
+    assert page.page.evaluate("window.propmapStructure") is None
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_viewer_of_all_of_qm9_opens_within_30_s(tmp_path, visit, rng):
+    """As many molecules as QM9 (130,831, the shipped 2,000 repeated; 2.4
+    million atoms), every point on the map and a molecule shown, in 30 s."""
+    import time
+
+    from propmap.datasets import load_qm9
+
+    shipped = load_qm9()
+    n = 130_831
+    structures = [shipped[k % len(shipped)] for k in range(n)]
+    gap = np.array([atoms.info["gap"] for atoms in shipped])[np.arange(n) % 2000]
+    dataset = chemiscope_dataset(
+        structures,
+        properties={
+            "gap": gap,
+            "predicted": gap + rng.normal(scale=0.2, size=n),
+            "set": np.where(rng.random(n) < 0.8, "train", "test").tolist(),
+        },
+        latent=rng.normal(size=(n, 2)),
+    )
+    path = write_viewer(dataset, tmp_path / "viewer.html")
+    start = time.perf_counter()
+    page = visit(path)
+    assert page.status == "loaded", page.page.inner_text("#propmap-error")
+    assert page.map_traces()[0]["points"] == n
+    page.page.evaluate(
+        """() => {
+            window.propmapAsked = [];
+            const unpack = window.propmapStructure;
+            window.propmapStructure = (i) => { window.propmapAsked.push(i);
+                                               return unpack(i); };
+        }"""
+    )
+    page.page.evaluate("window.propmapViewer.select({structure: 123456})")
+    page.page.wait_for_function("window.propmapAsked.includes(123456)")
+    # the structure's 3-D view (in chemiscope's shadow root, which locators enter)
+    page.page.locator("#propmap-structure canvas").first.wait_for()
+    elapsed = time.perf_counter() - start
+    assert_clean(page)
+    shown = page.page.evaluate("window.propmapStructure(123456)")
+    assert shown["names"] == list(structures[123456].get_chemical_symbols())
+    print(f"all of QM9 in the viewer: {elapsed:.1f} s")
+    assert elapsed < 30, f"{elapsed:.1f} s"
 
 
 @pytest.mark.browser

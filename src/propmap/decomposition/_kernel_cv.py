@@ -590,7 +590,9 @@ class KernelPCovRCV(RegressorMixin, MultiOutputMixin, TransformerMixin, BaseEsti
         return self.transform_predict(X).predicted
 
     def __getstate__(self):
-        state = super().__getstate__()
+        # object.__getstate__ hands back the instance's own __dict__: a copy, so
+        # that pickling leaves the fitted object as it was
+        state = dict(super().__getstate__())
         if state.get("X_fit_") is not None:
             state["X_fit_"] = np.asarray(state["X_fit_"], dtype=np.float32)
         return state
