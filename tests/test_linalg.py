@@ -6,6 +6,7 @@ from propmap._linalg import (
     flip_signs,
     inverse_sqrt_or_zero,
     resolve_solver,
+    row_space,
     sqrt_or_zero,
     symmetric_eigh,
     truncated_eigh,
@@ -202,3 +203,21 @@ def test_pcov_path_losses_move_the_right_way_with_mixing(path_data):
     losses = np.array([path.losses(a, 1e-3, 2, Y) for a in np.linspace(0, 1, 11)])
     assert np.all(np.diff(losses[:, 0]) <= 1e-9)  # X loss does not increase
     assert np.all(np.diff(losses[:, 1]) >= -1e-9)  # Y loss does not decrease
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_row_space_is_an_orthonormal_basis_of_the_rows(rng, overwrite):
+    """Rank 7 of 12 columns: the basis has 7 orthonormal columns spanning the rows;
+    in place, the Fortran-ordered XᵀX is used as LAPACK's workspace."""
+    X = rng.normal(size=(40, 7)) @ rng.normal(size=(7, 12))
+    gram = np.asfortranarray(X.T @ X)
+    before = gram.copy()
+    basis = row_space(gram, 1e-10, overwrite=overwrite)
+    assert basis.shape == (12, 7)
+    np.testing.assert_allclose(basis.T @ basis, np.eye(7), atol=1e-10)
+    np.testing.assert_allclose(X @ basis @ basis.T, X, atol=1e-9)
+    if overwrite:
+        assert not np.array_equal(gram, before)
+    else:
+        np.testing.assert_array_equal(gram, before)
+    assert row_space(np.zeros((3, 3)), 1e-10).shape == (3, 0)

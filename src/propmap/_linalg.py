@@ -463,7 +463,9 @@ class PCovPath:
         return eigenvalues[order], eigenvectors[:, order]
 
 
-def row_space(gram: np.ndarray, rank_tol: float) -> np.ndarray:
+def row_space(
+    gram: np.ndarray, rank_tol: float, *, overwrite: bool = False
+) -> np.ndarray:
     r"""An orthonormal basis (d x r) of the numerical range of a positive
     semi-definite ``gram`` (d x d), e.g. the span of the rows of X from ``XᵀX``.
 
@@ -473,20 +475,46 @@ def row_space(gram: np.ndarray, rank_tol: float) -> np.ndarray:
     the left singular vectors of G, ``V = G W S^{-1}`` from the r x r
     ``GᵀG = W S² Wᵀ``, keeping ``S² > rank_tol · max S²``. Directions of ``gram``
     below that level are dropped: a ridge penalty far above them makes them
-    irrelevant to any prediction.
+    irrelevant to any prediction. With ``overwrite`` a Fortran-ordered float64
+    ``gram`` is factorised in place (no d x d copy) and left overwritten.
     """
+    return orthonormal_columns(
+        pivoted_cholesky(gram, rank_tol, overwrite=overwrite), rank_tol
+    )
+
+
+def pivoted_cholesky(
+    gram: np.ndarray, rank_tol: float, *, overwrite: bool = False
+) -> np.ndarray:
+    """The d x r factor G of :func:`row_space` (``gram ≈ G Gᵀ``, rows in the
+    original order), from LAPACK ``pstrf`` stopped at ``rank_tol`` times the
+    largest diagonal entry; with ``overwrite`` a Fortran-ordered ``gram`` is the
+    workspace (the caller may then drop it before the next step)."""
     from scipy.linalg.lapack import dpstrf
 
     size = gram.shape[0]
     scale = float(np.max(np.diagonal(gram))) if size else 0.0
     if not scale > 0:
         return np.zeros((size, 0))
-    factor, pivots, rank, info = dpstrf(gram, lower=1, tol=rank_tol * scale)
+    factor, pivots, rank, info = dpstrf(
+        gram, lower=1, tol=rank_tol * scale, overwrite_a=overwrite
+    )
     if info < 0:  # pragma: no cover - LAPACK argument errors
         raise ValueError(f"LAPACK dpstrf failed (info={info}).")
-    columns = np.zeros((size, rank))
-    columns[pivots - 1] = np.tril(factor[:, :rank])
-    del factor
+    # the first r columns of the lower factor (pstrf leaves the upper triangle
+    # as it was), rows back in the original order
+    lower = factor[:, :rank]
+    for column in range(1, rank):
+        lower[:column, column] = 0.0
+    return lower[np.argsort(pivots)]
+
+
+def orthonormal_columns(columns: np.ndarray, rank_tol: float) -> np.ndarray:
+    """The left singular vectors of ``columns`` (d x r) whose squared singular
+    value is above ``rank_tol`` times the largest, from the r x r
+    ``columnsᵀcolumns``."""
+    if columns.shape[1] == 0:
+        return columns
     values, vectors = np.linalg.eigh(columns.T @ columns)
     kept = values > rank_tol * max(values[-1], 0.0)
     values, vectors = values[kept][::-1], vectors[:, kept][:, ::-1]
