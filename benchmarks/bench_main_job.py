@@ -174,6 +174,9 @@ def map_metrics(path: str, summary: dict) -> dict[str, float]:
         "full_mae": accuracy["full_model"]["test"]["mae"],
         "full_r2": accuracy["full_model"]["test"]["r2"],
         "mixing": summary["mixing"],
+        # what a user keeps and shares: the model file and the offline viewer
+        "model_mb": summary.files["model"].stat().st_size / 2**20,
+        "viewer_mb": summary.files["viewer"].stat().st_size / 2**20,
     }
 
 
@@ -208,7 +211,8 @@ def build_case(key: str, quick: bool = False) -> Case:
 def format_table(results: Sequence[dict[str, Any]]) -> str:
     headers = [
         "case", "runner", "time s", "time/SOAP", "peak MB",
-        "map MAE", "map R2", "full MAE", "full R2", "mixing",
+        "map MAE", "map R2", "full MAE", "full R2", "mixing", "model MB",
+        "viewer MB",
     ]  # fmt: skip
     rows = []
     for r in results:
@@ -232,6 +236,8 @@ def format_table(results: Sequence[dict[str, Any]]) -> str:
                         ("full_mae", ".4f"),
                         ("full_r2", ".3f"),
                         ("mixing", ".1f"),
+                        ("model_mb", ".1f"),
+                        ("viewer_mb", ".0f"),
                     )
                 ),
             ]
