@@ -220,3 +220,49 @@ def test_transform_predict_is_transform_predict_and_the_ridge():
     single = cv.transform_predict(X.astype(np.float32))
     np.testing.assert_allclose(single.latent, every.latent, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(single.regressor, every.regressor, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(300, 40), (30, 40)])
+def test_the_progress_bar_counts_all_the_work(monkeypatch, shape, rng):
+    """The bar's units add up to its final total (rows more or fewer than the
+    columns), and the fit is the same with or without it."""
+    import contextlib
+
+    import propmap.decomposition._cv as cv_module
+
+    record = {"done": 0.0, "total": None}
+
+    @contextlib.contextmanager
+    def recorder(description, total, enabled):
+        record["total"] = total
+
+        def advance(units=1.0, total=None):
+            record["done"] += units
+            if total is not None:
+                record["total"] = total
+
+        yield advance
+
+    monkeypatch.setattr(cv_module, "work_bar", recorder)
+    X = rng.normal(size=shape) @ rng.normal(size=(shape[1], shape[1]))
+    X -= X.mean(axis=0)
+    y = X @ rng.normal(size=shape[1])
+    shown = PCovRCV(cv=3, progress_bar=True, random_state=0).fit(X, y)
+    assert record["total"] > 0
+    assert record["done"] == pytest.approx(record["total"], rel=1e-12)
+    monkeypatch.undo()
+    quiet = PCovRCV(cv=3, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(shown.predict(X), quiet.predict(X))
+
+
+def test_the_progress_bar_is_drawn_on_a_terminal_only(monkeypatch, capsys, rng):
+    import rich.console
+
+    X = rng.normal(size=(200, 30))
+    X -= X.mean(axis=0)
+    y = X @ rng.normal(size=30)
+    PCovRCV(cv=3, progress_bar=True, random_state=0).fit(X, y)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(rich.console.Console, "is_terminal", property(lambda s: True))
+    PCovRCV(cv=3, progress_bar=True, random_state=0).fit(X, y)
+    assert "cross-validation" in capsys.readouterr().err

@@ -48,6 +48,7 @@ from propmap._linalg import (
 from propmap._validation import FLOAT_DTYPES, check_n_components
 from propmap.decomposition._base import LatentPrediction
 from propmap.decomposition._pcovr import PCovR, _ridge_with_coefficients
+from propmap.utils._progress import work_bar
 
 __all__ = [
     "DEFAULT_ALPHAS",
@@ -67,12 +68,13 @@ DEFAULT_ALPHAS = tuple(float(v) for v in np.logspace(-7, 2, 19))
 BLOCK_ROWS = 512
 
 
-def _gram_of_rows(X) -> np.ndarray:
+def _gram_of_rows(X, advance=lambda units: None) -> np.ndarray:
     """``XᵀX`` (float64), block by block of rows.
 
     BLAS ``dsyrk`` accumulates the upper triangle in place (1.8x faster than
     ``partᵀ @ part`` added to the total, for 2,048 x 7,500 blocks on two cores);
-    the lower triangle is mirrored at the end.
+    the lower triangle is mirrored at the end. ``advance(units)`` is told
+    each block's ``rows x d²``.
     """
     from scipy.linalg.blas import dsyrk
 
@@ -82,6 +84,7 @@ def _gram_of_rows(X) -> np.ndarray:
         part = np.asarray(X[block], dtype=np.float64)
         # part.T is Fortran-ordered: no copy on the way into BLAS
         gram = dsyrk(1.0, part.T, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
+        advance(part.shape[0] * d * d)
     step = 512
     for start in range(0, d, step):
         stop = min(start + step, d)
@@ -104,7 +107,7 @@ def _joint_moments(Z, Y, rows) -> np.ndarray:
 class _Span:
     """X in the coordinates of an orthonormal basis of its rows' span."""
 
-    def __init__(self, X, rank_tol: float) -> None:
+    def __init__(self, X, rank_tol: float, advance=lambda units: None) -> None:
         n, d = X.shape
         if n <= d:
             # n <= d: the n x n Gram matrix, and X itself in float64, are small
@@ -124,10 +127,37 @@ class _Span:
             self.values = self.kernel = self.coordinates = None
             # XᵀX is factorised in place and dropped before the basis is made:
             # one d x d matrix at a time, beside the d x r factor
-            gram = _gram_of_rows(X)
+            gram = _gram_of_rows(X, advance)
             factor = pivoted_cholesky(gram, rank_tol, overwrite=True)
             del gram
             self.basis = orthonormal_columns(factor, rank_tol)
+
+
+class _Work:
+    """The in-memory fit's work in units of about a flop, the r x r
+    eigendecompositions weighted by their run time (10 r³), for the progress
+    bar's time left; r is known once the span is."""
+
+    EIGH = 10.0
+
+    def __init__(self, n: int, d: int, n_folds: int) -> None:
+        self.n, self.d, self.n_folds = n, d, n_folds
+
+    def span(self, r: int) -> float:
+        n, d = self.n, self.d
+        if n <= d:
+            return n * n * d + self.EIGH * n**3
+        return n * d * d + 3.0 * d * r * r + self.EIGH * r**3
+
+    def moments(self, r: int) -> float:
+        return 2.0 * self.n * self.d * r
+
+    def fold(self, r: int) -> float:
+        return self.EIGH * r**3
+
+    def total(self, r: int) -> float:
+        # the folds, then the refit
+        return self.span(r) + self.moments(r) + (self.n_folds + 1) * self.fold(r)
 
 
 def _coordinates(X, basis) -> np.ndarray:
@@ -139,9 +169,12 @@ def _coordinates(X, basis) -> np.ndarray:
     return out
 
 
-def _held_moments(X, Y, basis, labels, n_folds: int) -> list[np.ndarray]:
+def _held_moments(
+    X, Y, basis, labels, n_folds: int, advance=lambda units: None
+) -> list[np.ndarray]:
     """``[Z Y]ᵀ[Z Y]`` (float64) of the rows of each fold label, with the
-    coordinates ``Z = X basis`` made one block of rows at a time and dropped."""
+    coordinates ``Z = X basis`` made one block of rows at a time and dropped
+    (``advance`` is told each block's ``2 rows x d x r``)."""
     width = basis.shape[1] + Y.shape[1]
     moments = [np.zeros((width, width)) for _ in range(n_folds)]
     basis = basis.astype(X.dtype, copy=False)
@@ -153,6 +186,7 @@ def _held_moments(X, Y, basis, labels, n_folds: int) -> list[np.ndarray]:
         for label in np.unique(labels_here):
             rows = joint[labels_here == label]
             moments[label] += rows.T @ rows
+        advance(2 * joint.shape[0] * X.shape[1] * basis.shape[1])
     return moments
 
 
@@ -314,6 +348,10 @@ class PCovRCV(PCovR):
         Shuffles the folds of an int ``cv``; seeds the randomized solver.
     whiten : bool, default=False
         As :class:`PCovR`.
+    progress_bar : bool, default=False
+        Draw a bar with the time left on stderr while fitting in memory (on a
+        terminal; the work is counted in flops, the eigendecompositions by
+        their run time).
 
     Attributes
     ----------
@@ -363,6 +401,7 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
         "svd_solver": [StrOptions({"auto", "full", "arpack", "randomized"})],
         "random_state": ["random_state"],
         "whiten": ["boolean"],
+        "progress_bar": ["boolean"],
     }
     _conditional_attributes: tuple[str, ...] = ()
     # read by the PCovR machinery; not parameters here
@@ -382,6 +421,7 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
         svd_solver: str = "auto",
         random_state=None,
         whiten: bool = False,
+        progress_bar: bool = False,
     ) -> None:
         self.mixings = mixings
         self.alphas = alphas
@@ -393,6 +433,7 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
         self.svd_solver = svd_solver
         self.random_state = random_state
         self.whiten = whiten
+        self.progress_bar = progress_bar
 
     # -- grids and folds
 
@@ -426,56 +467,82 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
         self : PCovRCV
         """
         mixings, alphas = self._grids()
-        if is_dask_array(X):
-            span, totals, held_moments, held_norms, column_sums = self._moments_dask(
-                X, Y, groups
-            )
-            dtype, shape, targets_1d = X.dtype, X.shape, np.ndim(Y) == 1
-            spectrum, rank = None, span.shape[1]
-            paths, held_targets = self._paths_from_moments(
-                totals, held_moments, held_norms, rank
-            )
-        else:
-            X, Y = validate_data(
-                self, X, Y, dtype=list(FLOAT_DTYPES), multi_output=True,
-                y_numeric=True, ensure_min_samples=2,
-            )  # fmt: skip
-            targets_1d = Y.ndim == 1
-            Y = np.asarray(Y, dtype=np.float64).reshape(X.shape[0], -1)
-            dtype, shape = X.dtype, X.shape
-            folds = self._folds(X.shape[0], groups)
-            self.n_splits_ = len(folds)
-            column_sums = np.zeros(X.shape[1])
-            squared = np.zeros(X.shape[0])
-            for block in gen_batches(X.shape[0], BLOCK_ROWS):
-                part = np.asarray(X[block], np.float64)
-                column_sums += part.sum(axis=0)
-                squared[block] = np.einsum("ij,ij->i", part, part)
-            coordinates = _Span(X, self.rank_tol)
-            span, spectrum = coordinates.basis, coordinates.values
-            rank = span.shape[1]
-            if rank == 0:
-                raise ValueError("X is zero (to rounding): there is nothing to fit.")
-            labels = _partition_labels(folds, X.shape[0])
-            if coordinates.kernel is None and labels is not None:
-                # k-fold: each fold's moments from one pass over X, no n x r Z
-                held_moments = _held_moments(X, Y, span, labels, len(folds))
-                totals = np.sum(held_moments, axis=0)
+        # a dask X: dask's own diagnostics show its progress
+        shown = self.progress_bar and not is_dask_array(X)
+        with work_bar("cross-validation", 1.0, shown) as advance:
+            if is_dask_array(X):
+                moments = self._moments_dask(X, Y, groups)
+                span, totals, held_moments, held_norms, column_sums = moments
+                dtype, shape, targets_1d = X.dtype, X.shape, np.ndim(Y) == 1
+                spectrum, rank = None, span.shape[1]
                 paths, held_targets = self._paths_from_moments(
-                    totals, held_moments,
-                    [float(squared[held].sum()) for _, held in folds], rank,
-                )  # fmt: skip
-            else:
-                totals, paths, held_targets = self._paths_from_rows(
-                    X, Y, coordinates, folds, squared
+                    totals, held_moments, held_norms, rank
                 )
-            del coordinates
-        self.rank_ = rank
-        self._choose(paths, held_targets, mixings, alphas)
-        self._refit(totals, rank, span, spectrum, column_sums, shape, dtype, targets_1d)
+                refit = 0.0
+            else:
+                X, Y = validate_data(
+                    self, X, Y, dtype=list(FLOAT_DTYPES), multi_output=True,
+                    y_numeric=True, ensure_min_samples=2,
+                )  # fmt: skip
+                targets_1d = Y.ndim == 1
+                Y = np.asarray(Y, dtype=np.float64).reshape(X.shape[0], -1)
+                dtype, shape = X.dtype, X.shape
+                folds = self._folds(X.shape[0], groups)
+                self.n_splits_ = len(folds)
+                work = _Work(*X.shape, len(folds))
+                advance(0.0, total=work.total(min(X.shape)))
+                (span, spectrum, rank, totals, paths, held_targets, column_sums) = (
+                    self._paths_in_memory(X, Y, folds, work, advance)
+                )
+                refit = work.fold(rank)
+            self.rank_ = rank
+            self._choose(paths, held_targets, mixings, alphas)
+            self._refit(
+                totals, rank, span, spectrum, column_sums, shape, dtype, targets_1d
+            )
+            advance(refit)
         return self
 
-    def _paths_from_moments(self, totals, held_moments, held_norms, rank: int):
+    def _paths_in_memory(self, X, Y, folds, work, advance):
+        """The basis of X's span, the total moments and the folds' paths, in
+        one or two passes over the rows of X (in memory)."""
+        column_sums = np.zeros(X.shape[1])
+        squared = np.zeros(X.shape[0])
+        for block in gen_batches(X.shape[0], BLOCK_ROWS):
+            part = np.asarray(X[block], np.float64)
+            column_sums += part.sum(axis=0)
+            squared[block] = np.einsum("ij,ij->i", part, part)
+        coordinates = _Span(X, self.rank_tol, advance)
+        span, spectrum = coordinates.basis, coordinates.values
+        rank = span.shape[1]
+        if rank == 0:
+            raise ValueError("X is zero (to rounding): there is nothing to fit.")
+        # the span's work not told block by block (XᵀX's is), and the true total
+        n, d = X.shape
+        advance(work.span(rank) - (n * d * d if n > d else 0), total=work.total(rank))
+
+        def fold_done():
+            advance(work.fold(rank))
+
+        labels = _partition_labels(folds, n)
+        if coordinates.kernel is None and labels is not None:
+            # k-fold: each fold's moments from one pass over X, no n x r Z
+            held_moments = _held_moments(X, Y, span, labels, len(folds), advance)
+            totals = np.sum(held_moments, axis=0)
+            paths, held_targets = self._paths_from_moments(
+                totals, held_moments,
+                [float(squared[held].sum()) for _, held in folds], rank, fold_done,
+            )  # fmt: skip
+        else:
+            advance(work.moments(rank))
+            totals, paths, held_targets = self._paths_from_rows(
+                X, Y, coordinates, folds, squared, fold_done
+            )
+        return span, spectrum, rank, totals, paths, held_targets, column_sums
+
+    def _paths_from_moments(
+        self, totals, held_moments, held_norms, rank: int, done=lambda: None
+    ):
         """The folds' paths when their held-out sets partition the rows: each
         fold's training moments are the total less its held-out ones. The list
         of held-out moments is emptied as their paths are made (each is as big
@@ -487,9 +554,10 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
             del moments
             paths.append(path)
             held_targets.append(targets)
+            done()
         return paths, held_targets
 
-    def _paths_from_rows(self, X, Y, coordinates, folds, squared):
+    def _paths_from_rows(self, X, Y, coordinates, folds, squared, done=lambda: None):
         """The total moments and the folds' paths from the coordinates of the
         rows: any folds; with n <= d a fold of fewer training rows than
         dimensions works on its n x n kernel."""
@@ -509,6 +577,7 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
                     PCovPath.from_kernel(training, Y[inner], cross, squared[held])
                 )
                 held_targets.append(Y[held])
+                done()
                 continue
             moments = _joint_moments(Z, Y, held)
             partition = inner.size + held.size == X.shape[0] and np.array_equal(
@@ -520,6 +589,7 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
             )
             paths.append(path)
             held_targets.append(targets)
+            done()
         return totals, paths, held_targets
 
     @staticmethod

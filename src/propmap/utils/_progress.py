@@ -1,9 +1,12 @@
 """Progress-bar helpers under scikit-matter's names (propmap's own bars use
-rich)."""
+rich), and the bar with the time left of propmap's long fits."""
 
 from __future__ import annotations
 
-__all__ = ["get_progress_bar", "no_progress_bar"]
+import contextlib
+from collections.abc import Callable, Iterator
+
+__all__ = ["get_progress_bar", "no_progress_bar", "work_bar"]
 
 
 def get_progress_bar():
@@ -26,3 +29,47 @@ def get_progress_bar():
 def no_progress_bar(x):
     """The identity: no progress bar."""
     return x
+
+
+@contextlib.contextmanager
+def work_bar(
+    description: str, total: float, enabled: bool
+) -> Iterator[Callable[..., None]]:
+    """A bar over ``total`` units of work with the time left, drawn on stderr
+    while the block runs and removed after it (rich, on a terminal only).
+
+    Yields ``advance(units=1.0, total=None)``: ``units`` more are done; a new
+    ``total`` when the estimate of the work changes on the way. Without
+    ``enabled``, or off a terminal (a log gets the workflows' stage lines
+    instead), it does nothing.
+    """
+    console = None
+    if enabled:
+        from rich.console import Console
+
+        console = Console(stderr=True)
+    if console is None or not console.is_terminal:
+        yield lambda units=1.0, total=None: None
+        return
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(description, total=total)
+
+        def advance(units: float = 1.0, total: float | None = None) -> None:
+            progress.update(task, advance=units, total=total)
+
+        yield advance

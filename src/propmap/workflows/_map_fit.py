@@ -95,7 +95,7 @@ def fit_and_evaluate(
         progress,
         key="cross_validation_and_fit",
     )
-    fitted = _fit(data, options, streamed)
+    fitted = _fit(data, options, streamed, progress)
     search = not linear and options.gamma is None
     latent = fitted.latent
 
@@ -239,7 +239,7 @@ def _unseen_elements(compositions, train, test) -> list[str]:
     return sorted(chemical_symbols[z] for z in held - seen)
 
 
-def _estimator(options: MapOptions):
+def _estimator(options: MapOptions, progress: bool = False):
     """The cross-validated estimator of the map: PCovRCV (linear) or
     KernelPCovRCV (dense, or Nyström with ``sparse``), with the given values as
     one-point grids."""
@@ -256,7 +256,8 @@ def _estimator(options: MapOptions):
     if options.kernel == Kernel.linear:
         # arpack: exact top eigenpairs (the auto policy would take the
         # randomized solver here)
-        return PCovRCV(svd_solver="arpack", **common)
+        # a bar with the time left, on a terminal
+        return PCovRCV(svd_solver="arpack", progress_bar=progress, **common)
     return KernelPCovRCV(
         gammas=None if options.gamma is None else [options.gamma],
         kernel=options.kernel.value,
@@ -266,16 +267,20 @@ def _estimator(options: MapOptions):
     )
 
 
-def _fit(data: _Scaled, options: MapOptions, streamed: bool) -> _Fitted:
+def _fit(
+    data: _Scaled, options: MapOptions, streamed: bool, progress: bool = False
+) -> _Fitted:
     """The estimator chooses the hyperparameters on the training rows' folds and
     refits on them; then the latent coordinates and the full model's predictions
     of every row."""
-    model = _estimator(options)
+    model = _estimator(options, progress)
     rows, train = data.training_rows()
     groups = None if data.groups is None else data.groups[train]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UncenteredDataWarning)  # a subset
         model.fit(rows, data.Y[train], groups=groups)
+    if "progress_bar" in model.get_params():
+        model.set_params(progress_bar=False)  # not in the saved model
     if streamed:
         latent, ridge = latent_and_ridge(model, data.X)
     else:
