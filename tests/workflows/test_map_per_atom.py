@@ -27,7 +27,7 @@ from propmap.workflows import (
     map_structures,
     project_structures,
 )
-from propmap.workflows import _map_inputs as map_inputs
+from propmap.workflows import _inputs as map_inputs
 
 SOAP = SoapOptions(cutoff=3.5, max_radial=3, max_angular=2)
 CHARGES = "mulliken_charges"

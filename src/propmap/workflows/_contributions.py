@@ -13,13 +13,12 @@ from propmap.workflows._contribution_inputs import (
     check_inputs,
     read_targets,
 )
+from propmap.workflows._inputs import point_names, read_inputs
 from propmap.workflows._options import SoapOptions
 from propmap.workflows._scores import r2, scores
 from propmap.workflows._similarity import compare_environments, similar_structures
 from propmap.workflows._steps import (
     output_folder,
-    point_names,
-    read_inputs,
     stage,
     timed_stages,
     write_json,

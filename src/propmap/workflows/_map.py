@@ -2,7 +2,7 @@
 to the full ridge model's, figures, viewer, report and the fitted model.
 
 Steps, one module each: the options (:mod:`._map_options`), the inputs read and
-featurised (:mod:`._map_inputs`), split → baseline → scale → cross-validate and
+featurised (:mod:`._inputs`), split → baseline → scale → cross-validate and
 refit (:class:`~propmap.decomposition.PCovRCV`,
 :class:`~propmap.decomposition.KernelPCovRCV`) → evaluate (:mod:`._map_fit`),
 and the files written (:mod:`._map_outputs`).
@@ -13,8 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from propmap.workflows._cluster import ClusterOptions, cluster_client
+from propmap.workflows._inputs import check_kernel_size, read_map_inputs
 from propmap.workflows._map_fit import fit_and_evaluate
-from propmap.workflows._map_inputs import check_kernel_size, read_map_inputs
 from propmap.workflows._map_options import (
     ATOM_MAP_FILES,
     MAP_FILES,

@@ -13,7 +13,7 @@ import numpy as np
 
 from propmap._linalg import permute_rows
 from propmap.exceptions import UncenteredDataWarning
-from propmap.workflows._map_inputs import MapInputs
+from propmap.workflows._inputs import Inputs
 from propmap.workflows._map_options import (
     ATOM_MAP_FILES,
     CV_FOLDS,
@@ -81,7 +81,7 @@ class _Scaled:
 
 
 def fit_and_evaluate(
-    inputs: MapInputs, options: MapOptions, progress: bool, streamed: bool = False
+    inputs: Inputs, options: MapOptions, progress: bool, streamed: bool = False
 ):
     """Split, scale, cross-validate, fit and evaluate: the summary and what the
     outputs are drawn from."""
@@ -162,7 +162,7 @@ def fit_and_evaluate(
     return summary, arrays
 
 
-def _split_and_scale(inputs: MapInputs, options: MapOptions) -> _Scaled:
+def _split_and_scale(inputs: Inputs, options: MapOptions) -> _Scaled:
     """The train/test split, the composition baseline (training rows) and the
     scaled features and baseline residuals."""
     from sklearn.base import clone

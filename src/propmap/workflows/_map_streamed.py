@@ -39,9 +39,12 @@ class Streamed:
     featurizer: object
 
 
-def read_files(paths, target: str, soap, per: str, progress: bool) -> Streamed:
-    """Survey the files (targets, compositions, structures) and leave their
-    features, computed once, on the workers."""
+def read_files(
+    paths, target: str | None, soap, per: str, progress: bool, structures: bool = True
+) -> Streamed:
+    """Survey the files (targets, compositions, with ``structures`` the
+    structures themselves up to VIEWER_STRUCTURES) and leave their features,
+    computed once, in float32, on the workers."""
     from propmap.atomistic import featurize_files
     from propmap.workflows._steps import stage
 
@@ -50,7 +53,7 @@ def read_files(paths, target: str, soap, per: str, progress: bool) -> Streamed:
         paths,
         soap.featurizer(per=per, dtype="float32"),
         target=target,
-        structures=True,
+        structures=structures,
     )
     names = [
         f"{path}:{index}"
@@ -62,7 +65,9 @@ def read_files(paths, target: str, soap, per: str, progress: bool) -> Streamed:
         SimpleNamespace(numbers=found.numbers[end - size : end].astype(np.int64))
         for end, size in zip(ends, found.atoms_per_structure, strict=True)
     ]
-    packed = found.structures if len(names) <= VIEWER_STRUCTURES else None
+    packed = (
+        found.structures if structures and len(names) <= VIEWER_STRUCTURES else None
+    )
     stage(
         f"SOAP features of {len(names)} structures, on the workers", progress,
         key="featurize",

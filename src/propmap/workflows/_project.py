@@ -10,12 +10,11 @@ from typing import Any
 
 import numpy as np
 
+from propmap.workflows._inputs import point_names, read_inputs, read_table_rows
 from propmap.workflows._options import WorkflowError
 from propmap.workflows._pipeline import MapPipeline
 from propmap.workflows._steps import (
     output_folder,
-    point_names,
-    read_inputs,
     stage,
     timed_stages,
     write_json,
@@ -65,25 +64,6 @@ def load_map(path) -> MapPipeline:
         )
     pipeline.folder_ = path.parent
     return pipeline
-
-
-def _table_rows(record: dict, paths) -> tuple[list[str], np.ndarray]:
-    """Names and features of new rows for a map of a feature table, in the map's
-    column order; a WorkflowError names missing columns."""
-    from propmap.workflows._tables import is_feature_file, read_table
-
-    if not is_feature_file(paths):
-        raise WorkflowError(
-            "this map was made from a feature table: give the new rows as one CSV or "
-            "NPZ file with its columns, not structure files."
-        )
-    table = read_table(paths[0], None)
-    wanted = list(record["columns"])
-    missing = [c for c in wanted if c not in table.columns]
-    if missing:
-        raise WorkflowError(f"{paths[0]} lacks the map's columns {', '.join(missing)}.")
-    order = [table.columns.index(c) for c in wanted]
-    return table.rows, table.X[:, order]
 
 
 def _check_elements(pipeline: MapPipeline, structures) -> None:
@@ -144,7 +124,7 @@ def project_structures(
     count = min(neighbours, training.size)
     with output_folder(out, force) as out, timed_stages():
         if record.get("columns") is not None:  # a feature table's map
-            structures, names, data = None, *_table_rows(record, paths)
+            structures, names, data = None, *read_table_rows(paths, record["columns"])
         else:
             structures, _ = read_inputs(paths, None, progress)
             _check_elements(pipeline, structures)

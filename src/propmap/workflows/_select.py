@@ -10,21 +10,18 @@ from typing import Any
 import numpy as np
 
 from propmap.workflows._cluster import ClusterOptions, cluster_client
-from propmap.workflows._map_streamed import persist_in_large_chunks
+from propmap.workflows._inputs import feature_names, read_rows
 from propmap.workflows._options import Aggregate, Axis, Method, SoapOptions
 from propmap.workflows._options import WorkflowError as _Error
 from propmap.workflows._scores import rmse
 from propmap.workflows._steps import (
     check_memory,
-    featurise,
     output_folder,
-    point_names,
-    read_inputs,
     stage,
     timed_stages,
     write_json,
 )
-from propmap.workflows._tables import is_feature_file, read_table
+from propmap.workflows._tables import is_feature_file
 
 __all__ = ["SELECT_FILES", "run_selection"]
 
@@ -185,49 +182,25 @@ def run_selection(
         )  # fmt: skip
 
 
-def _inputs(paths, target, soap, aggregate, progress, streamed=False):
-    """X, y, column names and sample names from a table or from structures
-    (streamed: X a dask array, featurised where the files are read)."""
-    if streamed:
-        from propmap.atomistic import featurize_files
-
-        per = "structure" if aggregate == Aggregate.mean else "sum"
-        stage("surveying the structure files", progress)
-        found = featurize_files(paths, soap.featurizer(per=per), target=target)
-        names = list(found.featurizer.get_feature_names_out())
-        samples = [
-            f"{path}:{index}"
-            for path, count in zip(found.files, found.structures_per_file, strict=True)
-            for index in range(count)
-        ]
-        # computed once, kept on the workers for the passes that follow
-        X = persist_in_large_chunks(found.X)
-        return X, found.y, names, samples, "structures"
-    if is_feature_file(paths):
-        table = read_table(paths[0], target)
-        return table.X, table.y, table.columns, table.rows, "table"
-    structures, y = read_inputs(paths, target, progress)
-    per = "structure" if aggregate == Aggregate.mean else "sum"
-    featurizer, X = featurise(structures, soap, per, progress)
-    names = list(featurizer.get_feature_names_out())
-    samples = point_names(structures)
-    return X, y, names, samples, "structures"
-
-
 def _select(
     paths, out, method, axis, count, target, mixing, test_fraction, soap, aggregate,
     progress, seed, streamed=False,
 ):  # fmt: skip
     import pandas as pd
+    from sklearn.base import clone
     from sklearn.model_selection import train_test_split
 
     from propmap._files import write_atomically
-    from propmap.preprocessing import StandardFlexibleScaler
     from propmap.viz import save_figure, selection_curves
 
-    X, y, names, sample_names, source = _inputs(
-        paths, target, soap, aggregate, progress, streamed
-    )
+    inputs = read_rows(
+        paths, target, soap=soap, aggregate=aggregate, progress=progress,
+        streamed=streamed, keep_structures=False,
+    )  # fmt: skip
+    # (streamed: X computed once, kept on the workers for the passes that follow)
+    X, y, sample_names = inputs.X, inputs.y, inputs.names
+    names = feature_names(inputs)
+    source = "table" if inputs.kind == "rows" else "structures"
     if y is None:
         raise _Error("--target is needed: the PCov methods and the error curve use it.")
     if not np.all(np.isfinite(y)):
@@ -248,21 +221,14 @@ def _select(
     indices = np.arange(n_samples)
     train, test = train_test_split(indices, test_size=test_fraction, random_state=seed)
     _check_selection_memory(method, train.size, n_features, axis)
-    if source == "table":
-        # columns in their own units: unit variance each (constant ones just centred)
-        spread = X[train].std(axis=0)
-        X = (X - X[train].mean(axis=0)) / np.where(spread > 0, spread, 1.0)
-    else:
-        # SOAP channels share one scale: keep their relative sizes
-        X = StandardFlexibleScaler().fit(X[train]).transform(X)
-    # the PCov methods balance ‖X‖² against ‖y‖²: both n (a table's unit-variance
-    # columns divided by √d, y in unit variance), so that a mixing means the same
-    # in any units and for any width
+    # SOAP channels share one scale (their relative sizes kept); a table's
+    # columns are each in their own units (the map's rule, table_scaler). The
+    # PCov methods balance ‖X‖² against ‖y‖²: both n, so that a mixing means the
+    # same in any units and for any width
+    X = clone(inputs.x_scaler).fit(X[train]).transform(X)
     spread = y[train].std()
     y_scaled = (y - y[train].mean()) / (spread if spread > 0 else 1.0)
     pool = X[train]  # selection sees only the training samples
-    if source == "table":
-        pool = pool / np.sqrt(n_features)
     stage(f"{method} selection of {count} {axis}", progress)
 
     def select(name: Method) -> np.ndarray:

@@ -1,5 +1,5 @@
-"""Steps every workflow is built from: the output folder, reading structures,
-featurising them, progress notes and JSON summaries."""
+"""Steps every workflow is built from: the output folder, featurising
+structures (after a memory check), progress notes and JSON summaries."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ __all__ = [
     "check_memory",
     "featurise",
     "output_folder",
-    "read_inputs",
     "stage",
     "stamp_timings",
     "timed_stages",
@@ -203,28 +202,6 @@ def _finite(value):
     if isinstance(value, list | tuple):
         return [_finite(item) for item in value]
     return value
-
-
-def read_inputs(paths, target: str | None, progress: bool):
-    """The structures in ``paths`` and their ``target`` values (None without one)."""
-    from propmap.atomistic import read_structures, structure_targets
-
-    stage(f"reading {', '.join(str(p) for p in paths)}", progress, key="read")
-    structures = read_structures([str(p) for p in paths])
-    return structures, None if target is None else structure_targets(structures, target)
-
-
-def point_names(structures, per_atom: bool = False) -> list[str]:
-    """A name for each structure (its source, ``file:index``, else its
-    position), or with ``per_atom`` for each atom, ``<structure>#<atom>``."""
-    names = [a.info.get("source", str(k)) for k, a in enumerate(structures)]
-    if not per_atom:
-        return names
-    return [
-        f"{name}#{atom}"
-        for name, atoms in zip(names, structures, strict=True)
-        for atom in range(len(atoms))
-    ]
 
 
 def _available_memory() -> int:
