@@ -70,6 +70,41 @@ def test_latent_map_without_values(rng):
     )
 
 
+def test_a_crowded_map_shows_the_mean_per_hexagon(rng):
+    """Past 20,000 points: hexagons coloured by the mean of their points' values,
+    the scale between the 1st and 99th percentiles (an outlier does not squeeze
+    the rest into one colour); a marked point is still drawn on top."""
+    from propmap.viz._figures import CROWDED
+
+    n = CROWDED + 5_000
+    latent = rng.normal(size=(n, 2))
+    values = latent[:, 0] + 0.1 * rng.normal(size=n)
+    values[0] = 1e3  # an outlier
+    figure = latent_map(latent, values, value_label="gap (eV)", marked=np.zeros((1, 2)))
+    ax, colour_bar = figure.axes
+    assert colour_bar.get_ylabel() == "gap (eV), mean per hexagon"
+    cells = ax.collections[0]
+    assert isinstance(cells, PolyCollection)
+    means = cells.get_array()
+    # fewer hexagons than points, each the mean of its points: they spread as
+    # the values do along x, and none is a raw value of the outlier
+    assert 500 < means.size < n
+    assert cells.norm.vmax == pytest.approx(np.percentile(values, 99))
+    assert cells.norm.vmin == pytest.approx(np.percentile(values, 1))
+    assert np.median(means) == pytest.approx(np.median(values), abs=0.2)
+    assert any(f"{n:,} points" in text.get_text() for text in ax.texts)
+    assert legend_texts(ax) == ["new (1)"]
+
+
+def test_a_crowded_map_without_values_counts_points(rng):
+    from propmap.viz._figures import CROWDED
+
+    figure = latent_map(rng.normal(size=(CROWDED + 1, 2)))
+    ax, colour_bar = figure.axes
+    assert colour_bar.get_ylabel() == "points per hexagon"
+    assert ax.collections[0].get_array().sum() == CROWDED + 1
+
+
 def test_latent_map_categorical_legend(rng):
     labels = np.array(["train", "test", "train", "valid", "test", "train"])
     figure = latent_map(

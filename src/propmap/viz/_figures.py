@@ -87,6 +87,45 @@ def _scatter_style(n: int) -> dict:
     return {"s": size, "edgecolors": "k", "linewidths": 0.3 if n <= 2000 else 0.0}
 
 
+# past this many points a map is drawn as hexagons (the mean of the colour in
+# each, or the count), not as points: 10⁵ points hide one another, and the
+# colour of the last drawn, not of the region, would show
+CROWDED = 20_000
+# hexagons across the x axis of a crowded map
+HEXAGONS = 120
+
+
+def _crowded_map(figure, ax, x, y, values, value_label: str) -> None:
+    """A crowded map: the mean of ``values`` per hexagon, the colour scale
+    between their 1st and 99th percentiles (a few extreme points would squeeze
+    the rest into one colour), or without values the points per hexagon."""
+    from matplotlib.colors import LogNorm
+
+    if values is None:
+        cells = ax.hexbin(
+            x, y, gridsize=HEXAGONS, mincnt=1, cmap="Greys", norm=LogNorm(),
+            linewidths=0.0,
+        )  # fmt: skip
+        label = "points per hexagon"
+        extend = "neither"
+    else:
+        low, high = np.percentile(values, [1.0, 99.0])
+        if not high > low:
+            low, high = float(values.min()), float(values.max()) + 1e-12
+        cells = ax.hexbin(
+            x, y, C=values, reduce_C_function=np.mean, gridsize=HEXAGONS,
+            mincnt=1, cmap="viridis", vmin=low, vmax=high, linewidths=0.0,
+        )  # fmt: skip
+        label = f"{value_label}, mean per hexagon"
+        extend = "both"
+    bar = figure.colorbar(cells, ax=ax, pad=0.02, aspect=30, extend=extend)
+    bar.set_label(label)
+    ax.text(
+        0.99, 0.01, f"{x.size:,} points", transform=ax.transAxes, ha="right",
+        va="bottom", fontsize="small", color="0.35",
+    )  # fmt: skip
+
+
 def _square_limits(*arrays: np.ndarray) -> tuple[float, float]:
     """Common axis limits covering every array, with a 5 % margin."""
     low = min(float(array.min()) for array in arrays)
@@ -117,6 +156,11 @@ def latent_map(
     marked_label: str = "new",
 ) -> Figure:
     """Scatter plot of the first two latent coordinates, coloured by a property.
+
+    Past ``CROWDED`` (20,000) points, numbers or no values are drawn as
+    hexagons: the mean of the values in each (the colour scale between their
+    1st and 99th percentiles) or the number of points, so that a map of 10⁵
+    structures shows each region's value rather than the points drawn last.
 
     Parameters
     ----------
@@ -194,7 +238,9 @@ def latent_map(
     ax = figure.subplots()
     x, y = latent[:, 0], latent[:, 1]
     style = _scatter_style(n_samples)
-    if values is None:
+    if n_samples > CROWDED and not categorical:
+        _crowded_map(figure, ax, x, y, values, value_label)
+    elif values is None:
         ax.scatter(x, y, **style)
     elif categorical:
         colours = _distinct_colours(len(categories))
