@@ -720,3 +720,28 @@ def test_a_batch_job_logs_one_line_per_stage_with_the_time(runner, g2_file, tmp_
     quiet = invoke(runner, *args, "-o", tmp_path / "b", "--no-progress")
     assert quiet.exit_code == 0
     assert quiet.stderr == ""
+
+
+def test_a_library_warning_is_one_line(runner, g2_file, tmp_path, monkeypatch):
+    """A warning of the library reaches the user as `propmap: warning: ...`,
+    parameters named as flags, not as Python's warning with a source line."""
+    import warnings
+
+    import propmap.workflows
+
+    original = propmap.workflows.map_structures
+
+    def warn_then_map(*args, **kwargs):
+        warnings.warn("a small `test_fraction` here", UserWarning, stacklevel=2)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(propmap.workflows, "map_structures", warn_then_map)
+    result = invoke(
+        runner, "map", g2_file, "-t", "enthalpy_of_formation", "-o", tmp_path / "m",
+        *SMALL_SOAP,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if "warning" in line.lower()]
+    assert lines == ["propmap: warning: a small --test-fraction here"]
+    assert "UserWarning" not in result.stderr
+    assert ".py:" not in result.stderr

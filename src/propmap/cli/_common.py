@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+import warnings
 from collections.abc import Callable
 from typing import Annotated
 
@@ -42,14 +43,26 @@ def defaults(options_class) -> dict:
     }
 
 
+def _warning_line(message, category, filename, lineno, file=None, line=None):
+    """A library warning as one line on stderr, ``propmap: warning: ...``
+    (Python's shows the source file, line and code)."""
+    typer.echo(f"propmap: warning: {as_flags(str(message))}", err=True)
+
+
 def report_errors(command: Callable) -> Callable:
     """Turn every error of a command into one line on stderr and exit code 1
-    (130 on Ctrl-C); files already written are whole, as every writer is atomic."""
+    (130 on Ctrl-C), and every warning into one line; files already written are
+    whole, as every writer is atomic."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
-            return command(*args, **kwargs)
+            with warnings.catch_warnings():
+                # each warning once per place, as a line (whatever filters the
+                # calling process set)
+                warnings.simplefilter("default")
+                warnings.showwarning = _warning_line
+                return command(*args, **kwargs)
         except typer.Exit:
             raise
         except KeyboardInterrupt:

@@ -160,7 +160,10 @@ def read_rows(
         )  # fmt: skip
     pooled = "structure" if Aggregate(aggregate) == Aggregate.mean else "sum"
     if streamed:
-        found = read_files(paths, target, soap, pooled, progress, keep_structures)
+        dtype = (working or {}).get("dtype", "float64")
+        found = read_files(
+            paths, target, soap, pooled, progress, keep_structures, dtype
+        )
         return Inputs(
             found.X, found.y, found.names,
             None if found.packed is None else unpack_structures(found.packed),

@@ -40,18 +40,19 @@ class Streamed:
 
 
 def read_files(
-    paths, target: str | None, soap, per: str, progress: bool, structures: bool = True
-) -> Streamed:
+    paths, target: str | None, soap, per: str, progress: bool,
+    structures: bool = True, dtype: str = "float32",
+) -> Streamed:  # fmt: skip
     """Survey the files (targets, compositions, with ``structures`` the
     structures themselves up to VIEWER_STRUCTURES) and leave their features,
-    computed once, in float32, on the workers."""
+    computed once, in ``dtype``, on the workers."""
     from propmap.atomistic import featurize_files
     from propmap.workflows._steps import stage
 
     stage("surveying the structure files", progress, key="read")
     found = featurize_files(
         paths,
-        soap.featurizer(per=per, dtype="float32"),
+        soap.featurizer(per=per, dtype=dtype),
         target=target,
         structures=structures,
     )
