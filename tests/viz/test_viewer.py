@@ -55,6 +55,21 @@ def n_atoms(structures) -> int:
     return sum(len(atoms) for atoms in structures)
 
 
+def select_structure(page, index: int) -> None:
+    """Select a structure in the viewer and wait until chemiscope has asked the
+    page to unpack it (to show it)."""
+    page.page.evaluate(
+        """() => {
+            window.propmapAsked = [];
+            const unpack = window.propmapStructure;
+            window.propmapStructure = (i) => { window.propmapAsked.push(i);
+                                               return unpack(i); };
+        }"""
+    )
+    page.page.evaluate(f"window.propmapViewer.select({{structure: {index}}})")
+    page.page.wait_for_function(f"window.propmapAsked.includes({index})")
+
+
 # chemiscope_dataset
 
 
@@ -419,16 +434,7 @@ def test_viewer_unpacks_each_structure_as_it_was(tmp_path, visit, rng):
         else:
             assert "cell" not in shown
     # selecting a point shows its structure in chemiscope's viewer
-    page.page.evaluate(
-        """() => {
-            window.propmapAsked = [];
-            const unpack = window.propmapStructure;
-            window.propmapStructure = (i) => { window.propmapAsked.push(i);
-                                               return unpack(i); };
-        }"""
-    )
-    page.page.evaluate("window.propmapViewer.select({structure: 2})")
-    page.page.wait_for_function("window.propmapAsked.includes(2)", timeout=10_000)
+    select_structure(page, 2)
     assert_clean(page)
 
 
@@ -476,16 +482,7 @@ def test_viewer_of_all_of_qm9_opens_within_30_s(tmp_path, visit, rng):
     page = visit(path)
     assert page.status == "loaded", page.page.inner_text("#propmap-error")
     assert page.map_traces()[0]["points"] == n
-    page.page.evaluate(
-        """() => {
-            window.propmapAsked = [];
-            const unpack = window.propmapStructure;
-            window.propmapStructure = (i) => { window.propmapAsked.push(i);
-                                               return unpack(i); };
-        }"""
-    )
-    page.page.evaluate("window.propmapViewer.select({structure: 123456})")
-    page.page.wait_for_function("window.propmapAsked.includes(123456)")
+    select_structure(page, 123456)
     # the structure's 3-D view (in chemiscope's shadow root, which locators enter)
     page.page.locator("#propmap-structure canvas").first.wait_for()
     elapsed = time.perf_counter() - start
