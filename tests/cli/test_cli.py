@@ -703,6 +703,27 @@ def test_the_accuracy_line_carries_the_unit():
     assert "eV" not in accuracy_line({**summary, "unit": ""})
 
 
+def test_the_accuracy_line_gives_the_cross_validated_score_and_a_small_test():
+    """Beside each test R², the folds' mean and spread; a test set of fewer than
+    30 is said to be one whose score moves with the split."""
+    from propmap.cli._map import accuracy_line
+
+    test = {"mae": 0.3851, "r2": 0.852}
+    folds = {"r2": 0.861, "r2_std": 0.012}
+    summary = {
+        "model": "PCovR", "structures": 2000, "mixing": 0.5, "unit": "eV",
+        "full_model": "ridge", "n_test": 400,
+        "accuracy": {"map": {"test": test}, "full_model": {"test": test}},
+        "cross_validation": {"map": folds, "full_model": folds},
+    }  # fmt: skip
+    line = accuracy_line(summary)
+    assert "R² 0.852 (CV 0.861 ± 0.012)" in line
+    assert "; test: map" in line
+    small = accuracy_line({**summary, "structures": 60, "n_test": 12})
+    assert "test on only 12 structures" in small
+    assert "cross-validated" in small
+
+
 def test_a_batch_job_logs_one_line_per_stage_with_the_time(runner, g2_file, tmp_path):
     """Off a terminal (the runner's stderr is not one) progress is on by default
     as lines: each stage with the seconds since the start; --no-progress is

@@ -41,6 +41,22 @@ def test_map_from_python_writes_everything(qm9_file, tmp_path, small_soap):
     report = (out / "report.html").read_text()
     assert f"{ridge_test['mae']:.4g}" in report
     assert f"{map_test['mae']:.4g}" in report
+    # the cross-validated R² of both models beside the test's: five folds, each
+    # 1 - its held-out loss at the chosen values, near the test score
+    cross = summary["cross_validation"]
+    assert cross["folds"] == 5
+    assert cross["after_baseline"] is False
+    for name, test in (("map", map_test), ("full_model", ridge_test)):
+        folds = np.array(cross[name]["r2_folds"])
+        assert folds.shape == (5,)
+        assert cross[name]["r2"] == pytest.approx(folds.mean())
+        assert cross[name]["r2_std"] == pytest.approx(folds.std())
+        assert abs(cross[name]["r2"] - test["r2"]) < 0.25
+    assert "cross-validated R², map (latent) (5 folds)" in report
+    # the map's folds are those of the mixing sweep, at the chosen mixing
+    sweep = summary["sweep"]
+    chosen = sweep["mixing"].index(summary["mixing"])
+    assert cross["map"]["r2"] == pytest.approx(1 - sweep["loss_y_cv"][chosen])
 
 
 @pytest.mark.parametrize(

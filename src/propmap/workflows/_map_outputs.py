@@ -199,6 +199,12 @@ def map_section(summary: dict, folder: Path, link_prefix: str, title: str):
         numbers[f"test R², {label}"] = test["r2"]
         if "r2_after_baseline" in test:
             numbers[f"test R² after the baseline, {label}"] = test["r2_after_baseline"]
+        cross = summary.get("cross_validation")
+        if cross is not None:
+            after = " after the baseline" if cross["after_baseline"] else ""
+            numbers[f"cross-validated R²{after}, {label} ({cross['folds']} folds)"] = (
+                f"{cross[name]['r2']:.3f} ± {cross[name]['r2_std']:.3f}"
+            )
     if "baseline" in accuracy:
         numbers[f"test MAE{unit}, composition baseline alone"] = accuracy["baseline"][
             "test"
