@@ -491,3 +491,30 @@ def test_a_map_of_an_ase_database_reads_its_key_value_pairs(tmp_path, small_soap
     summary = map_structures([path], "gap", tmp_path / "map", soap=small_soap)
     assert summary["structures"] == 40
     assert summary["unit"] == "eV"
+
+
+def test_copies_of_a_structure_stay_on_one_side_of_every_split(tmp_path, small_soap):
+    """Every molecule three times: a warning counts the copies, no molecule is
+    both trained on and tested, so the test score is not that of a lookup."""
+    import ase.io
+
+    from propmap.datasets import load_qm9
+    from propmap.workflows import load_map
+    from propmap.workflows._map_fit import duplicate_labels
+
+    molecules = load_qm9(60)
+    path = tmp_path / "thrice.extxyz"
+    ase.io.write(path, molecules * 3, format="extxyz")
+    with pytest.warns(UserWarning, match="120 of the 180 structures repeat others"):
+        summary = map_structures([path], "gap", tmp_path / "m", soap=small_soap)
+    assert summary["repeated"] == 120
+    sets = load_map(tmp_path / "m" / "model.joblib").map_["sets"]
+    for k in range(60):
+        assert len(set(sets[[k, k + 60, k + 120]])) == 1
+    assert summary["accuracy"]["map"]["test"]["r2"] < 0.99
+    # the labels: equal rows share one, distinct rows do not
+    X = np.random.default_rng(0).normal(size=(50, 30)).astype(np.float32)
+    assert duplicate_labels(X) is None
+    labels = duplicate_labels(np.vstack([X, X[:5]]))
+    np.testing.assert_array_equal(labels[50:], labels[:5])
+    assert np.unique(labels).size == 50

@@ -172,7 +172,27 @@ def _split_and_scale(inputs: Inputs, options: MapOptions) -> _Scaled:
     from propmap.preprocessing import StandardFlexibleScaler
 
     compositions, X, y, groups = inputs.compositions, inputs.X, inputs.y, inputs.groups
-    if groups is None:
+    repeats = None
+    if groups is None and isinstance(X, np.ndarray):
+        repeats = duplicate_labels(X)
+    if repeats is not None:
+        # a structure given twice must not be tested on its own copy
+        count = len(repeats) - np.unique(repeats).size
+        warnings.warn(
+            f"{count} of the {len(repeats)} {inputs.kind} repeat others (the same "
+            "features to rounding): each set of copies is kept whole on one side "
+            "of the test split and of every cross-validation fold.",
+            UserWarning,
+            stacklevel=4,
+        )
+        from sklearn.model_selection import GroupShuffleSplit
+
+        splitter = GroupShuffleSplit(
+            n_splits=1, test_size=options.test_fraction, random_state=options.seed
+        )
+        train, test = next(splitter.split(np.arange(len(y)), groups=repeats))
+        trained, tested, groups = train, test, repeats
+    elif groups is None:
         train, test = train_test_split(
             np.arange(len(y)), test_size=options.test_fraction,
             random_state=options.seed,
@@ -227,6 +247,29 @@ def _split_and_scale(inputs: Inputs, options: MapOptions) -> _Scaled:
         x_scaler.transform(X), y_scaler.transform(residual), groups,
         sorted_training=linear,
     )  # fmt: skip
+
+
+def duplicate_labels(X, decimals: int = 6) -> np.ndarray | None:
+    """A label per row, shared by rows whose features are equal to rounding (the
+    same structure given twice); None when no row repeats another.
+
+    Rows are compared through 8 random projections (one pass over X, float64
+    products by blocks), each rounded to ``decimals`` digits of its spread.
+    """
+    from sklearn.utils import gen_batches
+
+    rng = np.random.default_rng(0)
+    directions = rng.normal(size=(X.shape[1], 8))
+    keys = np.concatenate(
+        [
+            np.asarray(X[rows], dtype=np.float64) @ directions
+            for rows in gen_batches(X.shape[0], 512)
+        ]
+    )
+    spread = keys.std(axis=0)
+    keys = np.round(keys / np.where(spread > 0, spread, 1.0), decimals)
+    _, labels, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    return None if counts.max() == 1 else labels.ravel()
 
 
 def _unseen_elements(compositions, train, test) -> list[str]:
@@ -376,6 +419,10 @@ def _summary(inputs, options, data, model, search, accuracy) -> dict:
         "unit": options.target_unit,
         "n_train": int(data.train.size),
         "n_test": int(data.test.size),
+        # rows that repeat others (kept with them on one side of every split)
+        "repeated": 0
+        if inputs.groups is not None or data.groups is None
+        else int(len(data.groups) - np.unique(data.groups).size),
         "full_model": "ridge" if kernel == Kernel.linear else f"{kernel} kernel ridge",
         "kernel": kernel.value,
         "gamma": getattr(model, "best_gamma_", None),
