@@ -263,3 +263,37 @@ def test_a_pickled_dense_model_keeps_its_training_rows_in_float32():
         np.testing.assert_allclose(
             getattr(copy, method)(X), expected, rtol=0, atol=1e-3 * expected.std()
         )
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{}, {"n_active": 20}, {"gammas": [0.1, 0.2]}, {"kernel": "linear"}],
+)
+def test_the_progress_bar_counts_all_the_work(monkeypatch, settings):
+    """The bar's units add up to its last total (which grows when the γ search
+    goes past its first widths), and the fit is the same without the bar."""
+    import contextlib
+
+    import propmap.decomposition._kernel_cv as module
+
+    record = {"done": 0.0, "total": None}
+
+    @contextlib.contextmanager
+    def recorder(description, total, enabled):
+        record["total"] = total
+
+        def advance(units=1.0, total=None):
+            record["done"] += units
+            if total is not None:
+                record["total"] = total
+
+        yield advance
+
+    X, y = _data()
+    monkeypatch.setattr(module, "work_bar", recorder)
+    shown = KernelPCovRCV(progress_bar=True, random_state=0, **settings).fit(X, y)
+    assert record["total"] > 0
+    assert record["done"] == pytest.approx(record["total"], rel=1e-12)
+    monkeypatch.undo()
+    quiet = KernelPCovRCV(random_state=0, **settings).fit(X, y)
+    np.testing.assert_array_equal(shown.predict(X), quiet.predict(X))

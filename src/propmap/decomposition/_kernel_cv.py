@@ -44,6 +44,7 @@ from propmap.decomposition._cv import (
     cv_folds,
     ridge_losses,
 )
+from propmap.utils._progress import work_bar
 
 __all__ = [
     "GAMMA_FACTORS",
@@ -173,6 +174,44 @@ def farthest_points(X, rows, count: int, gram=None) -> np.ndarray:
     return rows[picked.selected_idx_]
 
 
+class _KernelWork:
+    """The fit's work in units of about a flop (the eigendecompositions weighted
+    by their run time, 10 n³), for the progress bar's time left."""
+
+    EIGH = 10.0
+
+    def __init__(self, shape, n_folds: int, n_active, searched) -> None:
+        (self.n, self.d), self.n_folds, self.n_active = shape, n_folds, n_active
+        self.widths, self.search_rows = searched
+
+    def _fold(self, rows: int) -> float:
+        inner = rows * (self.n_folds - 1) / self.n_folds
+        if self.n_active is None:
+            return self.EIGH * inner**3
+        a = min(self.n_active, inner)
+        return rows * a * (self.d + a) + self.EIGH * a**3
+
+    def distances(self) -> float:
+        dense = self.n_active is None or self.n <= GRAM_ROWS
+        return float(self.n) ** 2 * self.d if dense else 0.0
+
+    def width(self) -> float:
+        return self.n_folds * self._fold(self.search_rows)
+
+    def fold(self) -> float:
+        return self._fold(self.n)
+
+    def refit(self) -> float:
+        return self._fold(self.n * self.n_folds / (self.n_folds - 1))
+
+    def total(self, extra_widths: int = 0) -> float:
+        widths = self.widths + extra_widths
+        return (
+            self.distances() + widths * self.width()
+            + self.n_folds * self.fold() + self.refit()
+        )  # fmt: skip
+
+
 class _Folds:
     """The folds' paths at any γ, from distances computed once."""
 
@@ -192,16 +231,19 @@ class _Folds:
                     else NystroemFold.within(gram, inner, held, active, kernel)
                 )
 
-    def paths(self, gamma) -> list[PCovPath]:
+    def paths(self, gamma, done=lambda: None) -> list[PCovPath]:
+        """Every fold's path at ``gamma``; ``done()`` after each."""
+        paths = []
         if self.nystroem is not None:
-            return [
-                fold.path(gamma, self.Y[inner])
-                for fold, (inner, _) in zip(self.nystroem, self.folds, strict=True)
-            ]
+            for fold, (inner, _) in zip(self.nystroem, self.folds, strict=True):
+                paths.append(fold.path(gamma, self.Y[inner]))
+                done()
+            return paths
         K = kernel_of(self.D, self.kernel, gamma)
-        return [
-            centred_kernel_path(K, self.Y, inner, held) for inner, held in self.folds
-        ]
+        for inner, held in self.folds:
+            paths.append(centred_kernel_path(K, self.Y, inner, held))
+            done()
+        return paths
 
     def best_ridge_loss(self, gamma, alphas) -> float:
         paths = self.paths(gamma)
@@ -298,6 +340,10 @@ class KernelPCovRCV(RegressorMixin, MultiOutputMixin, TransformerMixin, BaseEsti
         Eigenvalues at or below ``tol`` are dropped in the refit.
     random_state : int, RandomState or None, default=None
         Shuffles the folds of an int ``cv`` and picks the γ search's subset.
+    progress_bar : bool, default=False
+        Draw a bar with the time left on stderr while fitting (on a terminal;
+        the work counted in flops, the eigendecompositions by their run time;
+        its total grows when the γ search goes past its first three widths).
 
     Attributes
     ----------
@@ -354,6 +400,7 @@ class KernelPCovRCV(RegressorMixin, MultiOutputMixin, TransformerMixin, BaseEsti
         "svd_solver": [StrOptions({"auto", "full", "arpack", "randomized"})],
         "tol": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
+        "progress_bar": ["boolean"],
     }
 
     def __init__(
@@ -370,6 +417,7 @@ class KernelPCovRCV(RegressorMixin, MultiOutputMixin, TransformerMixin, BaseEsti
         svd_solver: str = "auto",
         tol: float = 1e-12,
         random_state=None,
+        progress_bar: bool = False,
     ) -> None:
         self.mixings = mixings
         self.alphas = alphas
@@ -383,6 +431,7 @@ class KernelPCovRCV(RegressorMixin, MultiOutputMixin, TransformerMixin, BaseEsti
         self.svd_solver = svd_solver
         self.tol = tol
         self.random_state = random_state
+        self.progress_bar = progress_bar
 
     def _grids(self):
         from propmap.decomposition._cv import check_grid
@@ -426,32 +475,54 @@ class KernelPCovRCV(RegressorMixin, MultiOutputMixin, TransformerMixin, BaseEsti
         folds = cv_folds(self.cv, X.shape[0], groups, self.random_state)
         self.n_splits_ = len(folds)
         dense = self.n_active is None
-        D = distances(X, X, self.kernel) if dense else None
-        # Nyström: active points by FPS on the Gram matrix when it is affordable
-        gram = None
-        if not dense and X.shape[0] <= GRAM_ROWS:
-            gram = distances(X, X, "linear")
-        gamma, losses = self._choose_gamma(X, targets, D, groups, gammas, alphas, gram)
-        self.best_gamma_ = gamma
-        on_folds = _Folds(X, targets, folds, self.kernel, self.n_active, D, gram)
-        self.best_penalty_, self.best_mixing_, results = choose_on_paths(
-            on_folds.paths(gamma), on_folds.held_targets, mixings, alphas,
-            self.n_components, self.mixing_tolerance,
-        )  # fmt: skip
-        del on_folds
-        results["gammas"] = np.array(list(losses), dtype=float)
-        results["gamma_loss"] = np.array(list(losses.values()), dtype=float)
-        self.cv_results_ = results
-        active = None
-        if not dense:
-            active = farthest_points(X, np.arange(X.shape[0]), self.n_active, gram)
-        del gram
-        self._refit(X, Y, D, active)
+        work = _KernelWork(
+            X.shape, len(folds), self.n_active, self._searched(X, gammas)
+        )
+        with work_bar("cross-validation", work.total(), self.progress_bar) as advance:
+            D = distances(X, X, self.kernel) if dense else None
+            # Nyström: active points by FPS on the Gram matrix when it is affordable
+            gram = None
+            if not dense and X.shape[0] <= GRAM_ROWS:
+                gram = distances(X, X, "linear")
+            advance(work.distances())
+            gamma, losses = self._choose_gamma(
+                X, targets, D, groups, gammas, alphas, gram, work, advance
+            )
+            self.best_gamma_ = gamma
+            on_folds = _Folds(X, targets, folds, self.kernel, self.n_active, D, gram)
+            self.best_penalty_, self.best_mixing_, results = choose_on_paths(
+                on_folds.paths(gamma, lambda: advance(work.fold())),
+                on_folds.held_targets, mixings, alphas, self.n_components,
+                self.mixing_tolerance,
+            )  # fmt: skip
+            del on_folds
+            results["gammas"] = np.array(list(losses), dtype=float)
+            results["gamma_loss"] = np.array(list(losses.values()), dtype=float)
+            self.cv_results_ = results
+            active = None
+            if not dense:
+                active = farthest_points(X, np.arange(X.shape[0]), self.n_active, gram)
+            del gram
+            self._refit(X, Y, D, active)
+            advance(work.refit())
         return self
 
-    def _choose_gamma(self, X, targets, D, groups, gammas, alphas, gram):
+    def _searched(self, X, gammas) -> tuple[int, int]:
+        """How many widths the search will try at least, and on how many rows."""
+        if self.kernel == "linear" or (gammas is not None and gammas.size == 1):
+            return 0, 0
+        rows = X.shape[0]
+        if self.gamma_search_samples is not None:
+            rows = min(rows, self.gamma_search_samples)
+        return (len(GAMMA_FACTORS) if gammas is None else gammas.size), rows
+
+    def _choose_gamma(
+        self, X, targets, D, groups, gammas, alphas, gram, work=None,
+        advance=lambda units=1.0, total=None: None,
+    ):  # fmt: skip
         """The width and the losses of the widths tried (none when given or
-        linear)."""
+        linear); ``advance`` is told each width's work, and a new total when
+        the search goes past the widths counted."""
         if self.kernel == "linear":
             return None, {}
         if gammas is not None and gammas.size == 1:
@@ -477,8 +548,18 @@ class KernelPCovRCV(RegressorMixin, MultiOutputMixin, TransformerMixin, BaseEsti
             )  # fmt: skip
         else:
             search = _Folds(X, targets, folds, self.kernel, self.n_active, None, gram)
+        tried = []
+
+        def evaluate(gamma):
+            loss = search.best_ridge_loss(gamma, alphas)
+            tried.append(gamma)
+            if work is not None:
+                grown = max(len(tried) - work.widths, 0)
+                advance(work.width(), total=work.total(extra_widths=grown))
+            return loss
+
         if gammas is not None:
-            losses = {float(g): search.best_ridge_loss(g, alphas) for g in gammas}
+            losses = {float(g): evaluate(g) for g in gammas}
         else:
             sample = slice(0, MEDIAN_ROWS)
             median = (
@@ -486,10 +567,7 @@ class KernelPCovRCV(RegressorMixin, MultiOutputMixin, TransformerMixin, BaseEsti
                 if D is not None
                 else distances(X[sample], X[sample], self.kernel)
             )
-            losses = search_gamma(
-                lambda g: search.best_ridge_loss(g, alphas),
-                median_gamma(median, self.kernel),
-            )
+            losses = search_gamma(evaluate, median_gamma(median, self.kernel))
         return float(min(losses, key=losses.get)), losses
 
     def _refit(self, X, Y, D, active) -> None:

@@ -306,6 +306,7 @@ def _estimator(options: MapOptions, progress: bool = False):
         kernel=options.kernel.value,
         n_active=options.sparse,
         gamma_search_samples=GAMMA_SEARCH_ROWS,
+        progress_bar=progress,
         **common,
     )
 
