@@ -335,3 +335,29 @@ def test_an_ase_database_keeps_its_key_value_pairs(tmp_path):
     broken.write_bytes(b"not a database" * 100)
     with pytest.raises(ValueError, match=r"could not read .*broken\.db' as a database"):
         read_structures(broken)
+
+
+def test_flat_or_hydrogen_less_sd_records_are_counted_in_a_warning(tmp_path):
+    """Drawings (2-D coordinates, no explicit hydrogens) are read, with a
+    warning that counts them; 3-D records with hydrogens raise none."""
+    import warnings
+
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+
+    path = tmp_path / "drawings.sdf"
+    writer = Chem.SDWriter(str(path))
+    for smiles in ("CCO", "c1ccccc1", "CN"):
+        molecule = Chem.MolFromSmiles(smiles)
+        AllChem.Compute2DCoords(molecule)
+        writer.write(molecule)
+    writer.close()
+    with pytest.warns(UserWarning, match="records of") as caught:
+        structures = read_structures(path)
+    assert len(structures) == 3
+    (message,) = [str(w.message) for w in caught]
+    assert "3 flat (2-D coordinates" in message
+    assert "3 with carbon but no explicit hydrogen" in message
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_structures(_write_sd(tmp_path / "ligands.sdf"))

@@ -518,3 +518,32 @@ def test_copies_of_a_structure_stay_on_one_side_of_every_split(tmp_path, small_s
     labels = duplicate_labels(np.vstack([X, X[:5]]))
     np.testing.assert_array_equal(labels[50:], labels[:5])
     assert np.unique(labels).size == 50
+
+
+def test_structures_whose_soap_sees_no_neighbour_are_left_out(tmp_path, small_soap):
+    """Single atoms (and atoms far apart) have the SOAP of their own density
+    alone: the map leaves them out with a warning that counts them, and refuses
+    a set of nothing else."""
+    import ase
+    import ase.io
+    from ase.build import bulk
+
+    from propmap.datasets import load_qm9
+    from propmap.workflows._inputs import isolated
+
+    molecules = load_qm9(56)
+    atoms = [ase.Atoms(symbol, info={"gap": 10.0}) for symbol in "CHON"]
+    path = tmp_path / "with_atoms.extxyz"
+    ase.io.write(path, molecules + atoms, format="extxyz")
+    with pytest.warns(UserWarning, match=r"4 of the 60 structures have no two atoms"):
+        summary = map_structures([path], "gap", tmp_path / "m", soap=small_soap)
+    assert summary["structures"] == 56
+    alone = tmp_path / "alone.extxyz"
+    ase.io.write(alone, atoms * 3, format="extxyz")
+    with pytest.raises(WorkflowError, match="12 of the 12 structures"):
+        map_structures([alone], "gap", tmp_path / "none", soap=small_soap)
+    far = ase.Atoms("H2", positions=[[0, 0, 0], [0, 0, 9.0]])
+    near = ase.Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.74]])
+    lone_in_a_cell = ase.Atoms("Ar", cell=[3.0, 3.0, 3.0], pbc=True)
+    flags = isolated([far, near, bulk("Cu"), lone_in_a_cell, atoms[0]], 3.5)
+    assert flags.tolist() == [True, False, False, False, True]

@@ -272,12 +272,14 @@ def _read_sd_file(path: Path) -> list:
 
     Chem = require("rdkit.Chem", "atomistic")
     supplier = Chem.SDMolSupplier(str(path), removeHs=False, sanitize=False)
-    frames = []
+    frames, flat = [], 0
     for record, molecule in enumerate(supplier):
         if molecule is None:
             raise ValueError(f"record {record} of '{path}' is not a valid SD record.")
         if molecule.GetNumConformers() == 0:
             raise ValueError(f"record {record} of '{path}' has no coordinates.")
+        # a drawing: the record's header says 2D
+        flat += not molecule.GetConformer().Is3D()
         atoms = ase.Atoms(
             [atom.GetSymbol() for atom in molecule.GetAtoms()],
             positions=molecule.GetConformer().GetPositions(),
@@ -289,7 +291,32 @@ def _read_sd_file(path: Path) -> list:
         if molecule.HasProp("_Name") and molecule.GetProp("_Name").strip():
             atoms.info.setdefault("name", molecule.GetProp("_Name").strip())
         frames.append(atoms)
+    _warn_if_not_3d(path, frames, flat)
     return frames
+
+
+def _warn_if_not_3d(path: Path, frames: list, flat: int) -> None:
+    """SD files often hold drawings: 2-D coordinates (``flat`` records whose
+    header says 2D) and no explicit hydrogens. SOAP describes the atoms where
+    they are given, so such records are featurised as flat, bare skeletons:
+    say how many."""
+    import warnings
+
+    bare = sum("C" in atoms.symbols and "H" not in atoms.symbols for atoms in frames)
+    if not flat and not bare:
+        return
+    parts = []
+    if flat:
+        parts.append(f"{flat} flat (2-D coordinates)")
+    if bare:
+        parts.append(f"{bare} with carbon but no explicit hydrogen")
+    warnings.warn(
+        f"of the {len(frames)} records of '{path}', {' and '.join(parts)}: SOAP "
+        "describes the atoms where they are given; embed the molecules in 3-D "
+        "with their hydrogens first (e.g. RDKit's AddHs and EmbedMolecule).",
+        UserWarning,
+        stacklevel=4,
+    )
 
 
 def _tag_value(value):

@@ -25,6 +25,7 @@ __all__ = [
     "Inputs",
     "check_kernel_size",
     "feature_names",
+    "isolated",
     "point_names",
     "read_inputs",
     "read_map_inputs",
@@ -173,12 +174,57 @@ def read_rows(
     structures, _ = read_inputs(paths, None, progress)
     if per == Per.atom:
         return _read_atoms(structures, target, soap, progress, working or {})
+    structures = _without_isolated(structures, soap.cutoff)
     y = None if target is None else _targets(structures, target, Per.structure)
     featurizer, X = featurise(structures, soap, pooled, progress, **(working or {}))
     names = point_names(structures)
     return Inputs(
         X, y, names, structures, featurizer, StandardFlexibleScaler(), "structures"
     )
+
+
+def isolated(structures, cutoff: float) -> np.ndarray:
+    """Whether each structure has no two atoms within ``cutoff`` of each other
+    (a single atom, or atoms far apart; periodic images count): its SOAP
+    features are then each atom's own density alone, the same for every such
+    structure of the same elements."""
+    flags = np.zeros(len(structures), dtype=bool)
+    for index, atoms in enumerate(structures):
+        if atoms.pbc.any():
+            from ase.neighborlist import neighbor_list
+
+            flags[index] = neighbor_list("i", atoms, cutoff).size == 0
+        elif len(atoms) < 2:
+            flags[index] = True
+        else:
+            positions = atoms.positions
+            squared = np.sum((positions[:, None] - positions[None]) ** 2, axis=-1)
+            np.fill_diagonal(squared, np.inf)
+            flags[index] = squared.min() > cutoff**2
+    return flags
+
+
+def _without_isolated(structures, cutoff: float) -> list:
+    """The structures less the isolated ones (:func:`isolated`), with a warning
+    that counts them; an error when none is left."""
+    import warnings
+
+    lonely = isolated(structures, cutoff)
+    if not lonely.any():
+        return structures
+    count, total = int(lonely.sum()), len(structures)
+    examples = ", ".join(
+        structures[k].info.get("source", str(k)) for k in np.flatnonzero(lonely)[:3]
+    )
+    message = (
+        f"{count} of the {total} structures have no two atoms within the "
+        f"{cutoff:g} Å SOAP cutoff (single atoms, or atoms far apart; e.g. "
+        f"{examples}): their features would be their atoms' own densities alone"
+    )
+    if count == total:
+        raise _Error(message + ".")
+    warnings.warn(message + "; they are left out.", UserWarning, stacklevel=4)
+    return [atoms for atoms, alone in zip(structures, lonely, strict=True) if not alone]
 
 
 def _targets(structures, target: str, per: Per):
