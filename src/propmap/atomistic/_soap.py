@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from propmap._compat import Interval, StrOptions, _fit_context
 from propmap._requirements import require
+from propmap.utils._progress import tracked
 
 __all__ = ["SoapFeaturizer", "as_structure_list"]
 
@@ -306,10 +307,7 @@ class SoapFeaturizer(TransformerMixin, BaseEstimator):
             else np.zeros((n_rows, self.n_features_out_), dtype=self.dtype)
         )
         batches = range(0, len(structures), self.batch_size)
-        if self.progress:
-            from rich.progress import track
-
-            batches = track(batches, description=self._progress_name, transient=True)
+        batches = tracked(batches, self._progress_name, self.progress)
         for start in batches:
             batch = structures[start : start + self.batch_size]
             for k, samples, values in self._blocks(batch):

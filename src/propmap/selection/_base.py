@@ -74,12 +74,10 @@ class SelectionStrategy:
 
 
 def _progress(iterable, enabled: bool, description: str):
-    """Wrap with a rich progress bar when asked (imported only then)."""
-    if not enabled:
-        return iterable
-    from rich.progress import track
+    """Wrap with a rich progress bar when asked, on a terminal (stderr)."""
+    from propmap.utils._progress import tracked
 
-    return track(iterable, description=description, transient=True)
+    return tracked(iterable, description, enabled)
 
 
 class GreedySelector(BaseEstimator):

@@ -6,7 +6,33 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 
-__all__ = ["get_progress_bar", "no_progress_bar", "work_bar"]
+__all__ = ["get_progress_bar", "no_progress_bar", "tracked", "work_bar"]
+
+
+def _terminal(enabled: bool):
+    """A rich console on stderr when bars are asked for and stderr is a
+    terminal; None otherwise (a log gets the workflows' stage lines instead,
+    and stdout stays for results)."""
+    if not enabled:
+        return None
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    return console if console.is_terminal else None
+
+
+def tracked(iterable, description: str, enabled: bool, total=None):
+    """``iterable`` with a rich bar (time left) on stderr while it is consumed,
+    removed after; as it is off a terminal or without ``enabled``."""
+    console = _terminal(enabled)
+    if console is None:
+        return iterable
+    from rich.progress import track
+
+    return track(
+        iterable, description=description, total=total, transient=True,
+        console=console,
+    )  # fmt: skip
 
 
 def get_progress_bar():
@@ -43,12 +69,8 @@ def work_bar(
     ``enabled``, or off a terminal (a log gets the workflows' stage lines
     instead), it does nothing.
     """
-    console = None
-    if enabled:
-        from rich.console import Console
-
-        console = Console(stderr=True)
-    if console is None or not console.is_terminal:
+    console = _terminal(enabled)
+    if console is None:
         yield lambda units=1.0, total=None: None
         return
     from rich.progress import (
