@@ -82,3 +82,29 @@ def visit(browser):
     yield open_page
     for opened in visits:
         opened.close()
+
+
+@pytest.fixture
+def record_work(monkeypatch):
+    """``record_work(module)`` replaces the module's ``work_bar`` by a recorder
+    and returns what it records: the units done and the bar's last total."""
+    import contextlib
+
+    def install(module) -> dict:
+        record = {"done": 0.0, "total": None}
+
+        @contextlib.contextmanager
+        def recorder(description, total, enabled):
+            record["total"] = total
+
+            def advance(units=1.0, total=None):
+                record["done"] += units
+                if total is not None:
+                    record["total"] = total
+
+            yield advance
+
+        monkeypatch.setattr(module, "work_bar", recorder)
+        return record
+
+    return install

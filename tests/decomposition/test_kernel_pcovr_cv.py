@@ -269,28 +269,13 @@ def test_a_pickled_dense_model_keeps_its_training_rows_in_float32():
     "settings",
     [{}, {"n_active": 20}, {"gammas": [0.1, 0.2]}, {"kernel": "linear"}],
 )
-def test_the_progress_bar_counts_all_the_work(monkeypatch, settings):
+def test_the_progress_bar_counts_all_the_work(monkeypatch, record_work, settings):
     """The bar's units add up to its last total (which grows when the γ search
     goes past its first widths), and the fit is the same without the bar."""
-    import contextlib
-
     import propmap.decomposition._kernel_cv as module
 
-    record = {"done": 0.0, "total": None}
-
-    @contextlib.contextmanager
-    def recorder(description, total, enabled):
-        record["total"] = total
-
-        def advance(units=1.0, total=None):
-            record["done"] += units
-            if total is not None:
-                record["total"] = total
-
-        yield advance
-
     X, y = _data()
-    monkeypatch.setattr(module, "work_bar", recorder)
+    record = record_work(module)
     shown = KernelPCovRCV(progress_bar=True, random_state=0, **settings).fit(X, y)
     assert record["total"] > 0
     assert record["done"] == pytest.approx(record["total"], rel=1e-12)

@@ -223,27 +223,12 @@ def test_transform_predict_is_transform_predict_and_the_ridge():
 
 
 @pytest.mark.parametrize("shape", [(300, 40), (30, 40)])
-def test_the_progress_bar_counts_all_the_work(monkeypatch, shape, rng):
+def test_the_progress_bar_counts_all_the_work(monkeypatch, record_work, shape, rng):
     """The bar's units add up to its final total (rows more or fewer than the
     columns), and the fit is the same with or without it."""
-    import contextlib
-
     import propmap.decomposition._cv as cv_module
 
-    record = {"done": 0.0, "total": None}
-
-    @contextlib.contextmanager
-    def recorder(description, total, enabled):
-        record["total"] = total
-
-        def advance(units=1.0, total=None):
-            record["done"] += units
-            if total is not None:
-                record["total"] = total
-
-        yield advance
-
-    monkeypatch.setattr(cv_module, "work_bar", recorder)
+    record = record_work(cv_module)
     X = rng.normal(size=shape) @ rng.normal(size=(shape[1], shape[1]))
     X -= X.mean(axis=0)
     y = X @ rng.normal(size=shape[1])
