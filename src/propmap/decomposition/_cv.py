@@ -143,11 +143,15 @@ class _Work:
     def __init__(self, n: int, d: int, n_folds: int) -> None:
         self.n, self.d, self.n_folds = n, d, n_folds
 
+    def gram(self) -> float:
+        """``XᵀX``'s share of the span's work, told block by block."""
+        return self.n * self.d * self.d if self.n > self.d else 0.0
+
     def span(self, r: int) -> float:
         n, d = self.n, self.d
         if n <= d:
             return n * n * d + self.EIGH * n**3
-        return n * d * d + 3.0 * d * r * r + self.EIGH * r**3
+        return self.gram() + 3.0 * d * r * r + self.EIGH * r**3
 
     def moments(self, r: int) -> float:
         return 2.0 * self.n * self.d * r
@@ -518,8 +522,8 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
         if rank == 0:
             raise ValueError("X is zero (to rounding): there is nothing to fit.")
         # the span's work not told block by block (XᵀX's is), and the true total
-        n, d = X.shape
-        advance(work.span(rank) - (n * d * d if n > d else 0), total=work.total(rank))
+        n = X.shape[0]
+        advance(work.span(rank) - work.gram(), total=work.total(rank))
 
         def fold_done():
             advance(work.fold(rank))

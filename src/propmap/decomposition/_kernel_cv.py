@@ -517,8 +517,7 @@ class KernelPCovRCV(RegressorMixin, MultiOutputMixin, TransformerMixin, BaseEsti
         return (len(GAMMA_FACTORS) if gammas is None else gammas.size), rows
 
     def _choose_gamma(
-        self, X, targets, D, groups, gammas, alphas, gram, work=None,
-        advance=lambda units=1.0, total=None: None,
+        self, X, targets, D, groups, gammas, alphas, gram, work, advance
     ):  # fmt: skip
         """The width and the losses of the widths tried (none when given or
         linear); ``advance`` is told each width's work, and a new total when
@@ -553,9 +552,8 @@ class KernelPCovRCV(RegressorMixin, MultiOutputMixin, TransformerMixin, BaseEsti
         def evaluate(gamma):
             loss = search.best_ridge_loss(gamma, alphas)
             tried.append(gamma)
-            if work is not None:
-                grown = max(len(tried) - work.widths, 0)
-                advance(work.width(), total=work.total(extra_widths=grown))
+            grown = max(len(tried) - work.widths, 0)
+            advance(work.width(), total=work.total(extra_widths=grown))
             return loss
 
         if gammas is not None:

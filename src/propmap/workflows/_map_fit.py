@@ -323,8 +323,7 @@ def _fit(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UncenteredDataWarning)  # a subset
         model.fit(rows, data.Y[train], groups=groups)
-    if "progress_bar" in model.get_params():
-        model.set_params(progress_bar=False)  # not in the saved model
+    model.set_params(progress_bar=False)  # not in the saved model
     if streamed:
         latent, ridge = latent_and_ridge(model, data.X)
     else:
