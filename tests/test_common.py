@@ -28,6 +28,7 @@ ESTIMATORS = [
     PCovR(space="sample"),
     PCovR(regressor="precomputed"),
     PCovRCV(cv=3, random_state=0),
+    PCovRCV(cv=3, center=True, random_state=0),
     KernelPCovRCV(cv=3, random_state=0),
     KernelPCovRCV(cv=3, n_active=5, gammas=[0.5], random_state=0),
     KernelPCovR(),

@@ -484,21 +484,27 @@ def row_space(
 
 
 def pivoted_cholesky(
-    gram: np.ndarray, rank_tol: float, *, overwrite: bool = False
+    gram: np.ndarray,
+    rank_tol: float,
+    *,
+    overwrite: bool = False,
+    reference: float | None = None,
 ) -> np.ndarray:
     """The d x r factor G of :func:`row_space` (``gram ≈ G Gᵀ``, rows in the
     original order), from LAPACK ``pstrf`` stopped at ``rank_tol`` times the
-    largest diagonal entry; with ``overwrite`` a Fortran-ordered ``gram`` is the
-    workspace (the caller may then drop it before the next step)."""
+    largest diagonal entry (or times ``reference``, for a block of a larger
+    matrix); with ``overwrite`` a Fortran-ordered ``gram`` is the workspace (the
+    caller may then drop it before the next step)."""
     from scipy.linalg.lapack import dpstrf
 
     size = gram.shape[0]
     scale = float(np.max(np.diagonal(gram))) if size else 0.0
     if not scale > 0:
         return np.zeros((size, 0))
-    factor, pivots, rank, info = dpstrf(
-        gram, lower=1, tol=rank_tol * scale, overwrite_a=overwrite
-    )
+    level = rank_tol * (scale if reference is None else reference)
+    if level >= scale:
+        return np.zeros((size, 0))
+    factor, pivots, rank, info = dpstrf(gram, lower=1, tol=level, overwrite_a=overwrite)
     if info < 0:  # pragma: no cover - LAPACK argument errors
         raise ValueError(f"LAPACK dpstrf failed (info={info}).")
     # the first r columns of the lower factor (pstrf leaves the upper triangle
@@ -509,14 +515,17 @@ def pivoted_cholesky(
     return lower[np.argsort(pivots)]
 
 
-def orthonormal_columns(columns: np.ndarray, rank_tol: float) -> np.ndarray:
+def orthonormal_columns(
+    columns: np.ndarray, rank_tol: float, *, reference: float | None = None
+) -> np.ndarray:
     """The left singular vectors of ``columns`` (d x r) whose squared singular
-    value is above ``rank_tol`` times the largest, from the r x r
-    ``columnsᵀcolumns``."""
+    value is above ``rank_tol`` times the largest (or times ``reference``), from
+    the r x r ``columnsᵀcolumns``."""
     if columns.shape[1] == 0:
         return columns
     values, vectors = np.linalg.eigh(columns.T @ columns)
-    kept = values > rank_tol * max(values[-1], 0.0)
+    largest = max(values[-1], 0.0) if reference is None else reference
+    kept = values > rank_tol * largest
     values, vectors = values[kept][::-1], vectors[:, kept][:, ::-1]
     return columns @ (vectors / np.sqrt(values))
 

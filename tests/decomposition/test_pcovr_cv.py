@@ -184,9 +184,12 @@ def test_bad_grids_and_folds_are_named(params, message):
         PCovRCV(**params).fit(X, y)
 
 
-def test_the_shipped_qm9_gap_gets_the_maps_former_choices():
+@pytest.mark.parametrize("center", [False, True])
+def test_the_shipped_qm9_gap_gets_the_maps_former_choices(center):
     """On the shipped 2,000 molecules (gap, default SOAP, the map's split and
-    scaling), the penalty and mixing propmap map chose before PCovRCV existed."""
+    scaling), the penalty and mixing propmap map chose before PCovRCV existed;
+    also when the estimator centres the features itself (as the map now has
+    it)."""
     pytest.importorskip("featomic")
     from sklearn.model_selection import train_test_split
 
@@ -199,11 +202,13 @@ def test_the_shipped_qm9_gap_gets_the_maps_former_choices():
     X = SoapOptions().featurizer(per="structure").fit_transform(molecules)
     train, _ = train_test_split(np.arange(len(y)), test_size=0.2, random_state=0)
     train = np.sort(train)
-    Xs = StandardFlexibleScaler().fit(X[train]).transform(X[train])
+    scaler = StandardFlexibleScaler(with_mean=not center)
+    Xs = scaler.fit(X[train]).transform(X[train])
     ys = (y[train] - y[train].mean()) / y[train].std()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UncenteredDataWarning)
-        cv = PCovRCV(svd_solver="arpack", random_state=0).fit(Xs.astype(np.float32), ys)
+        cv = PCovRCV(svd_solver="arpack", center=center, random_state=0)
+        cv.fit(Xs.astype(np.float32), ys)
     assert cv.best_penalty_ == pytest.approx(10**-2.5)
     assert cv.best_mixing_ == 0.5
 

@@ -325,7 +325,8 @@ def test_the_full_model_is_scikit_learns_ridge_on_the_same_split(
     )
     y_scaler = pipeline.named_steps["model"].target_scaler_
     train = pipeline.map_["sets"] == "train"
-    ridge = Ridge(alpha=summary["penalty"], fit_intercept=False).fit(
+    # (the map's model centres the features itself: an intercept)
+    ridge = Ridge(alpha=summary["penalty"]).fit(
         X[train], y_scaler.transform(y[train, None])
     )
     predicted = y_scaler.inverse_transform(ridge.predict(X).reshape(-1, 1))[:, 0]

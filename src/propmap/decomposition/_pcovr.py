@@ -67,13 +67,20 @@ def _solvable_from_gram(regressor) -> bool:
     )
 
 
-def _ridge_with_coefficients(template: Ridge, weights: np.ndarray) -> Ridge:
-    """A fitted copy of ``template`` holding coefficients computed by PCovR, shaped
-    as ``template.fit(X, Y)`` would leave them (one target gives a 1-D ``coef_``)."""
+def _ridge_with_coefficients(
+    template: Ridge, weights: np.ndarray, intercept=None
+) -> Ridge:
+    """A fitted copy of ``template`` holding coefficients computed by PCovR (and
+    an intercept, default 0), shaped as ``template.fit(X, Y)`` would leave them
+    (one target gives a 1-D ``coef_`` and a float ``intercept_``)."""
     fitted = clone(template)
     n_features, n_targets = weights.shape
     fitted.coef_ = weights[:, 0].copy() if n_targets == 1 else weights.T.copy()
-    fitted.intercept_ = 0.0
+    if intercept is None:
+        fitted.intercept_ = 0.0
+    else:
+        intercept = np.asarray(intercept, dtype=np.float64).reshape(n_targets)
+        fitted.intercept_ = float(intercept[0]) if n_targets == 1 else intercept
     fitted.n_features_in_ = n_features
     fitted.n_iter_ = None
     fitted.solver_ = "cholesky"

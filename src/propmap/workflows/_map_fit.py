@@ -228,20 +228,25 @@ def _split_and_scale(inputs: Inputs, options: MapOptions) -> _Scaled:
     residual = (y - reference)[:, None]
     y_scaler = StandardFlexibleScaler(column_wise=True).fit(residual[train])
     linear = options.kernel == Kernel.linear
+    x_scaler = clone(inputs.x_scaler)
+    if linear and type(x_scaler) is StandardFlexibleScaler:
+        # PCovRCV centres inside (center=True): the features keep their zeros,
+        # which makes a map of atoms' moments element by element
+        x_scaler.set_params(with_mean=False)
     if isinstance(X, np.ndarray) and type(inputs.x_scaler) is StandardFlexibleScaler:
         # the features are held once: the training rows are moved first, in
         # place, and scaled in place; the fit reads them as one view
         order = np.concatenate([np.sort(train) if linear else train, np.sort(test)])
         permute_rows(X, order)
         inputs.X = None  # (now data.X, in another order)
-        x_scaler = clone(inputs.x_scaler).fit(X[: train.size])
+        x_scaler.fit(X[: train.size])
         return _Scaled(
             train, test, baseline, reference, x_scaler, y_scaler,
             x_scaler.transform(X, copy=False), y_scaler.transform(residual), groups,
             order, linear,
         )  # fmt: skip
     # (a dask X: sorted rows keep its chunks whole)
-    x_scaler = clone(inputs.x_scaler).fit(X[np.sort(train)])
+    x_scaler.fit(X[np.sort(train)])
     return _Scaled(
         train, test, baseline, reference, x_scaler, y_scaler,
         x_scaler.transform(X), y_scaler.transform(residual), groups,
@@ -300,7 +305,10 @@ def _estimator(options: MapOptions, progress: bool = False):
         # arpack: exact top eigenpairs (the auto policy would take the
         # randomized solver here)
         # a bar with the time left, on a terminal
-        return PCovRCV(svd_solver="arpack", progress_bar=progress, **common)
+        # centred inside: see _split_and_scale
+        return PCovRCV(
+            svd_solver="arpack", progress_bar=progress, center=True, **common
+        )
     return KernelPCovRCV(
         gammas=None if options.gamma is None else [options.gamma],
         kernel=options.kernel.value,

@@ -93,8 +93,9 @@ def latent_and_ridge(model, Xs):
     import dask
 
     weights = np.asarray(model.regressor_.coef_, dtype=np.float64).reshape(-1, 1)
+    intercept = float(model.regressor_.intercept_)
     predicted = Xs.map_blocks(
-        lambda block: block @ weights,
+        lambda block: block @ weights + intercept,
         chunks=(Xs.chunks[0], (1,)),
         dtype=np.float64,
     )
