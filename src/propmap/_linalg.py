@@ -335,11 +335,26 @@ class PCovPath:
         targets: np.ndarray,
         cross: np.ndarray,
         validation_norm: float,
+        row_cross: np.ndarray | None = None,
     ) -> None:
         self.eigenvalues = eigenvalues
         self.targets = targets
         self.cross = cross
         self.validation_norm = float(validation_norm)
+        # some held-out rows themselves, in the same coordinates as ``cross``
+        # (``cross`` may be a root of their moments): for per-row errors
+        self.row_cross = row_cross
+
+    def row_ridge(self, penalty: float) -> np.ndarray:
+        """The ridge predictions (penalty λ) of the rows of ``row_cross``."""
+        return self.row_cross @ (self.targets / (self.eigenvalues + penalty)[:, None])
+
+    def row_leverage(self, penalty: float) -> np.ndarray:
+        """``Σ_k u_k² g_k / (g_k + λ)`` of each row of ``row_cross`` (u: its
+        coordinates in the eigenbasis): the part of ``‖x‖²`` the ridge's
+        training data pin down; the posterior variance of its prediction is
+        ``(‖x‖² − leverage) / λ`` times the noise variance."""
+        return np.sum(self.row_cross**2 / (self.eigenvalues + penalty), axis=1)
 
     @classmethod
     def from_kernel(
@@ -348,18 +363,22 @@ class PCovPath:
         targets: np.ndarray,
         cross_kernel: np.ndarray,
         validation_diagonal: np.ndarray,
+        rows=None,
     ) -> PCovPath:
         """From the (centred) training kernel K (n x n), the training targets, the
         kernel between held-out and training points (n_v x n) and the held-out
-        points' own kernel values ``k(v, v)``; one n x n eigendecomposition."""
+        points' own kernel values ``k(v, v)``; one n x n eigendecomposition.
+        ``rows``: which held-out points ``row_cross`` keeps (None: all)."""
         values, vectors = np.linalg.eigh(kernel)
         kept = values > max(values[-1], 0.0) * kernel.shape[0] * np.finfo(float).eps
         values, vectors = values[kept], vectors[:, kept]
+        cross = cross_kernel @ vectors
         return cls(
             values,
             vectors.T @ _as_columns(targets),
-            cross_kernel @ vectors,
+            cross,
             float(np.sum(validation_diagonal)),
+            cross if rows is None else cross[rows],
         )
 
     @classmethod
@@ -382,12 +401,13 @@ class PCovPath:
         xt_targets: np.ndarray,
         validation: np.ndarray,
         validation_norm: float,
+        rows: np.ndarray | None = None,
     ) -> PCovPath:
         """From the training rows' moments alone: ``FᵀF`` (d x d) and ``FᵀY``, the
         held-out rows (or any rows R with the same ``RᵀR``, such as a root of their
         Gram matrix) and their squared norm ``‖F_v‖²`` (given apart, so that it
         can include what lies outside a truncated basis); one d x d
-        eigendecomposition."""
+        eigendecomposition. ``rows``: held-out rows kept as ``row_cross``."""
         values, vectors = np.linalg.eigh(gram)
         kept = values > max(values[-1], 0.0) * gram.shape[0] * np.finfo(float).eps
         values, vectors = values[kept], vectors[:, kept]
@@ -397,6 +417,7 @@ class PCovPath:
             (vectors.T @ _as_columns(xt_targets)) / roots[:, None],
             (validation @ vectors) * roots,
             float(validation_norm),
+            None if rows is None else (rows @ vectors) * roots,
         )
 
     def ridge(self, penalty: float) -> tuple[np.ndarray, np.ndarray]:

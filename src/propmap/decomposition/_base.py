@@ -48,6 +48,11 @@ class LatentPrediction(NamedTuple):
     latent: np.ndarray  # (n_samples, n_components): T
     predicted: np.ndarray  # T P_TY
     regressor: np.ndarray  # the full (kernel) ridge regression's prediction
+    # with return_std: the standard deviations of both predictions, and the
+    # posterior variance q they grow with (in units of the noise variance)
+    predicted_std: np.ndarray | None = None
+    regressor_std: np.ndarray | None = None
+    variance: np.ndarray | None = None
 
 
 __all__ = ["BasePCov", "SpectrumMixin", "forget_conditional_attributes"]

@@ -54,6 +54,12 @@ from propmap.decomposition._cv_moments import (
     row_statistics,
 )
 from propmap.decomposition._pcovr import PCovR, _ridge_with_coefficients
+from propmap.decomposition._uncertainty import (
+    DOMAIN_QUANTILE,
+    HeldOutRows,
+    RidgePosterior,
+    noise_level,
+)
 from propmap.utils._progress import work_bar
 
 __all__ = [
@@ -396,11 +402,11 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
         with work_bar("cross-validation", 1.0, shown) as advance:
             if is_dask_array(X):
                 moments = self._moments_dask(X, Y, groups)
-                span, totals, held_moments, held_norms, column_sums = moments
+                span, totals, held_moments, held_norms, column_sums, checks = moments
                 dtype, shape, targets_1d = X.dtype, X.shape, np.ndim(Y) == 1
                 spectrum, rank = None, span.shape[1]
                 paths, held_targets = self._paths_from_moments(
-                    totals, held_moments, held_norms, rank
+                    totals, held_moments, held_norms, rank, checks=checks.rows
                 )
                 refit = 0.0
             else:
@@ -418,12 +424,13 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
                 self.n_splits_ = len(folds)
                 work = _Work(*X.shape, len(folds))
                 advance(0.0, total=work.total(min(X.shape)))
-                (span, spectrum, rank, totals, paths, held_targets, column_sums) = (
-                    self._paths_in_memory(X, Y, folds, work, advance)
-                )
+                fitted = self._paths_in_memory(X, Y, folds, work, advance)
+                span, spectrum, rank, totals, paths, held_targets = fitted[:6]
+                column_sums, checks = fitted[6:]
                 refit = work.fold(rank)
             self.rank_ = rank
             self._choose(paths, held_targets, mixings, alphas)
+            self._calibrate(paths, held_targets, checks)
             self._refit(
                 totals, rank, span, spectrum, column_sums, shape, dtype, targets_1d
             )
@@ -452,14 +459,16 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
             advance(work.fold(rank))
 
         labels = partition_labels(folds, n)
+        checks = HeldOutRows.pick(folds, self.random_state)
         if span.kernel is None and labels is not None:
             # k-fold: each fold's moments from one pass over X, no n x r Z
             held_moments, held_norms = fold_moments(
                 X, Y, span, labels, len(folds), squared, mean, advance
             )
             totals = np.sum(held_moments, axis=0)
+            checks.read(X, Y, mean, span.basis)
             paths, held_targets = self._paths_from_moments(
-                totals, held_moments, held_norms, rank, fold_done
+                totals, held_moments, held_norms, rank, fold_done, checks.rows
             )
         else:
             advance(work.moments(rank))
@@ -469,21 +478,27 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
                 )
                 squared = squared - 2.0 * along + mean @ mean
             totals, paths, held_targets = self._paths_from_rows(
-                X, Y, span, folds, squared, mean, fold_done
+                X, Y, span, folds, squared, mean, fold_done, checks
             )
-        return span.basis, span.values, rank, totals, paths, held_targets, column_sums
+        return (
+            span.basis, span.values, rank, totals, paths, held_targets, column_sums,
+            checks,
+        )  # fmt: skip
 
     def _paths_from_moments(
-        self, totals, held_moments, held_norms, rank: int, done=lambda: None
-    ):
+        self, totals, held_moments, held_norms, rank: int, done=lambda: None,
+        checks=None,
+    ):  # fmt: skip
         """The folds' paths when their held-out sets partition the rows: each
         fold's training moments are the total less its held-out ones. The list
         of held-out moments is emptied as their paths are made (each is as big
-        as a path)."""
+        as a path). ``checks``: per fold, coordinates of held-out rows the path
+        keeps (for the calibration of the uncertainty)."""
         paths, held_targets = [], []
-        for norm in held_norms:
+        checks = [None] * len(held_norms) if checks is None else checks
+        for norm, rows in zip(held_norms, checks, strict=True):
             moments = held_moments.pop(0)
-            path, targets = self._fold_path(totals - moments, moments, rank, norm)
+            path, targets = self._fold_path(totals - moments, moments, rank, norm, rows)
             del moments
             paths.append(path)
             held_targets.append(targets)
@@ -491,7 +506,7 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
         return paths, held_targets
 
     def _paths_from_rows(
-        self, X, Y, span, folds, squared, mean=None, done=lambda: None
+        self, X, Y, span, folds, squared, mean=None, done=lambda: None, checks=None
     ):
         """The total moments and the folds' paths from the coordinates of the
         rows (centred by ``mean``): any folds; with n <= d a fold of fewer
@@ -502,14 +517,19 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
             Z = coordinates(X, span.basis, mean)
         everything = np.arange(X.shape[0])
         totals = joint_moments(Z, Y, everything)
+        if checks is not None:
+            checks.read_coordinates(Z, Y, squared)
         paths, held_targets = [], []
-        for inner, held in folds:
+        for fold, (inner, held) in enumerate(folds):
             if span.kernel is not None and inner.size < rank:
                 kernel = span.kernel
                 training = kernel[np.ix_(inner, inner)]
                 cross = kernel[np.ix_(held, inner)]
+                positions = None if checks is None else checks.positions[fold]
                 paths.append(
-                    PCovPath.from_kernel(training, Y[inner], cross, squared[held])
+                    PCovPath.from_kernel(
+                        training, Y[inner], cross, squared[held], positions
+                    )
                 )
                 held_targets.append(Y[held])
                 done()
@@ -520,21 +540,24 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
             )
             training = totals - moments if partition else joint_moments(Z, Y, inner)
             path, targets = self._fold_path(
-                training, moments, rank, float(squared[held].sum())
-            )
+                training, moments, rank, float(squared[held].sum()),
+                None if checks is None else checks.rows[fold],
+            )  # fmt: skip
             paths.append(path)
             held_targets.append(targets)
             done()
         return totals, paths, held_targets
 
     @staticmethod
-    def _fold_path(training, held, rank: int, held_norm: float):
+    def _fold_path(training, held, rank: int, held_norm: float, rows=None):
         """The path of one fold from its joint moments ``[Z Y]ᵀ[Z Y]``: the held-out
-        rows enter through a root of theirs (at most r + p pseudo-rows)."""
+        rows enter through a root of theirs (at most r + p pseudo-rows); ``rows``
+        (coordinates of some of them) are kept as the path's ``row_cross``."""
         root = root_of_gram(held)
         path = PCovPath.from_moments(
-            training[:rank, :rank], training[:rank, rank:], root[:, :rank], held_norm
-        )
+            training[:rank, :rank], training[:rank, rank:], root[:, :rank],
+            held_norm, rows,
+        )  # fmt: skip
         return path, root[:, rank:]
 
     def _moments_dask(self, X, Y, groups):
@@ -596,7 +619,37 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
         norms = [float(s.joint[rank, -1]) for s in statistics]
         # the total as the in-memory path has it: the sum of the folds'
         projected = np.sum(held, axis=0)
-        return span, projected, held, norms, total[:d, -1]
+        checks = HeldOutRows.pick(folds, self.random_state)
+        checks.read(X, Y, None, span)
+        return span, projected, held, norms, total[:d, -1], checks
+
+    def _calibrate(self, paths, held_targets, checks) -> None:
+        """The noise levels of the full ridge and of the prediction through the
+        latent space, and the domain's threshold, from the held-out rows of
+        ``checks`` at the chosen penalty (see :mod:`._uncertainty`)."""
+        penalty = self.best_penalty_
+        errors, variances = [], []
+        for path, targets, norms in zip(
+            paths, checks.targets, checks.norms, strict=True
+        ):
+            if targets.shape[0] == 0:
+                continue
+            errors.append(targets - path.row_ridge(penalty))
+            leverage = path.row_leverage(penalty)
+            variances.append(np.clip(norms - leverage, 0.0, None) / penalty)
+        errors, variances = np.concatenate(errors), np.concatenate(variances)
+        self.noise_std_ = noise_level(errors, variances)
+        # the map's prediction errs more than the ridge's: its noise level is
+        # the ridge's times the ratio of their held-out errors
+        results = self.cv_results_
+        chosen_penalty = int(np.argmin(np.abs(results["alphas"] - penalty)))
+        chosen_mixing = int(np.argmin(np.abs(results["mixings"] - self.best_mixing_)))
+        weights = np.array([float(np.sum(t**2)) for t in held_targets])
+        ridge = weights @ results["ridge_loss_folds"][:, chosen_penalty]
+        latent = weights @ results["loss_y_folds"][:, chosen_mixing]
+        self.latent_noise_std_ = self.noise_std_ * np.sqrt(latent / max(ridge, 1e-300))
+        self.domain_threshold_ = float(np.quantile(variances, DOMAIN_QUANTILE))
+        self.calibration_size_ = int(variances.size)
 
     def _choose(self, paths, held_targets, mixings, alphas) -> None:
         """The penalty, then the mixing, by the rule of the class docstring."""
@@ -645,8 +698,15 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
             mixing=self.best_mixing_, span=span,
         )  # fmt: skip
         self._finish_fit(dtype, targets_1d)
+        # the ridge's posterior, for the uncertainty of new rows
+        self.posterior_ = RidgePosterior.from_eigenpairs(
+            span @ vectors, values, self.best_penalty_,
+            self.mean_ if self.center else None,
+        )  # fmt: skip
         if targets_1d:
             self.y_mean_ = float(self.y_mean_[0])
+            self.noise_std_ = float(self.noise_std_[0])
+            self.latent_noise_std_ = float(self.latent_noise_std_[0])
 
     # -- with center=True, the fitted means are taken off X (and put back on
     # the targets) wherever the projectors meet data
@@ -657,7 +717,7 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
             latent -= (self.mean_ @ self.pxt_).astype(latent.dtype)
         return latent
 
-    def predict(self, X=None, T=None):
+    def predict(self, X=None, T=None, return_std: bool = False):
         """Predict targets from features (``X P_XT P_TY``) or from latent
         coordinates (``T P_TY``), with ``center=True`` from ``X − mean_`` and
         plus ``y_mean_``.
@@ -668,11 +728,24 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
             Features.
         T : array-like of shape (n_samples, n_components_), default=None
             Latent coordinates as returned by :meth:`transform`; used when X is None.
+        return_std : bool, default=False
+            Also return the standard deviation of each prediction (needs X):
+            ``latent_noise_std_ · sqrt(1 + q(x))``, with q the ridge's posterior
+            variance (see :meth:`posterior_variance`).
 
         Returns
         -------
         Y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        Y_std : ndarray of the same shape
+            Only with ``return_std=True``.
         """
+        if return_std:
+            if X is None:
+                raise ValueError("return_std=True needs X (the features).")
+            check_is_fitted(self, "posterior_")
+            X = validate_data(self, X, reset=False, dtype=list(FLOAT_DTYPES))
+            predicted = self.predict(X)
+            return predicted, self._std(X, self.latent_noise_std_, predicted.shape)
         predicted = super().predict(X, T)
         if not self.center or (X is not None and is_dask_array(X)):
             # (a dask X comes back here block by block)
@@ -680,6 +753,45 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
         if X is not None:
             predicted = predicted - (self.mean_ @ self.pxy_).astype(predicted.dtype)
         return predicted + np.asarray(self.y_mean_, dtype=predicted.dtype)
+
+    def posterior_variance(self, X) -> np.ndarray:
+        """``q(x) = (x − μ)ᵀ (X̃ᵀX̃ + λI)⁻¹ (x − μ)`` of every row, with the chosen
+        penalty λ: the ridge's posterior variance of the prediction, in units
+        of the noise variance (the inverse of the local prediction rigidity).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        q : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self, "posterior_")
+        X = validate_data(self, X, reset=False, dtype=list(FLOAT_DTYPES))
+        return self.posterior_.variance(X)
+
+    def in_domain(self, X) -> np.ndarray:
+        """Whether each row lies in the applicability domain: its
+        :meth:`posterior_variance` at most ``domain_threshold_``, the 99th
+        percentile of the held-out rows' of the cross-validation.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        inside : ndarray of bool, shape (n_samples,)
+        """
+        return self.posterior_variance(X) <= self.domain_threshold_
+
+    def _std(self, X, noise, shape) -> np.ndarray:
+        """``noise · sqrt(1 + q(x))`` shaped as the predictions."""
+        root = np.sqrt(1.0 + self.posterior_.variance(X))
+        if len(shape) == 1:
+            return float(noise) * root
+        return root[:, None] * np.asarray(noise)[None, :]
 
     def inverse_transform(self, X):
         """Map latent coordinates back to the feature space, ``X̂ = T P_TX``
@@ -724,7 +836,7 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
         centred_y = np.asarray(y, dtype=np.float64) - self.y_mean_
         return super().score(X - self.mean_.astype(X.dtype), centred_y, T=latent)
 
-    def transform_predict(self, X) -> LatentPrediction:
+    def transform_predict(self, X, return_std: bool = False) -> LatentPrediction:
         """The latent coordinates, the prediction through them and the full ridge
         model's prediction of every row, a block of rows at a time (a float32 X
         is never copied to float64 whole).
@@ -732,12 +844,18 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+        return_std : bool, default=False
+            Also the standard deviations of both predictions
+            (``latent_noise_std_`` and ``noise_std_`` times ``sqrt(1 + q(x))``)
+            and q itself.
 
         Returns
         -------
         LatentPrediction
             ``latent`` (n_samples, n_components_); ``predicted`` and
-            ``regressor`` (n_samples,) or (n_samples, n_targets).
+            ``regressor`` (n_samples,) or (n_samples, n_targets); with
+            ``return_std``, ``predicted_std``, ``regressor_std`` and
+            ``variance`` (q).
         """
         check_is_fitted(self, "regressor_")
         X = validate_data(self, X, reset=False, dtype=list(FLOAT_DTYPES))
@@ -749,7 +867,17 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
             ]
         )
         predicted = np.asarray(latent, np.float64) @ self.pty_ + self.y_mean_
-        return LatentPrediction(latent, predicted, regressor)
+        if not return_std:
+            return LatentPrediction(latent, predicted, regressor)
+        variance = self.posterior_.variance(X)
+        root = np.sqrt(1.0 + variance)
+        if predicted.ndim == 2:
+            root = root[:, None]
+        return LatentPrediction(
+            latent, predicted, regressor,
+            root * np.asarray(self.latent_noise_std_),
+            root * np.asarray(self.noise_std_), variance,
+        )  # fmt: skip
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

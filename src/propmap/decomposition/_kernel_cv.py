@@ -629,7 +629,8 @@ class KernelPCovRCV(RegressorMixin, MultiOutputMixin, TransformerMixin, BaseEsti
         parts = []
         for rows in gen_batches(X.shape[0], BLOCK_ROWS):
             if self.centerer_ is None:
-                latent, _, regressor = model.transform_predict(X[rows])
+                every = model.transform_predict(X[rows])
+                latent, regressor = every.latent, every.regressor
             else:
                 K = self._centred_kernel(X[rows])
                 latent, regressor = model.transform(K), model.regressor_.predict(K)

@@ -1,0 +1,169 @@
+r"""How much to trust a ridge prediction: its posterior variance, scaled by a
+noise level calibrated on held-out errors, and the applicability domain.
+
+For a ridge regression with penalty λ on (centred) features X̃, with a Gaussian
+prior on the weights and noise of variance s², the posterior predictive
+variance of a new point x is
+
+.. math::
+
+    \sigma^2(x) = s^2 \left(1 + q(x)\right), \qquad
+    q(x) = (x - \mu)^T (\tilde{X}^T\tilde{X} + \lambda I)^{-1} (x - \mu):
+
+the noise, plus the spread of the fitted weights along x. q is the inverse of
+the local prediction rigidity (:func:`propmap.metrics.local_prediction_rigidity`).
+Only s is fitted: on held-out rows of the cross-validation, so that their
+errors divided by ``sqrt(1 + q)`` have unit mean square. q also measures how far
+a point lies from what the training data pin down, hence the domain: a point is
+inside when its q is at most the 99th percentile of the held-out rows' q.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils import check_random_state, gen_batches
+
+__all__ = [
+    "CALIBRATION_ROWS",
+    "DOMAIN_QUANTILE",
+    "HeldOutRows",
+    "RidgePosterior",
+    "calibration_rows",
+    "noise_level",
+]
+
+# held-out rows whose own errors calibrate s (spread over the folds): s² is a
+# mean of their squared scaled errors, to a few per cent with 2,000
+CALIBRATION_ROWS = 2000
+# held-out rows of the cross-validation inside the domain, by construction
+DOMAIN_QUANTILE = 0.99
+# directions whose share g / (g + λ) of the prior is pinned by the data below
+# this are counted as unpinned (q then errs by at most this share of theirs)
+PINNED_SHARE = 1e-2
+
+
+class RidgePosterior:
+    r"""``q(x) = (x − μ)ᵀ (X̃ᵀX̃ + λI)⁻¹ (x − μ)`` of a fitted ridge regression.
+
+    With the eigenpairs (g, v) of ``X̃ᵀX̃`` and ``u = Vᵀ(x − μ)``,
+    ``q(x) = Σ_k u_k² / (g_k + λ) + ‖(x − μ) − V u‖² / λ``: the directions the
+    data pin down (``g / (g + λ)`` above :data:`PINNED_SHARE`) are kept in
+    ``directions`` (d x k, orthonormal), every other direction has the prior's
+    1/λ. The remainder is formed as a vector, not as ``‖x‖² − ‖u‖²``, so float32
+    directions keep q accurate even where it is a tiny share of ``‖x‖² / λ``.
+
+    Parameters
+    ----------
+    directions : ndarray of shape (n_features, k)
+    weights : ndarray of shape (k,)
+        ``1 / (g + λ)`` of each direction.
+    penalty : float
+        λ.
+    mean : ndarray of shape (n_features,) or None
+        μ (None: the features are used as given).
+    """
+
+    def __init__(self, directions, weights, penalty: float, mean=None) -> None:
+        self.directions = directions
+        self.weights = weights
+        self.penalty = float(penalty)
+        self.mean = mean
+
+    @classmethod
+    def from_eigenpairs(
+        cls, vectors, values, penalty: float, mean=None, dtype=np.float32
+    ) -> RidgePosterior:
+        """From the eigenvectors (d x r, orthonormal, in feature space) and
+        eigenvalues of ``X̃ᵀX̃``; ``directions`` are stored in ``dtype``."""
+        values = np.clip(np.asarray(values, dtype=np.float64), 0.0, None)
+        kept = values / (values + penalty) > PINNED_SHARE
+        directions = np.asarray(vectors)[:, kept].astype(dtype)
+        return cls(directions, 1.0 / (values[kept] + penalty), penalty, mean)
+
+    def variance(self, X) -> np.ndarray:
+        """q of every row of X (float64), a block of rows at a time."""
+        out = np.empty(X.shape[0])
+        directions = self.directions.astype(np.float64, copy=False)
+        for rows in gen_batches(X.shape[0], 512):
+            part = np.asarray(X[rows], dtype=np.float64)
+            if self.mean is not None:
+                part = part - self.mean
+            pinned = part @ directions
+            rest = part - pinned @ directions.T
+            out[rows] = (pinned**2) @ self.weights + np.einsum(
+                "ij,ij->i", rest, rest
+            ) / self.penalty
+        return out
+
+
+def calibration_rows(folds, random_state, total: int = CALIBRATION_ROWS):
+    """Up to ``total`` held-out rows, the same number from each fold: their
+    positions (ascending) in each fold's held-out set."""
+    rng = check_random_state(random_state)
+    each = -(-total // max(len(folds), 1))
+    picked = []
+    for _, held in folds:
+        size = len(held)
+        if size <= each:
+            picked.append(np.arange(size))
+        else:
+            picked.append(np.sort(rng.choice(size, each, replace=False)))
+    return picked
+
+
+def noise_level(errors: np.ndarray, variances: np.ndarray) -> np.ndarray:
+    """s per target: the root mean square of held-out ``errors`` (rows x
+    targets) over ``sqrt(1 + q)``."""
+    scaled = errors / np.sqrt(1.0 + variances)[:, None]
+    return np.sqrt(np.mean(scaled**2, axis=0))
+
+
+class HeldOutRows:
+    """Held-out rows whose own errors calibrate the uncertainty
+    (:func:`calibration_rows` of each fold): their positions in the fold's
+    held-out set and their row numbers; once read, their coordinates in the
+    basis of the span (centred), targets and squared norms ``‖x − μ‖²``."""
+
+    def __init__(self, positions: list, index: list) -> None:
+        self.positions = positions
+        self.index = index
+        self.rows = self.targets = self.norms = None
+
+    @classmethod
+    def pick(cls, folds, random_state) -> HeldOutRows:
+        positions = calibration_rows(folds, random_state)
+        index = [
+            np.asarray(held)[chosen]
+            for (_, held), chosen in zip(folds, positions, strict=True)
+        ]
+        return cls(positions, index)
+
+    def read(self, X, Y, mean, basis) -> None:
+        """From X itself (in memory or dask) and the span's basis."""
+        everything = np.concatenate(self.index)
+        order = np.argsort(everything, kind="stable")
+        values = np.empty((everything.size, X.shape[1]))
+        values[order] = np.asarray(X[everything[order]], dtype=np.float64)
+        if mean is not None:
+            values -= mean
+        self._split(values @ basis, np.asarray(Y)[everything], None)
+        self.norms = [
+            np.einsum("ij,ij->i", part, part)
+            for part in np.split(values, np.cumsum([i.size for i in self.index])[:-1])
+        ]
+
+    def read_coordinates(self, Z, Y, squared) -> None:
+        """From the coordinates of every row (centred) and their norms."""
+        everything = np.concatenate(self.index)
+        self._split(
+            np.asarray(Z[everything], dtype=np.float64),
+            Y[everything],
+            squared[everything],
+        )
+
+    def _split(self, rows, targets, norms) -> None:
+        cuts = np.cumsum([i.size for i in self.index])[:-1]
+        self.rows = np.split(rows, cuts)
+        self.targets = np.split(np.asarray(targets, dtype=np.float64), cuts)
+        if norms is not None:
+            self.norms = np.split(norms, cuts)

@@ -1,0 +1,122 @@
+"""PCovRCV's uncertainty: the ridge posterior, the noise level calibrated on
+held-out rows, and the applicability domain."""
+
+import numpy as np
+import pytest
+
+from propmap.decomposition import PCovRCV
+from propmap.metrics import local_prediction_rigidity
+
+
+def _linear(n, d=20, noise=0.5, seed=0, offset=2.0):
+    rng = np.random.default_rng(seed)
+    mixing = rng.normal(size=(d, d))
+    weights = rng.normal(size=d)
+
+    def draw(count):
+        X = rng.normal(size=(count, d)) @ mixing + offset
+        return X, X @ weights + noise * rng.normal(size=count)
+
+    return draw(n), draw(4000)
+
+
+@pytest.mark.parametrize("center", [True, False])
+def test_the_posterior_variance_is_the_closed_form(center):
+    (X, y), (X_new, _) = _linear(600)
+    if not center:
+        X, X_new = X - X.mean(axis=0), X_new - X.mean(axis=0)
+        y = y - y.mean()
+    model = PCovRCV(center=center, random_state=0).fit(X, y)
+    centred = X - X.mean(axis=0)
+    inverse = np.linalg.inv(
+        centred.T @ centred + model.best_penalty_ * np.eye(X.shape[1])
+    )
+    rows = X_new[:50] - X.mean(axis=0)
+    expected = np.einsum("ij,jk,ik->i", rows, inverse, rows)
+    np.testing.assert_allclose(
+        model.posterior_variance(X_new[:50]), expected, rtol=1e-6
+    )
+    # the inverse of the local prediction rigidity (features there are divided
+    # by their root mean square norm, which scales the regulariser)
+    scale = np.mean(np.sum(centred**2, axis=1))
+    rigidity, _ = local_prediction_rigidity(
+        [row[None] for row in centred], [row[None] for row in rows],
+        model.best_penalty_ / scale,
+    )  # fmt: skip
+    np.testing.assert_allclose(1.0 / np.concatenate(rigidity), expected, rtol=1e-6)
+
+
+def test_the_predicted_spread_covers_the_errors_of_new_data():
+    """Known Gaussian noise 0.5: the calibrated noise level finds it, and new
+    points' errors fall within 1 and 2 standard deviations as often as a normal
+    distribution's."""
+    (X, y), (X_new, y_new) = _linear(3000)
+    model = PCovRCV(center=True, random_state=0).fit(X, y)
+    assert model.noise_std_ == pytest.approx(0.5, rel=0.05)
+    assert model.calibration_size_ == 2000
+    predicted, std = model.predict(X_new, return_std=True)
+    z = np.abs(y_new - predicted) / std
+    assert np.mean(z <= 1) == pytest.approx(0.683, abs=0.03)
+    assert np.mean(z <= 2) == pytest.approx(0.954, abs=0.015)
+    every = model.transform_predict(X_new, return_std=True)
+    np.testing.assert_allclose(every.predicted_std, std)
+    np.testing.assert_allclose(
+        every.regressor_std, model.noise_std_ * np.sqrt(1 + every.variance)
+    )
+    z_full = np.abs(y_new - every.regressor) / every.regressor_std
+    assert np.mean(z_full <= 1) == pytest.approx(0.683, abs=0.03)
+
+
+def test_the_map_spread_grows_with_its_larger_held_out_error():
+    """The prediction through two latent dimensions errs more than the ridge:
+    its noise level is larger, by the ratio of their held-out errors."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(1500, 12)) * np.linspace(3, 0.2, 12)
+    y = X @ rng.normal(size=12) + 0.1 * rng.normal(size=1500)
+    model = PCovRCV(center=True, mixings=[1.0], random_state=0).fit(X, y)
+    assert model.latent_noise_std_ > 1.5 * model.noise_std_
+
+
+def test_points_far_from_the_training_data_are_out_of_the_domain():
+    (X, y), (X_new, _) = _linear(1500)
+    model = PCovRCV(center=True, random_state=0).fit(X, y)
+    inside = model.in_domain(X_new)
+    assert inside.mean() > 0.97
+    far = X_new[:100] + 20 * np.abs(X).max() * np.eye(X.shape[1])[0]
+    assert not model.in_domain(far).any()
+    _, std_far = model.predict(far, return_std=True)
+    _, std_near = model.predict(X_new[:100], return_std=True)
+    assert np.all(std_far > std_near)
+
+
+def test_the_calibration_works_in_every_fit_path():
+    """Fewer rows than columns, folds that do not partition the rows, several
+    targets, and a dask X all get a noise level and a domain."""
+    from sklearn.model_selection import ShuffleSplit
+
+    (X, y), _ = _linear(300, d=40)
+    few = PCovRCV(center=True, random_state=0).fit(X[:30], y[:30])
+    assert few.noise_std_ > 0
+    assert few.domain_threshold_ > 0
+    folds = list(ShuffleSplit(3, test_size=0.3, random_state=0).split(X))
+    shuffled = PCovRCV(center=True, cv=folds).fit(X, y)
+    assert shuffled.calibration_size_ == 3 * 90
+    several = PCovRCV(center=True, random_state=0).fit(X, np.column_stack([y, 2 * y]))
+    assert several.noise_std_.shape == (2,)
+    assert several.noise_std_[1] == pytest.approx(2 * several.noise_std_[0])
+    _, std = several.predict(X[:5], return_std=True)
+    assert std.shape == (5, 2)
+    da = pytest.importorskip("dask.array")
+    lazy = PCovRCV(center=True, random_state=0).fit(
+        da.from_array(X, chunks=(70, 40)), y
+    )
+    eager = PCovRCV(center=True, random_state=0).fit(X, y)
+    assert lazy.noise_std_ == pytest.approx(eager.noise_std_, rel=1e-6)
+    assert lazy.domain_threshold_ == pytest.approx(eager.domain_threshold_, rel=1e-6)
+
+
+def test_return_std_needs_the_features():
+    (X, y), _ = _linear(300)
+    model = PCovRCV(center=True, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="return_std=True needs X"):
+        model.predict(T=model.transform(X), return_std=True)
