@@ -30,7 +30,8 @@ def test_demo_writes_the_report_and_the_viewers(demo):
     assert 'href="u0/viewer.html"' in report
     assert 'href="contributions/viewer.html"' in report
     assert 'href="crystals/viewer.html"' in report  # pyxtal is a test dependency
-    assert report.count("data:image/png;base64,") == 10
+    # (the two QM9 maps each add a calibration plot)
+    assert report.count("data:image/png;base64,") == 12
     for name in ("gap", "u0", "contributions", "crystals"):
         assert (out / name / "viewer.html").stat().st_size > 0
     gap = json.loads((out / "gap" / "summary.json").read_text())
@@ -38,6 +39,12 @@ def test_demo_writes_the_report_and_the_viewers(demo):
     # the issue's goals on the shipped QM9 subset (80/20 split)
     assert gap["accuracy"]["full_model"]["test"]["r2"] >= 0.85
     assert gap["accuracy"]["map"]["test"]["r2"] >= 0.8
+    # issue 24's coverage goals, on the gap and on U0 after its baseline
+    u0 = json.loads((out / "u0" / "summary.json").read_text())
+    for summary in (gap, u0):
+        for trust in (summary["uncertainty"], summary["uncertainty"]["full_model"]):
+            assert trust["coverage_1sigma"] == pytest.approx(0.68, abs=0.06)
+            assert trust["coverage_2sigma"] == pytest.approx(0.95, abs=0.03)
     energy = json.loads((out / "u0" / "summary.json").read_text())
     assert energy["baseline"] == "composition"
     assert energy["accuracy"]["full_model"]["test"]["mae"] <= 0.1

@@ -89,7 +89,8 @@ def test_the_features_are_computed_once_on_the_workers(
     """Each file is featurised once (the in-process workers share this process),
     and the run is a fixed number of graphs: survey, features, scaler, the
     moments of every row, the folds' moments in the coordinates of their span
-    (the final fit reuses them), coordinates and predictions."""
+    (the final fit reuses them), the held-out rows that calibrate the
+    uncertainty, coordinates and predictions."""
     import distributed
 
     from propmap.atomistic import _files_dask
@@ -119,7 +120,7 @@ def test_the_features_are_computed_once_on_the_workers(
     _on_cluster(qm9_folder, tmp_path / "out", target="gap", soap=SOAP)
     calls = log.read_text().split()
     assert sorted(calls) == sorted(str(p) for p in qm9_folder.iterdir())
-    assert len(graphs) == 6
+    assert len(graphs) == 7
 
 
 def test_new_structures_are_projected_onto_a_cluster_map(qm9_folder, tmp_path):

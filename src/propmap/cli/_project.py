@@ -41,7 +41,14 @@ def project_command(
         progress=progress_enabled(progress),
         force=force,
     )
+    trust = summary.get("uncertainty")
+    domain = (
+        ""
+        if trust is None
+        else f"; {trust['out_of_domain']} of {summary['points']} outside the "
+        "model's applicability domain"
+    )
     typer.echo(
         f"projected {summary['structures']} structures onto the {summary['model']} "
-        f"map of {summary['target']}; wrote {out}/"
+        f"map of {summary['target']}{domain}; wrote {out}/"
     )

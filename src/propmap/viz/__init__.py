@@ -10,6 +10,7 @@ from propmap._lazy import lazy_exports
 
 # public name -> module that defines it
 _EXPORTS = {
+    "calibration_plot": "propmap.viz._figures",
     "chemiscope_dataset": "propmap.viz._chemiscope",
     "latent_map": "propmap.viz._figures",
     "mixing_sweep": "propmap.viz._figures",

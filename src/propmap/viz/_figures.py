@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "calibration_plot",
     "latent_map",
     "mixing_sweep",
     "motif_contributions",
@@ -154,6 +155,7 @@ def latent_map(
     categorical: bool = False,
     marked=None,
     marked_label: str = "new",
+    marked_outside=None,
 ) -> Figure:
     """Scatter plot of the first two latent coordinates, coloured by a property.
 
@@ -184,6 +186,9 @@ def latent_map(
         the map), drawn on top as red stars.
     marked_label : str, default="new"
         Legend entry of the marked points.
+    marked_outside : array-like of bool, shape (n_marked,), default=None
+        Marked points outside the model's applicability domain, drawn apart
+        (orange crosses) with their own legend entry.
 
     Returns
     -------
@@ -261,17 +266,33 @@ def latent_map(
         points = ax.scatter(x, y, c=values, cmap="viridis", **style)
         figure.colorbar(points, ax=ax, pad=0.02, aspect=30).set_label(value_label)
     if marked is not None:
-        ax.scatter(
-            marked[:, 0],
-            marked[:, 1],
-            marker="*",
-            s=140,
-            color="red",
-            edgecolors="k",
-            linewidths=0.6,
-            label=f"{marked_label} ({marked.shape[0]})",
-            zorder=3,
+        outside = (
+            np.zeros(marked.shape[0], dtype=bool)
+            if marked_outside is None
+            else np.asarray(marked_outside, dtype=bool)
         )
+        if outside.shape != (marked.shape[0],):
+            raise ValueError(
+                f"marked_outside must have one flag per marked point "
+                f"({marked.shape[0]}); got shape {outside.shape}."
+            )
+        inside = ~outside
+        if np.any(inside) or not np.any(outside):
+            ax.scatter(
+                marked[inside, 0], marked[inside, 1], marker="*", s=140,
+                color="red", edgecolors="k", linewidths=0.6,
+                label=f"{marked_label} ({np.count_nonzero(inside)})", zorder=3,
+            )  # fmt: skip
+        if np.any(outside):
+            ax.scatter(
+                marked[outside, 0], marked[outside, 1], marker="X", s=110,
+                color="orange", edgecolors="k", linewidths=0.6,
+                label=(
+                    f"{marked_label}, outside the applicability domain "
+                    f"({np.count_nonzero(outside)})"
+                ),
+                zorder=3,
+            )  # fmt: skip
         if not categorical:
             ax.legend(loc="best", fontsize="small")
     ax.set_xlabel(axis_labels[0])
@@ -342,9 +363,11 @@ def parity_plot(
     groups=None,
     title: str | None = None,
     panel_titles: Sequence[str] | None = None,
+    y_std=None,
 ) -> Figure:
     """Predicted against true values, with the line y = x and the R² and mean
-    absolute error in the legend.
+    absolute error in the legend (and error bars of one predicted standard
+    deviation, with ``y_std``).
 
     Parameters
     ----------
@@ -367,6 +390,9 @@ def parity_plot(
     panel_titles : sequence of str, default=None
         With several targets (or several models of one target, as columns), a
         title for each panel.
+    y_std : array-like of the shape of ``y_pred``, default=None
+        The predictions' standard deviations, drawn as vertical error bars
+        (NaN: no bar for that point).
 
     Returns
     -------
@@ -396,6 +422,13 @@ def parity_plot(
     y_true = y_true.reshape(n_samples, -1)
     y_pred = y_pred.reshape(n_samples, -1)
     n_targets = y_true.shape[1]
+    if y_std is not None:
+        y_std = np.asarray(y_std, dtype=float).reshape(n_samples, -1)
+        if y_std.shape != y_pred.shape or np.any(y_std < 0):
+            raise ValueError(
+                f"y_std must be non-negative, shaped as y_pred {y_pred.shape}; got "
+                f"{y_std.shape}."
+            )
     if isinstance(label, str):
         labels = (
             [label]
@@ -431,13 +464,21 @@ def parity_plot(
             scores = f"R² = {r2:.3f}" if np.isfinite(r2) else "R² n/a"
             scores = f"{scores}, MAE = {mae:.3g}"
             count = np.count_nonzero(mask)
-            ax.scatter(
+            drawn = ax.scatter(
                 true[mask],
                 predicted[mask],
                 alpha=0.7,
                 label=scores if name is None else f"{name} ({count}): {scores}",
                 **_scatter_style(count),
             )
+            if y_std is not None:
+                barred = mask & np.isfinite(y_std[:, j])
+                if np.any(barred):
+                    ax.errorbar(
+                        true[barred], predicted[barred], yerr=y_std[barred, j],
+                        fmt="none", ecolor=drawn.get_facecolor()[0], alpha=0.35,
+                        linewidth=0.8, zorder=drawn.get_zorder() - 0.5,
+                    )  # fmt: skip
         limits = _square_limits(true, predicted)
         ax.plot(limits, limits, "k--", linewidth=1, label="y = x", zorder=0)
         ax.set(
@@ -455,6 +496,74 @@ def parity_plot(
             axes[0].set_title(title)
         else:
             figure.suptitle(title)
+    return figure
+
+
+def calibration_plot(
+    errors, std, *, label: str = "property", bins: int = 10, title=None
+) -> Figure:
+    """Whether predicted standard deviations are honest: the observed root mean
+    square error against the mean predicted σ, in bins of equal counts of σ,
+    with the diagonal (a calibrated σ lies on it), and the shares of errors
+    within 1 and 2 σ in the legend.
+
+    Parameters
+    ----------
+    errors : array-like of shape (n_samples,)
+        Prediction errors (true − predicted).
+    std : array-like of shape (n_samples,)
+        The predicted standard deviations (> 0).
+    label : str, default="property"
+        Name (and unit) of the property, for the axes.
+    bins : int, default=10
+        Number of bins (fewer when there are fewer than 5 points a bin).
+    title : str, default=None
+
+    Returns
+    -------
+    figure : matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        Empty, non-finite or differently shaped arrays; σ not positive.
+    """
+    errors = _finite(errors, "errors", (1,))
+    std = _finite(std, "std", (1,))
+    if errors.shape != std.shape:
+        raise ValueError(
+            f"errors and std must have the same shape; got {errors.shape} and "
+            f"{std.shape}."
+        )
+    if np.any(std <= 0):
+        raise ValueError("std must be positive.")
+    count = int(max(1, min(bins, errors.size // 5)))
+    order = np.argsort(std, kind="stable")
+    groups = np.array_split(order, count)
+    mean_std = np.array([std[g].mean() for g in groups])
+    rmse = np.array([np.sqrt(np.mean(errors[g] ** 2)) for g in groups])
+    z = np.abs(errors) / std
+    figure = _new_figure(5.0, 4.8)
+    ax = figure.subplots()
+    ax.plot(
+        mean_std, rmse, "o-",
+        label=(
+            f"{errors.size} points in {count} bins; within 1σ: "
+            f"{np.mean(z <= 1):.0%}, 2σ: {np.mean(z <= 2):.0%}"
+        ),
+    )  # fmt: skip
+    top = float(max(mean_std.max(), rmse.max())) * 1.1
+    ax.plot([0, top], [0, top], "k--", linewidth=1, label="calibrated", zorder=0)
+    ax.set(
+        xlim=(0, top),
+        ylim=(0, top),
+        aspect="equal",
+        xlabel=f"predicted σ of {label}",
+        ylabel=f"observed RMSE of {label}",
+    )
+    ax.legend(loc="upper left", fontsize="small")
+    if title is not None:
+        ax.set_title(title)
     return figure
 
 

@@ -42,6 +42,9 @@ class _Fitted:
     model: Any
     ridge_prediction: np.ndarray  # scaled targets, all rows
     latent: np.ndarray
+    # the ridge's posterior variance q of every row (None: the model gives
+    # no uncertainty)
+    variance: np.ndarray | None = None
 
 
 @dataclass
@@ -112,6 +115,13 @@ def fit_and_evaluate(
         accuracy["per_element"] = _element_accuracy(inputs, data, predicted)
     summary = _summary(inputs, options, data, fitted.model, search, accuracy)
     summary["streamed"] = streamed
+    spread = None
+    if fitted.variance is not None:
+        spread = _spread(fitted, data)
+        summary["uncertainty"] = _uncertainty(
+            inputs.y, data, fitted, (predicted, ridge_predicted), spread
+        )
+        summary["files"] = {**summary["files"], "calibration": "calibration.png"}
     # the cross-validated estimator is named after the model it refits
     refit = getattr(fitted.model, "best_estimator_", fitted.model)
     summary["model"] = type(refit).__name__.removesuffix("CV")
@@ -158,8 +168,65 @@ def fit_and_evaluate(
         "ridge_predicted": ridge_predicted,
         "test": data.test,
         "pipeline": pipeline,
+        # σ of the map's and of the full model's predictions (None without)
+        "predicted_std": None if spread is None else spread[0],
+        "ridge_std": None if spread is None else spread[1],
+        "in_domain": None
+        if fitted.variance is None
+        else fitted.variance <= fitted.model.domain_threshold_,
     }
     return summary, arrays
+
+
+def _spread(fitted: _Fitted, data: _Scaled) -> tuple[np.ndarray, np.ndarray]:
+    """σ of the map's and of the full model's prediction of every row, in the
+    target's units."""
+    unit = float(np.ravel(data.y_scaler.scale_)[0])
+    root = np.sqrt(1.0 + fitted.variance)
+    model = fitted.model
+    return (
+        unit * _first(model.latent_noise_std_) * root,
+        unit * _first(model.noise_std_) * root,
+    )
+
+
+def _first(value) -> float:
+    """The one target's value of a per-target attribute."""
+    return float(np.ravel(value)[0])
+
+
+def _uncertainty(y, data: _Scaled, fitted: _Fitted, predictions, spread) -> dict:
+    """How well the predicted σ covers the test errors (map, then full model),
+    the noise levels and the applicability domain's threshold."""
+    from scipy.stats import spearmanr
+
+    test = data.test
+    unit = float(np.ravel(data.y_scaler.scale_)[0])
+
+    def scores(predicted, std, noise) -> dict:
+        error = np.abs(y[test] - predicted[test])
+        z = error / std[test]
+        rank = spearmanr(error, std[test]).statistic if test.size > 2 else np.nan
+        return {
+            "coverage_1sigma": float(np.mean(z <= 1)),
+            "coverage_2sigma": float(np.mean(z <= 2)),
+            "spearman_abs_error_sigma": None if np.isnan(rank) else float(rank),
+            "scale": unit * _first(noise),
+        }
+
+    model = fitted.model
+    summary = scores(predictions[0], spread[0], model.latent_noise_std_)
+    summary["full_model"] = scores(predictions[1], spread[1], model.noise_std_)
+    summary["calibrated_on"] = (
+        f"{model.calibration_size_} held-out rows of the cross-validation"
+    )
+    outside = fitted.variance[test] > model.domain_threshold_
+    summary["domain"] = {
+        "threshold": float(model.domain_threshold_),
+        "rule": "posterior variance q above the 99th percentile of held-out rows'",
+        "test_out_of_domain": int(np.count_nonzero(outside)),
+    }
+    return summary
 
 
 def _split_and_scale(inputs: Inputs, options: MapOptions) -> _Scaled:
@@ -332,13 +399,21 @@ def _fit(
         warnings.simplefilter("ignore", UncenteredDataWarning)  # a subset
         model.fit(rows, data.Y[train], groups=groups)
     model.set_params(progress_bar=False)  # not in the saved model
+    uncertain = hasattr(model, "posterior_variance")
+    variance = None
     if streamed:
-        latent, ridge = latent_and_ridge(model, data.X)
+        latent, ridge, variance = latent_and_ridge(model, data.X)
     else:
-        every = model.transform_predict(data.X)
+        every = (
+            model.transform_predict(data.X, return_std=True)
+            if uncertain
+            else model.transform_predict(data.X)
+        )
         latent = data.in_input_order(every.latent)
         ridge = data.in_input_order(every.regressor)
-    return _Fitted(model, np.asarray(ridge, dtype=np.float64).ravel(), latent)
+        if uncertain:
+            variance = data.in_input_order(every.variance)
+    return _Fitted(model, np.asarray(ridge, dtype=np.float64).ravel(), latent, variance)
 
 
 def _accuracy(y, data: _Scaled, predicted, ridge_predicted) -> dict:

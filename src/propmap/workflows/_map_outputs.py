@@ -18,6 +18,7 @@ def write_map_outputs(out, inputs, target, summary, arrays, title) -> None:
 
     from propmap._files import write_atomically
     from propmap.viz import (
+        calibration_plot,
         latent_map,
         mixing_sweep,
         parity_plot,
@@ -56,10 +57,25 @@ def write_map_outputs(out, inputs, target, summary, arrays, title) -> None:
             files["elements"],
         )  # fmt: skip
     groups = np.where(np.isin(np.arange(y.size), arrays["test"]), "test", "train")
+    bars = None
+    if arrays["predicted_std"] is not None:
+        # error bars on the test points (the training points' would hide them)
+        bars = np.column_stack([arrays["predicted_std"], arrays["ridge_std"]])
+        bars[groups == "train"] = np.nan
+        test = arrays["test"]
+        save_figure(
+            calibration_plot(
+                y[test] - predicted[test], arrays["predicted_std"][test],
+                label=shown_label + unit,
+                title="test set: the map's predicted σ against its errors",
+            ),
+            files["calibration"],
+        )  # fmt: skip
     save_figure(
         parity_plot(
             np.column_stack([shown, shown]),
             np.column_stack([predicted - shift, arrays["ridge_predicted"] - shift]),
+            y_std=bars,
             label=[shown_label + unit, shown_label + unit],
             # train first, so that the test points are drawn on top
             groups={"train": groups == "train", "test": groups == "test"},
@@ -103,6 +119,17 @@ def residual_name(target: str) -> str:
     return f"{target} − composition baseline"
 
 
+def _trust(target: str, arrays) -> dict:
+    """The viewer's σ of every point's prediction and whether it is in the
+    applicability domain (nothing when the model gives no uncertainty)."""
+    if arrays.get("predicted_std") is None:
+        return {}
+    return {
+        f"{target} σ": arrays["predicted_std"],
+        "domain": np.where(arrays["in_domain"], "in", "out").tolist(),
+    }
+
+
 def _units(summary, *names) -> dict[str, str]:
     return dict.fromkeys(names, summary["unit"]) if summary.get("unit") else {}
 
@@ -120,6 +147,7 @@ def _structure_dataset(inputs, target, summary, arrays, groups, title) -> dict:
         color = residual_name(target)
         properties[color] = arrays["residual"]
     properties["set"] = groups.tolist()
+    properties.update(_trust(target, arrays))
     if sketch:
         for k in range(arrays["model_latent"].shape[1]):
             properties[f"{model_name} {k + 1}"] = arrays["model_latent"][:, k]
@@ -150,6 +178,7 @@ def _atom_dataset(inputs, target, summary, arrays, groups, title) -> dict:
         f"{target} (predicted)": arrays["predicted"],
         "element": atom_elements(inputs).tolist(),
         "set": groups.tolist(),
+        **_trust(target, arrays),
     }
     if summary["layout"] == "sketch":
         for k in range(arrays["model_latent"].shape[1]):
@@ -165,7 +194,7 @@ def _atom_dataset(inputs, target, summary, arrays, groups, title) -> dict:
         latent_name=summary["latent_name"],
         color=target,
         name=title or f"propmap map of per-atom {target}",
-        units=_units(summary, target, f"{target} (predicted)"),
+        units=_units(summary, target, f"{target} (predicted)", f"{target} σ"),
         description=(
             f"{model_name} (mixing {summary['mixing']:g}) of per-atom SOAP features; "
             f"test R² {test['r2']:.3f} over {summary['n_test']} atoms of structures "
@@ -205,6 +234,19 @@ def map_section(summary: dict, folder: Path, link_prefix: str, title: str):
             numbers[f"cross-validated R²{after}, {label} ({cross['folds']} folds)"] = (
                 f"{cross[name]['r2']:.3f} ± {cross[name]['r2_std']:.3f}"
             )
+    trust = summary.get("uncertainty")
+    if trust is not None:
+        numbers["test errors within 1σ / 2σ, map"] = (
+            f"{trust['coverage_1sigma']:.0%} / {trust['coverage_2sigma']:.0%}"
+        )
+        if trust["spearman_abs_error_sigma"] is not None:
+            numbers["Spearman(|error|, σ), map"] = trust["spearman_abs_error_sigma"]
+        numbers[f"noise level{unit}, map / full model"] = (
+            f"{trust['scale']:.3g} / {trust['full_model']['scale']:.3g}"
+        )
+        numbers["test points outside the applicability domain"] = trust["domain"][
+            "test_out_of_domain"
+        ]
     if "baseline" in accuracy:
         numbers[f"test MAE{unit}, composition baseline alone"] = accuracy["baseline"][
             "test"
@@ -264,6 +306,18 @@ def map_section(summary: dict, folder: Path, link_prefix: str, title: str):
             *(
                 [(folder / files["elements"], "The same map, coloured by element.")]
                 if "elements" in files
+                else []
+            ),
+            *(
+                [
+                    (
+                        folder / files["calibration"],
+                        "Calibration: the observed error of test points against "
+                        "their predicted σ, in bins (a calibrated σ lies on the "
+                        "diagonal).",
+                    )
+                ]
+                if "calibration" in files
                 else []
             ),
         ],

@@ -88,8 +88,9 @@ def persist_in_large_chunks(X):
 
 
 def latent_and_ridge(model, Xs):
-    """The latent coordinates and the full ridge model's predictions of every
-    row of a dask X, in one pass."""
+    """The latent coordinates, the full ridge model's predictions and the
+    ridge's posterior variance (None when the model has none) of every row of
+    a dask X, in one pass."""
     import dask
 
     weights = np.asarray(model.regressor_.coef_, dtype=np.float64).reshape(-1, 1)
@@ -99,5 +100,13 @@ def latent_and_ridge(model, Xs):
         chunks=(Xs.chunks[0], (1,)),
         dtype=np.float64,
     )
-    latent, ridge = dask.compute(model.transform(Xs), predicted)
-    return latent, ridge[:, 0]
+    if not hasattr(model, "posterior_variance"):
+        latent, ridge = dask.compute(model.transform(Xs), predicted)
+        return latent, ridge[:, 0], None
+    variance = Xs.map_blocks(
+        lambda block: model.posterior_variance(block)[:, None],
+        chunks=(Xs.chunks[0], (1,)),
+        dtype=np.float64,
+    )
+    latent, ridge, variance = dask.compute(model.transform(Xs), predicted, variance)
+    return latent, ridge[:, 0], variance[:, 0]

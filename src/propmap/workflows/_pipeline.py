@@ -4,6 +4,7 @@ and predictions (in the target's units) out."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
@@ -13,6 +14,15 @@ from sklearn.utils.validation import check_is_fitted
 from propmap.atomistic._io import pack_structures, unpack_structures
 
 __all__ = ["MapPipeline", "ScaledTargetModel", "pack_structures", "unpack_structures"]
+
+
+class Projection(NamedTuple):
+    """New points on a map (:meth:`MapPipeline.project`)."""
+
+    latent: np.ndarray
+    predicted: np.ndarray  # in the property's units
+    std: np.ndarray | None  # σ of each prediction (None: the model has none)
+    in_domain: np.ndarray | None
 
 
 class ScaledTargetModel(RegressorMixin, TransformerMixin, BaseEstimator):
@@ -71,11 +81,40 @@ class ScaledTargetModel(RegressorMixin, TransformerMixin, BaseEstimator):
             return self.embedding_.transform(X)
         return self.model_.transform(X)
 
-    def predict(self, X) -> np.ndarray:
-        """Predictions in the targets' units (through the latent space)."""
+    def predict(self, X, return_std: bool = False):
+        """Predictions in the targets' units (through the latent space), and
+        with ``return_std`` their standard deviations (see
+        :meth:`propmap.decomposition.PCovRCV.predict`)."""
         check_is_fitted(self, "model_")
+        if return_std:
+            self._check_uncertain()
+            scaled, std = self.model_.predict(X, return_std=True)
+            unit = float(np.ravel(self.target_scaler_.scale_)[0])
+            predicted = np.asarray(scaled).reshape(len(std), -1)
+            return (
+                self.target_scaler_.inverse_transform(predicted)[:, 0],
+                unit * np.ravel(std),
+            )
         scaled = np.asarray(self.model_.predict(X)).reshape(len(X), -1)
         return self.target_scaler_.inverse_transform(scaled)[:, 0]
+
+    @property
+    def gives_uncertainty(self) -> bool:
+        """Whether the model has a posterior (``return_std``, ``in_domain``)."""
+        return hasattr(getattr(self, "model_", None), "posterior_variance")
+
+    def in_domain(self, X) -> np.ndarray:
+        """Whether each row lies in the model's applicability domain."""
+        check_is_fitted(self, "model_")
+        self._check_uncertain()
+        return self.model_.in_domain(X)
+
+    def _check_uncertain(self) -> None:
+        if not self.gives_uncertainty:
+            raise ValueError(
+                f"this map's {type(self.model_).__name__} gives no uncertainty "
+                "(maps with the linear kernel do)."
+            )
 
 
 class MapPipeline(Pipeline):
@@ -137,11 +176,35 @@ class MapPipeline(Pipeline):
 
         return read_chemiscope_structures(Path(folder) / name)
 
-    def predict(self, X, **params):
+    def predict(self, X, return_std: bool = False, **params):
+        """The property in its units (and with ``return_std`` the standard
+        deviation of each prediction)."""
+        if return_std:
+            params["return_std"] = True
         prediction = super().predict(X, **params)
+        std = None
+        if return_std:
+            prediction, std = prediction
         if getattr(self, "baseline_", None) is not None:
             prediction = prediction + self.baseline_.predict(X)
-        return prediction
+        return (prediction, std) if return_std else prediction
+
+    def project(self, X) -> Projection:
+        """New points' map coordinates, predictions and (when the model has a
+        posterior) their σ and whether they lie in the applicability domain,
+        featurising them once."""
+        features = self[:-1].transform(X)
+        model = self.steps[-1][1]
+        latent = model.transform(features)
+        std = inside = None
+        if model.gives_uncertainty:
+            predicted, std = model.predict(features, return_std=True)
+            inside = model.in_domain(features)
+        else:
+            predicted = model.predict(features)
+        if getattr(self, "baseline_", None) is not None:
+            predicted = predicted + self.baseline_.predict(X)
+        return Projection(latent, predicted, std, inside)
 
 
 def assemble(

@@ -137,36 +137,38 @@ def project_structures(
         stage(f"projecting {len(names)} {kind}", progress)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # new data is not centred
-            latent = pipeline.transform(data)
-            predicted = pipeline.predict(data)
+            projection = pipeline.project(data)
         finder = NearestNeighbors(n_neighbors=count).fit(record["latent"][training])
-        distances, nearest = finder.kneighbors(latent)
+        distances, nearest = finder.kneighbors(projection.latent)
         summary = _write(
-            out, pipeline, structures, names, latent, predicted,
-            training[nearest], distances, title,
+            out, pipeline, structures, names, projection, training[nearest],
+            distances, title,
         )  # fmt: skip
         summary["model_file"] = str(model)
     return summary
 
 
-def _projection_table(record, model_name, names, latent, predicted, nearest, distances):
-    """One row per new point: latent coordinates, prediction, the nearest
-    training points of the map and their distances in the latent space."""
+def _projection_table(record, model_name, names, projection, nearest, distances):
+    """One row per new point: latent coordinates, prediction (its σ and whether
+    it lies in the applicability domain), the nearest training points of the
+    map and their distances in the latent space."""
     import pandas as pd
 
+    latent = projection.latent
     columns = {"structure": names}
     for k in range(latent.shape[1]):
         columns[f"{model_name} {k + 1}"] = latent[:, k]
-    columns[f"{record['target_name']} (predicted)"] = predicted
+    columns[f"{record['target_name']} (predicted)"] = projection.predicted
+    if projection.std is not None:
+        columns[f"{record['target_name']} σ"] = projection.std
+        columns["in domain"] = projection.in_domain
     for j in range(nearest.shape[1]):
         columns[f"neighbour {j + 1}"] = [record["names"][i] for i in nearest[:, j]]
         columns[f"distance {j + 1}"] = distances[:, j]
     return pd.DataFrame(columns)
 
 
-def _write(
-    out, pipeline, structures, names, latent, predicted, nearest, distances, title
-):
+def _write(out, pipeline, structures, names, projection, nearest, distances, title):
     from propmap._files import write_atomically
     from propmap.viz import (
         chemiscope_dataset,
@@ -182,9 +184,8 @@ def _write(
         "model_name", type(pipeline.named_steps["model"].model_).__name__
     )
     model_name = record.get("latent_name", model_type)  # the map's axes
-    table = _projection_table(
-        record, model_name, names, latent, predicted, nearest, distances
-    )
+    latent, predicted = projection.latent, projection.predicted
+    table = _projection_table(record, model_name, names, projection, nearest, distances)
     files = {name: out / file for name, file in PROJECT_FILES.items()}
     write_atomically(files["table"], lambda f: table.to_csv(f, index=False))
     labels = (f"{model_name} 1", f"{model_name} 2")
@@ -197,15 +198,23 @@ def _write(
             title=title,
             marked=latent,
             marked_label="projected",
+            marked_outside=None
+            if projection.in_domain is None
+            else ~projection.in_domain,
         ),
         files["map"],
     )
     known = None if structures is None else pipeline.map_structures()
     per_atom = record.get("per") == "atom"
     shown_latent = np.vstack([record["latent"], latent])
+    new_set = ["projected"] * len(names)
+    if projection.in_domain is not None:
+        new_set = np.where(
+            projection.in_domain, "projected", "projected, outside the domain"
+        ).tolist()
     points = {
         target: np.concatenate([record["target"], predicted]),
-        "set": list(record["sets"]) + ["projected"] * len(names),
+        "set": list(record["sets"]) + new_set,
     }
     if structures is not None and known is None:
         warnings.warn(
@@ -216,7 +225,7 @@ def _write(
             stacklevel=3,
         )
         known, shown_latent = [], latent
-        points = {target: predicted, "set": ["projected"] * len(names)}
+        points = {target: predicted, "set": new_set}
     every = None if structures is None else known + list(structures)
     dataset = chemiscope_dataset(
         every,
@@ -252,5 +261,19 @@ def _write(
         },
         "files": PROJECT_FILES,
     }
+    if projection.in_domain is not None:
+        outside = int(np.count_nonzero(~projection.in_domain))
+        summary["uncertainty"] = {
+            "sigma": {
+                "mean": float(np.mean(projection.std)),
+                "max": float(np.max(projection.std)),
+            },
+            "out_of_domain": outside,
+            "in_domain": len(names) - outside,
+            "domain_rule": (
+                "the ridge's posterior variance at most the 99th percentile of "
+                "the held-out rows' in the map's cross-validation"
+            ),
+        }
     write_json(files["summary"], summary)
     return summary
