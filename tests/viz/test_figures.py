@@ -15,6 +15,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
 from propmap.viz._figures import (
+    calibration_plot,
     latent_map,
     mixing_sweep,
     motif_contributions,
@@ -566,3 +567,54 @@ def test_parity_plot_panel_titles(rng):
     assert figure.axes[1].get_xlabel() == "true gap"
     with pytest.raises(ValueError, match="one title per target"):
         parity_plot(y, y, panel_titles=["only one"])
+
+
+def test_parity_plot_error_bars_where_the_std_is_given(rng):
+    y = rng.normal(size=20)
+    std = np.full(20, 0.2)
+    std[:5] = np.nan  # no bar there
+    figure = parity_plot(y, y + 0.1, y_std=std)
+    (ax,) = figure.axes
+    (bars,) = [c for c in ax.collections if c not in ax.collections[:1]]
+    segments = bars.get_segments()
+    assert len(segments) == 15
+    lengths = [segment[1, 1] - segment[0, 1] for segment in segments]
+    np.testing.assert_allclose(lengths, 0.4)
+    with pytest.raises(ValueError, match="y_std must be non-negative"):
+        parity_plot(y, y, y_std=-std)
+    with pytest.raises(ValueError, match="y_std must be non-negative"):
+        parity_plot(y, y, y_std=std[:10])
+
+
+def test_calibration_plot_bins_the_errors_by_sigma(rng):
+    std = np.repeat([0.5, 1.0, 2.0, 4.0], 50)
+    errors = std * rng.normal(size=200)
+    figure = calibration_plot(errors, std, label="gap (eV)", bins=4)
+    (ax,) = figure.axes
+    curve, diagonal = ax.lines
+    np.testing.assert_allclose(curve.get_xdata(), [0.5, 1.0, 2.0, 4.0])
+    expected = [np.sqrt(np.mean(errors[50 * k : 50 * k + 50] ** 2)) for k in range(4)]
+    np.testing.assert_allclose(curve.get_ydata(), expected)
+    np.testing.assert_array_equal(diagonal.get_xdata(), diagonal.get_ydata())
+    z = np.abs(errors) / std
+    assert f"within 1σ: {np.mean(z <= 1):.0%}" in legend_texts(ax)[0]
+    assert ax.get_xlabel() == "predicted σ of gap (eV)"
+    with pytest.raises(ValueError, match="std must be positive"):
+        calibration_plot(errors, 0 * std)
+    with pytest.raises(ValueError, match="same shape"):
+        calibration_plot(errors, std[:10])
+    with pytest.raises(ValueError, match="errors"):
+        calibration_plot(errors * np.nan, std)
+
+
+def test_latent_map_marks_points_outside_the_domain_apart(rng):
+    latent = rng.normal(size=(50, 2))
+    figure = latent_map(
+        latent, rng.normal(size=50), marked=latent[:4],
+        marked_outside=[True, False, False, True],
+    )  # fmt: skip
+    labels = legend_texts(figure.axes[0])
+    assert "new (2)" in labels
+    assert "new, outside the applicability domain (2)" in labels
+    with pytest.raises(ValueError, match="one flag per marked point"):
+        latent_map(latent, latent[:, 0], marked=latent[:4], marked_outside=[True])

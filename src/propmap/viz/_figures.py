@@ -423,7 +423,9 @@ def parity_plot(
     y_pred = y_pred.reshape(n_samples, -1)
     n_targets = y_true.shape[1]
     if y_std is not None:
-        y_std = np.asarray(y_std, dtype=float).reshape(n_samples, -1)
+        y_std = np.asarray(y_std, dtype=float)
+        if y_std.size == y_pred.size:
+            y_std = y_std.reshape(y_pred.shape)
         if y_std.shape != y_pred.shape or np.any(y_std < 0):
             raise ValueError(
                 f"y_std must be non-negative, shaped as y_pred {y_pred.shape}; got "

@@ -189,6 +189,12 @@ class MapPipeline(Pipeline):
             prediction = prediction + self.baseline_.predict(X)
         return (prediction, std) if return_std else prediction
 
+    def in_domain(self, X) -> np.ndarray:
+        """Whether each of X lies in the model's applicability domain (the
+        ridge's posterior variance at most the 99th percentile of the held-out
+        rows' in the map's cross-validation)."""
+        return self.steps[-1][1].in_domain(self[:-1].transform(X))
+
     def project(self, X) -> Projection:
         """New points' map coordinates, predictions and (when the model has a
         posterior) their σ and whether they lie in the applicability domain,

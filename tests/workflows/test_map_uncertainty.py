@@ -1,0 +1,69 @@
+"""The map's uncertainty: σ of every prediction, its calibration on the test
+set, the applicability domain, and where they show."""
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("featomic")
+pytest.importorskip("matplotlib")
+pytest.importorskip("chemiscope")
+
+from propmap.workflows import load_map, map_structures
+
+
+@pytest.fixture(scope="module")
+def gap_map(tmp_path_factory, qm9_file, small_soap):
+    out = tmp_path_factory.mktemp("trust") / "map"
+    return out, map_structures([qm9_file], "gap", out, soap=small_soap)
+
+
+def test_the_summary_says_how_well_sigma_covers_the_test_errors(gap_map, qm9_file):
+    import ase.io
+
+    out, summary = gap_map
+    trust = summary["uncertainty"]
+    for scores in (trust, trust["full_model"]):
+        assert 0.0 <= scores["coverage_1sigma"] <= scores["coverage_2sigma"] <= 1.0
+        assert scores["scale"] > 0
+        assert -1.0 <= scores["spearman_abs_error_sigma"] <= 1.0
+    assert trust["domain"]["threshold"] > 0
+    assert summary["files"]["calibration"] == "calibration.png"
+    assert (out / "calibration.png").stat().st_size > 0
+    # the coverage is that of the pipeline's σ on the test structures
+    pipeline = load_map(out / "model.joblib")
+    structures = ase.io.read(qm9_file, ":")
+    test = np.flatnonzero(pipeline.map_["sets"] == "test")
+    predicted, std = pipeline.predict([structures[i] for i in test], return_std=True)
+    truth = np.array([structures[i].info["gap"] for i in test])
+    z = np.abs(truth - predicted) / std
+    assert np.mean(z <= 1) == pytest.approx(trust["coverage_1sigma"])
+    assert np.mean(z <= 2) == pytest.approx(trust["coverage_2sigma"])
+
+
+def test_the_viewer_and_the_report_show_sigma_and_the_domain(gap_map):
+    out, summary = gap_map
+    with gzip.open(out / "chemiscope.json.gz", "rt") as stream:
+        properties = json.load(stream)["properties"]
+    sigma = np.array(properties["gap σ"]["values"])
+    assert sigma.shape == (summary["structures"],)
+    assert np.all(sigma > 0)
+    assert properties["gap σ"]["units"] == "eV"
+    assert set(properties["domain"]["values"]) <= {"in", "out"}
+    report = (out / "report.html").read_text()
+    assert "within 1σ / 2σ" in report
+    assert "Calibration: the observed error" in report
+
+
+def test_a_kernel_map_gives_no_uncertainty(tmp_path, qm9_file, small_soap):
+    summary = map_structures(
+        [qm9_file], "gap", tmp_path / "rbf", soap=small_soap, kernel="rbf"
+    )
+    assert "uncertainty" not in summary
+    assert not (tmp_path / "rbf" / "calibration.png").exists()
+    pipeline = load_map(tmp_path / "rbf" / "model.joblib")
+    assert not pipeline.steps[-1][1].gives_uncertainty
+    with pytest.raises(ValueError, match="gives no uncertainty"):
+        pipeline.predict(pipeline.map_structures()[:2], return_std=True)
