@@ -98,5 +98,11 @@ def test_demo_viewer_works_offline(demo, visit):
         atoms = visit(out / folder / "viewer.html")
         assert atoms.status == "loaded", folder
         assert_clean(atoms)
+    # the map can be coloured by each prediction's σ (a property of its own)
+    colours = page.page.locator("option").all_inner_texts()
+    assert "gap σ" in colours
     report = visit(out / "report.html")
     assert_clean(report)
+    # the calibration plot is drawn (a decoded image, not a broken one)
+    calibration = report.page.locator("figure", has_text="Calibration").first
+    assert calibration.locator("img").evaluate("img => img.naturalWidth") > 0
