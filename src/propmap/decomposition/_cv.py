@@ -700,8 +700,8 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
         self._finish_fit(dtype, targets_1d)
         # the ridge's posterior, for the uncertainty of new rows
         self.posterior_ = RidgePosterior.from_eigenpairs(
-            span @ vectors, values, self.best_penalty_,
-            self.mean_ if self.center else None,
+            span, None if spectrum is not None else vectors, values,
+            self.best_penalty_, self.mean_ if self.center else None,
         )  # fmt: skip
         if targets_1d:
             self.y_mean_ = float(self.y_mean_[0])
