@@ -1,6 +1,7 @@
 """run_selection and explain_contributions from Python, on real data."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -162,6 +163,8 @@ def test_feature_cur_memory_of_x_a_little_wider_than_tall(monkeypatch):
             )
 
 
+# (8 features of 80 molecules: PCov-CUR's picks predict worse than random ones)
+@pytest.mark.filterwarnings("ignore:.*predict worse than random ones")
 def test_pcov_picks_do_not_depend_on_the_targets_units(tmp_path, small_soap):
     """The PCov methods balance ‖X‖² against ‖y‖²; with y scaled to unit variance
     the gap in keV picks what the gap in eV picks (unscaled, its ‖y‖² is 1e6
@@ -189,3 +192,73 @@ def test_pcov_picks_do_not_depend_on_the_targets_units(tmp_path, small_soap):
         picks[target, method] = pd.read_csv(out / "selected.csv")["index"].tolist()
     assert picks["gap", "pcov-cur"] == picks["gap_kev", "pcov-cur"]
     assert picks["gap", "pcov-cur"] != picks["gap", "cur"]
+
+
+@pytest.mark.parametrize("axis", ["samples", "features"])
+def test_fps_needs_no_target_and_measures_coverage(
+    qm9_file, tmp_path, small_soap, axis
+):
+    """FPS is unsupervised: without a target it runs, and its picks are
+    measured by how well they cover the rest (the largest distance of an
+    unpicked point to its nearest pick never grows with more picks)."""
+    from typer.testing import CliRunner
+
+    from propmap.cli import app
+
+    out = tmp_path / axis
+    summary = run_selection(
+        [qm9_file], out, method="fps", axis=axis, count=12, soap=small_soap
+    )
+    assert summary["test_rmse"] is None
+    covered = summary["coverage"]["fps"]
+    assert np.all(np.diff(covered["largest"]) <= 1e-9)
+    assert np.all(np.asarray(covered["mean"]) <= np.asarray(covered["largest"]))
+    # FPS covers better than random picks: that is what it is for
+    assert covered["largest"][-1] < summary["coverage"]["random"]["largest"][-1]
+    assert (out / "selection_curve.png").stat().st_size > 0
+    assert "no target was given" in (out / "report.html").read_text()
+    result = CliRunner().invoke(
+        app,
+        ["select", str(qm9_file), "--method", "fps", "--axis", axis, "--count", "5",
+         "--cutoff", "3.5", "--max-radial", "2", "--max-angular", "2",
+         "-o", str(tmp_path / "cli")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "largest distance to the picks at 5: fps" in result.stdout
+    with pytest.raises(WorkflowError, match="--target is needed: pcov-cur"):
+        run_selection([qm9_file], tmp_path / "p", method="pcov-cur", soap=small_soap)
+
+
+def test_coverage_is_the_distance_to_the_nearest_pick():
+    from propmap.workflows._select_report import coverage_of
+
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(40, 3))
+    order = [5, 17, 2, 30]
+    covered = coverage_of(points, order, [1, 4])
+    for k, largest, mean in zip(
+        [1, 4], covered["largest"], covered["mean"], strict=True
+    ):
+        rest = np.setdiff1d(np.arange(40), order[:k])
+        nearest = np.min(
+            np.linalg.norm(points[rest, None] - points[order[:k]][None], axis=2),
+            axis=1,
+        )
+        assert largest == pytest.approx(nearest.max())
+        assert mean == pytest.approx(nearest.mean())
+
+
+def test_picks_worse_than_random_ones_are_said_to_be():
+    from propmap.workflows._options import Method
+    from propmap.workflows._select import _warn_if_worse_than_random
+
+    errors = {
+        "pcov-cur": np.array([1.0, 0.96]),
+        "random": np.array([[0.9, 0.84], [0.9, 0.86], [0.9, 0.88]]),
+    }
+    with pytest.warns(UserWarning, match="predict worse than random ones"):
+        _warn_if_worse_than_random(Method.pcov_cur, 100, errors)
+    errors["pcov-cur"] = np.array([1.0, 0.87])  # within the random spread
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _warn_if_worse_than_random(Method.pcov_cur, 100, errors)

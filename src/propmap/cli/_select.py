@@ -87,9 +87,14 @@ def select_command(
         force=force,
         cluster=ClusterOptions(scheduler, workers),
     )
-    final = {name: values[-1] for name, values in summary["test_rmse"].items()}
-    typer.echo(
-        f"selected {count} {axis} by {method}; test RMSE at {count}: "
-        + ", ".join(f"{name} {value:.3g}" for name, value in final.items())
-        + f"; wrote {out}/"
-    )
+    if summary["test_rmse"] is not None:
+        final = {name: values[-1] for name, values in summary["test_rmse"].items()}
+        measured = f"test RMSE at {count}: " + ", ".join(
+            f"{name} {value:.3g}" for name, value in final.items()
+        )
+    else:
+        covered = summary["coverage"]
+        measured = f"largest distance to the picks at {count}: " + ", ".join(
+            f"{name} {c['largest'][-1]:.3g}" for name, c in covered.items()
+        )
+    typer.echo(f"selected {count} {axis} by {method}; {measured}; wrote {out}/")

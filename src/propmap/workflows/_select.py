@@ -14,6 +14,7 @@ from propmap.workflows._inputs import feature_names, read_rows
 from propmap.workflows._options import Aggregate, Axis, Method, SoapOptions
 from propmap.workflows._options import WorkflowError as _Error
 from propmap.workflows._scores import rmse
+from propmap.workflows._select_report import RANDOM_REPEATS, coverage_of, write_report
 from propmap.workflows._steps import (
     check_memory,
     output_folder,
@@ -38,7 +39,6 @@ CLASS_NAMES = {
     Method.pcov_fps: "PCovFPS",
     Method.pcov_cur: "PCovCUR",
 }
-RANDOM_REPEATS = 5
 # fewer picked samples than this predict their mean: RidgeCV's leave-one-out
 # choice of the penalty is degenerate on two rows (it flips with rounding)
 _MIN_RIDGE_ROWS = 3
@@ -201,9 +201,17 @@ def _select(
     X, y, sample_names = inputs.X, inputs.y, inputs.names
     names = feature_names(inputs)
     source = "table" if inputs.kind == "rows" else "structures"
-    if y is None:
-        raise _Error("--target is needed: the PCov methods and the error curve use it.")
-    if not np.all(np.isfinite(y)):
+    if y is None and method in (Method.pcov_fps, Method.pcov_cur):
+        raise _Error(
+            f"--target is needed: {method.value} balances the features against it "
+            "(fps and cur need none)."
+        )
+    if y is None and streamed:
+        raise _Error(
+            "--target is needed on a cluster: without one the picks are measured "
+            "by their coverage, which needs the rows in memory."
+        )
+    if y is not None and not np.all(np.isfinite(y)):
         raise _Error("the target has missing or non-numeric values.")
     n_samples, n_features = X.shape
     if n_samples < 5:
@@ -226,8 +234,10 @@ def _select(
     # PCov methods balance ‖X‖² against ‖y‖²: both n, so that a mixing means the
     # same in any units and for any width
     X = clone(inputs.x_scaler).fit(X[train]).transform(X)
-    spread = y[train].std()
-    y_scaled = (y - y[train].mean()) / (spread if spread > 0 else 1.0)
+    y_scaled = None
+    if y is not None:
+        spread = y[train].std()
+        y_scaled = (y - y[train].mean()) / (spread if spread > 0 else 1.0)
     pool = X[train]  # selection sees only the training samples
     stage(f"{method} selection of {count} {axis}", progress)
 
@@ -235,7 +245,7 @@ def _select(
         selector = _selector(name, axis, count, seed, mixing)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            selector.fit(pool, y_scaled[train])
+            selector.fit(pool, None if y_scaled is None else y_scaled[train])
         return np.asarray(selector.selected_idx_)
 
     chosen = select(method)
@@ -246,7 +256,10 @@ def _select(
     rng = np.random.default_rng(seed)
     size = n_features if axis == Axis.features else train.size
     orders = [rng.permutation(size) for _ in range(RANDOM_REPEATS)]
-    if streamed:
+    errors = None
+    if y is None:
+        pass
+    elif streamed:
         stage("error curve (one pass)", progress)
         errors = _streamed_errors(X, y, train, test, picks, orders, counts, axis)
     else:
@@ -262,6 +275,18 @@ def _select(
                 for order in orders
             ]
         )
+    if errors is not None:
+        _warn_if_worse_than_random(method, count, errors)
+    coverage = None
+    if isinstance(pool, np.ndarray):
+        stage("coverage of the picks", progress)
+        points = pool if axis == Axis.samples else pool.T
+        coverage = {name: coverage_of(points, p, counts) for name, p in picks.items()}
+        randoms = [coverage_of(points, order, counts) for order in orders]
+        coverage["random"] = {
+            key: np.mean([r[key] for r in randoms], axis=0).tolist()
+            for key in ("largest", "mean")
+        }
     labels = names if axis == Axis.features else [sample_names[i] for i in train]
     selected = pd.DataFrame(
         {
@@ -272,7 +297,19 @@ def _select(
     )
     files = {name: out / file for name, file in SELECT_FILES.items()}
     write_atomically(files["selected"], lambda f: selected.to_csv(f, index=False))
-    save_figure(selection_curves(counts, errors, ylabel="test RMSE"), files["curve"])
+    if errors is not None:
+        save_figure(
+            selection_curves(counts, errors, ylabel="test RMSE"), files["curve"]
+        )
+    else:  # without a target, how well the picks cover the rest
+        save_figure(
+            selection_curves(
+                counts,
+                {name: np.array(c["largest"]) for name, c in coverage.items()},
+                ylabel="largest distance of an unpicked point to the picks",
+            ),
+            files["curve"],
+        )
     summary = {
         "method": method.value,
         "axis": axis.value,
@@ -286,15 +323,20 @@ def _select(
         "n_train": int(train.size),
         "n_test": int(test.size),
         "counts": counts.tolist(),
-        "test_rmse": {
+        "test_rmse": None
+        if errors is None
+        else {
             name: (value.mean(axis=0) if value.ndim == 2 else value).tolist()
             for name, value in errors.items()
         },
+        # in the space the method picks in (the scaled features of the training
+        # samples, or the columns across them): None on a cluster
+        "coverage": coverage,
         "seed": seed,
         "files": SELECT_FILES,
     }
     write_json(files["summary"], summary)
-    _report(files["report"], summary, files["curve"], selected)
+    write_report(files["report"], summary, files["curve"], selected)
     return summary
 
 
@@ -362,6 +404,23 @@ def _streamed_errors(X, y, train, test, picks, orders, counts, axis) -> dict:
 _WIDE_COPIES, _SQUARE_COPIES = 4, 3
 
 
+def _warn_if_worse_than_random(method: Method, count: int, errors) -> None:
+    """Say so when the method's picks predict worse than random ones (by more
+    than the random orders' standard deviation)."""
+    mine = float(errors[method.value][-1])
+    randoms = errors["random"][:, -1]
+    chance = float(np.mean(randoms))
+    # beyond the random orders' own spread, not by the luck of a few picks
+    if mine > chance + float(np.std(randoms)):
+        warnings.warn(
+            f"{method.value}'s {count} picks predict worse than random ones (test "
+            f"RMSE {mine:.3g} against {chance:.3g}, the mean of {RANDOM_REPEATS} "
+            "random orders): see the curve, and try another method.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 def _check_selection_memory(
     method: Method, n_samples: int, n_features: int, axis: Axis = Axis.features
 ) -> None:
@@ -388,43 +447,4 @@ def _check_selection_memory(
         "use fps or pcov-fps, or fewer SOAP columns (--max-radial, "
         "--max-angular, fewer elements).",
         copies=copies,
-    )
-
-
-def _report(path, summary, curve, selected) -> None:
-    from propmap.viz._report import ReportSection, write_report
-
-    final = {name: values[-1] for name, values in summary["test_rmse"].items()}
-    numbers = {
-        "samples (train / test)": (
-            f"{summary['samples']} ({summary['n_train']} / {summary['n_test']})"
-        ),
-        "features": summary["features"],
-        **{f"test RMSE with {summary['count']}, {k}": v for k, v in final.items()},
-        "first picks": ", ".join(map(str, selected["name"].head(8))),
-    }
-    if summary["mixing"] is not None:
-        numbers["mixing α"] = summary["mixing"]
-    what = (
-        "features (ridge on them)"
-        if summary["axis"] == "features"
-        else ("training samples (ridge trained on them)")
-    )
-    heading = f"{summary['method']} of {summary['count']} {summary['axis']}"
-    write_report(
-        path,
-        f"propmap selection: {heading}",
-        [
-            ReportSection(
-                title=f"{summary['method']} selection of {summary['axis']}",
-                text=(
-                    f"The test error of a ridge regression of {summary['target']} "
-                    f"against the number of picked {what}, for {summary['method']}, "
-                    f"its plain counterpart and {RANDOM_REPEATS} random orders "
-                    "(mean). Selection saw only the training samples."
-                ),
-                numbers=numbers,
-                figures=[(curve, "Test RMSE against the number selected.")],
-            )
-        ],
     )
