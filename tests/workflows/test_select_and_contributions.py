@@ -262,3 +262,17 @@ def test_picks_worse_than_random_ones_are_said_to_be():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _warn_if_worse_than_random(Method.pcov_cur, 100, errors)
+
+
+def test_the_default_method_is_the_one_that_measured_best_per_axis(
+    qm9_file, tmp_path, small_soap
+):
+    """FPS for samples (no target needed), PCov-CUR for features."""
+    samples = run_selection(
+        [qm9_file], tmp_path / "s", axis="samples", count=5, soap=small_soap
+    )
+    assert samples["method"] == "fps"
+    features = run_selection(
+        [qm9_file], tmp_path / "f", count=5, target="gap", soap=small_soap
+    )
+    assert features["method"] == "pcov-cur"

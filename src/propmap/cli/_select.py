@@ -33,7 +33,12 @@ def select_command(
             "or .npz with arrays X and y)."
         ),
     ],
-    method: Annotated[Method, typer.Option(help="Selection method.")] = Method.pcov_cur,
+    method: Annotated[
+        Method | None,
+        typer.Option(
+            help="Selection method [default: pcov-cur for features, fps for samples]."
+        ),
+    ] = None,
     axis: Annotated[
         Axis, typer.Option(help="Select feature columns or sample rows.")
     ] = Axis.features,
@@ -97,4 +102,6 @@ def select_command(
         measured = f"largest distance to the picks at {count}: " + ", ".join(
             f"{name} {c['largest'][-1]:.3g}" for name, c in covered.items()
         )
-    typer.echo(f"selected {count} {axis} by {method}; {measured}; wrote {out}/")
+    typer.echo(
+        f"selected {count} {axis} by {summary['method']}; {measured}; wrote {out}/"
+    )
