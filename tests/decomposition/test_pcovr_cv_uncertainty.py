@@ -84,6 +84,10 @@ def test_points_far_from_the_training_data_are_out_of_the_domain():
     assert inside.mean() > 0.97
     far = X_new[:100] + 20 * np.abs(X).max() * np.eye(X.shape[1])[0]
     assert not model.in_domain(far).any()
+    # one rule, whether from X, from q, or beside the predictions
+    every = model.transform_predict(X_new, return_std=True)
+    np.testing.assert_array_equal(every.in_domain, inside)
+    np.testing.assert_array_equal(model.variance_in_domain(every.variance), inside)
     _, std_far = model.predict(far, return_std=True)
     _, std_near = model.predict(X_new[:100], return_std=True)
     assert np.all(std_far > std_near)

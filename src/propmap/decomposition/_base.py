@@ -53,6 +53,7 @@ class LatentPrediction(NamedTuple):
     predicted_std: np.ndarray | None = None
     regressor_std: np.ndarray | None = None
     variance: np.ndarray | None = None
+    in_domain: np.ndarray | None = None  # (PCovRCV.in_domain)
 
 
 __all__ = ["BasePCov", "SpectrumMixin", "forget_conditional_attributes"]

@@ -784,7 +784,22 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
         -------
         inside : ndarray of bool, shape (n_samples,)
         """
-        return self.posterior_variance(X) <= self.domain_threshold_
+        return self.variance_in_domain(self.posterior_variance(X))
+
+    def variance_in_domain(self, variance) -> np.ndarray:
+        """The domain's rule on posterior variances q already computed (e.g. by
+        :meth:`transform_predict`): q at most ``domain_threshold_``.
+
+        Parameters
+        ----------
+        variance : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        inside : ndarray of bool, shape (n_samples,)
+        """
+        check_is_fitted(self, "domain_threshold_")
+        return np.asarray(variance) <= self.domain_threshold_
 
     def _std(self, X, noise, shape) -> np.ndarray:
         """``noise · sqrt(1 + q(x))`` shaped as the predictions."""
@@ -854,8 +869,8 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
         LatentPrediction
             ``latent`` (n_samples, n_components_); ``predicted`` and
             ``regressor`` (n_samples,) or (n_samples, n_targets); with
-            ``return_std``, ``predicted_std``, ``regressor_std`` and
-            ``variance`` (q).
+            ``return_std``, ``predicted_std``, ``regressor_std``,
+            ``variance`` (q) and ``in_domain``.
         """
         check_is_fitted(self, "regressor_")
         X = validate_data(self, X, reset=False, dtype=list(FLOAT_DTYPES))
@@ -877,6 +892,7 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
             latent, predicted, regressor,
             root * np.asarray(self.latent_noise_std_),
             root * np.asarray(self.noise_std_), variance,
+            self.variance_in_domain(variance),
         )  # fmt: skip
 
     def __sklearn_tags__(self):

@@ -45,6 +45,7 @@ class _Fitted:
     # the ridge's posterior variance q of every row (None: the model gives
     # no uncertainty)
     variance: np.ndarray | None = None
+    in_domain: np.ndarray | None = None
 
 
 @dataclass
@@ -171,9 +172,7 @@ def fit_and_evaluate(
         # σ of the map's and of the full model's predictions (None without)
         "predicted_std": None if spread is None else spread[0],
         "ridge_std": None if spread is None else spread[1],
-        "in_domain": None
-        if fitted.variance is None
-        else fitted.variance <= fitted.model.domain_threshold_,
+        "in_domain": fitted.in_domain,
     }
     return summary, arrays
 
@@ -220,7 +219,7 @@ def _uncertainty(y, data: _Scaled, fitted: _Fitted, predictions, spread) -> dict
     summary["calibrated_on"] = (
         f"{model.calibration_size_} held-out rows of the cross-validation"
     )
-    outside = fitted.variance[test] > model.domain_threshold_
+    outside = ~fitted.in_domain[test]
     summary["domain"] = {
         "threshold": float(model.domain_threshold_),
         "rule": "posterior variance q above the 99th percentile of held-out rows'",
@@ -400,9 +399,11 @@ def _fit(
         model.fit(rows, data.Y[train], groups=groups)
     model.set_params(progress_bar=False)  # not in the saved model
     uncertain = hasattr(model, "posterior_variance")
-    variance = None
+    variance = inside = None
     if streamed:
         latent, ridge, variance = latent_and_ridge(model, data.X)
+        if variance is not None:
+            inside = model.variance_in_domain(variance)
     else:
         every = (
             model.transform_predict(data.X, return_std=True)
@@ -413,7 +414,10 @@ def _fit(
         ridge = data.in_input_order(every.regressor)
         if uncertain:
             variance = data.in_input_order(every.variance)
-    return _Fitted(model, np.asarray(ridge, dtype=np.float64).ravel(), latent, variance)
+            inside = data.in_input_order(every.in_domain)
+    return _Fitted(
+        model, np.asarray(ridge, dtype=np.float64).ravel(), latent, variance, inside
+    )
 
 
 def _accuracy(y, data: _Scaled, predicted, ridge_predicted) -> dict:

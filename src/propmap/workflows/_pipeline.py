@@ -87,16 +87,25 @@ class ScaledTargetModel(RegressorMixin, TransformerMixin, BaseEstimator):
         :meth:`propmap.decomposition.PCovRCV.predict`)."""
         check_is_fitted(self, "model_")
         if return_std:
-            self._check_uncertain()
-            scaled, std = self.model_.predict(X, return_std=True)
-            unit = float(np.ravel(self.target_scaler_.scale_)[0])
-            predicted = np.asarray(scaled).reshape(len(std), -1)
-            return (
-                self.target_scaler_.inverse_transform(predicted)[:, 0],
-                unit * np.ravel(std),
-            )
+            predicted, std, _ = self.predict_in_domain(X)
+            return predicted, std
         scaled = np.asarray(self.model_.predict(X)).reshape(len(X), -1)
         return self.target_scaler_.inverse_transform(scaled)[:, 0]
+
+    def predict_in_domain(self, X):
+        """Predictions in the targets' units, their standard deviations and
+        whether each row lies in the applicability domain, from one pass of the
+        model's posterior (``transform_predict(X, return_std=True)``)."""
+        check_is_fitted(self, "model_")
+        self._check_uncertain()
+        every = self.model_.transform_predict(X, return_std=True)
+        unit = float(np.ravel(self.target_scaler_.scale_)[0])
+        # (the values of predict itself, in the model's dtype)
+        return (
+            self.predict(X),
+            unit * np.ravel(every.predicted_std),
+            every.in_domain,
+        )
 
     @property
     def gives_uncertainty(self) -> bool:
@@ -204,8 +213,7 @@ class MapPipeline(Pipeline):
         latent = model.transform(features)
         std = inside = None
         if model.gives_uncertainty:
-            predicted, std = model.predict(features, return_std=True)
-            inside = model.in_domain(features)
+            predicted, std, inside = model.predict_in_domain(features)
         else:
             predicted = model.predict(features)
         if getattr(self, "baseline_", None) is not None:
