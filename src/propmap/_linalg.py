@@ -537,18 +537,25 @@ def pivoted_cholesky(
 
 
 def orthonormal_columns(
-    columns: np.ndarray, rank_tol: float, *, reference: float | None = None
-) -> np.ndarray:
+    columns: np.ndarray,
+    rank_tol: float,
+    *,
+    reference: float | None = None,
+    return_values: bool = False,
+):
     """The left singular vectors of ``columns`` (d x r) whose squared singular
     value is above ``rank_tol`` times the largest (or times ``reference``), from
-    the r x r ``columnsᵀcolumns``."""
+    the r x r ``columnsᵀcolumns``; with ``return_values`` also those squared
+    singular values (descending): the eigenvalues of ``columns columnsᵀ``
+    along the vectors."""
     if columns.shape[1] == 0:
-        return columns
+        return (columns, np.zeros(0)) if return_values else columns
     values, vectors = np.linalg.eigh(columns.T @ columns)
     largest = max(values[-1], 0.0) if reference is None else reference
     kept = values > rank_tol * largest
     values, vectors = values[kept][::-1], vectors[:, kept][:, ::-1]
-    return columns @ (vectors / np.sqrt(values))
+    basis = columns @ (vectors / np.sqrt(values))
+    return (basis, values) if return_values else basis
 
 
 def permute_rows(X: np.ndarray, order: np.ndarray) -> None:

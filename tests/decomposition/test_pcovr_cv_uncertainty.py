@@ -1,10 +1,13 @@
 """PCovRCV's uncertainty: the ridge posterior, the noise level calibrated on
 held-out rows, and the applicability domain."""
 
+import warnings
+
 import numpy as np
 import pytest
 
 from propmap.decomposition import PCovRCV
+from propmap.exceptions import UncenteredDataWarning
 from propmap.metrics import local_prediction_rigidity
 
 
@@ -124,3 +127,55 @@ def test_return_std_needs_the_features():
     model = PCovRCV(center=True, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="return_std=True needs X"):
         model.predict(T=model.transform(X), return_std=True)
+
+
+def _grouped(n=600, width=30, n_groups=3, seed=0):
+    """Rows zero outside one of a few ranges of columns (per-atom features)."""
+    rng = np.random.default_rng(seed)
+    X = np.zeros((n, width * n_groups))
+    label = rng.integers(0, n_groups, n)
+    for g in range(n_groups):
+        rows = label == g
+        columns = slice(width * g, width * (g + 1))
+        mixing = rng.normal(size=(width, width))
+        X[rows, columns] = rng.normal(size=(rows.sum(), width)) @ mixing + 1.0
+    X[:3] = 0.0  # rows with no feature at all
+    return X, X @ rng.normal(size=X.shape[1]) + rng.normal(size=n)
+
+
+@pytest.mark.parametrize("data", ["dense", "fewer rows", "grouped"])
+@pytest.mark.parametrize("folds", ["k-fold", "shuffled"])
+@pytest.mark.parametrize("center", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_training_rows_variance_is_the_closed_form(data, folds, center, dtype):
+    """``train_variance_``, gathered in the cross-validation's pass, is q of
+    every row given to fit: every fit path (one pass with the folds'
+    moments, the rows' coordinates, n < d's kernel; column groups with the
+    centring apart), to float64's rounding, or float32's."""
+    from sklearn.model_selection import ShuffleSplit
+
+    if data == "grouped":
+        X, y = _grouped()
+    else:
+        (X, y), _ = _linear(60 if data == "fewer rows" else 500, d=40)
+    if not center:
+        X, y = X - X.mean(axis=0), y - y.mean()
+    cv = 5 if folds == "k-fold" else ShuffleSplit(3, test_size=0.3, random_state=0)
+    model = PCovRCV(center=center, cv=cv, alphas=[1e-3, 0.1, 1.0], random_state=0)
+    with warnings.catch_warnings():
+        # centred in float64, not to float32's rounding
+        warnings.simplefilter("ignore", UncenteredDataWarning)
+        model.fit(X.astype(dtype), y)
+    centred = X - X.mean(axis=0)
+    inverse = np.linalg.inv(
+        centred.T @ centred + model.best_penalty_ * np.eye(X.shape[1])
+    )
+    expected = np.einsum("ij,jk,ik->i", centred, inverse, centred)
+    tolerance = 1e-9 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(
+        model.train_variance_, expected, rtol=tolerance, atol=tolerance * 1e-3
+    )
+    # the posterior of new rows agrees on them
+    np.testing.assert_allclose(
+        model.posterior_variance(X.astype(dtype)), expected, rtol=1e-4, atol=1e-7
+    )

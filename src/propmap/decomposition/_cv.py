@@ -58,6 +58,7 @@ from propmap.decomposition._uncertainty import (
     DOMAIN_QUANTILE,
     HeldOutRows,
     RidgePosterior,
+    TrainingVariance,
     noise_level,
 )
 from propmap.utils._progress import work_bar
@@ -297,6 +298,21 @@ class PCovRCV(PCovR):
         intercept of the means when ``center=True``).
     y_mean_ : float or ndarray of shape (n_targets,)
         The targets' means taken off in the fit (0 unless ``center=True``).
+    posterior_ : RidgePosterior
+        The ridge's posterior variance q of new rows (:meth:`posterior_variance`).
+    noise_std_, latent_noise_std_ : float or ndarray of shape (n_targets,)
+        The noise levels s of the full ridge and of the prediction through the
+        latent space, calibrated on up to 2,000 held-out rows of the folds:
+        ``σ = s sqrt(1 + q)``.
+    domain_threshold_ : float
+        The 99th percentile of those held-out rows' q: the applicability
+        domain's bound (:meth:`in_domain`).
+    calibration_size_ : int
+        How many held-out rows calibrated s and the domain.
+    train_variance_ : ndarray of shape (n_samples,)
+        q of every row given to ``fit`` (in memory; not set for a dask X),
+        gathered from the cross-validation's own pass over the rows: exact
+        (every direction of the span), and no second pass over them.
     pxt_, ptx_, pty_, pxy_, components_, singular_values_, explained_variance_, \
 explained_variance_ratio_, mean_, n_components_, n_features_in_
         As :class:`PCovR`, for the refit.
@@ -424,12 +440,14 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
                 self.n_splits_ = len(folds)
                 work = _Work(*X.shape, len(folds))
                 advance(0.0, total=work.total(min(X.shape)))
-                fitted = self._paths_in_memory(X, Y, folds, work, advance)
+                fitted = self._paths_in_memory(X, Y, folds, work, advance, alphas)
                 span, spectrum, rank, totals, paths, held_targets = fitted[:6]
-                column_sums, checks = fitted[6:]
+                column_sums, checks, training = fitted[6:]
                 refit = work.fold(rank)
             self.rank_ = rank
             self._choose(paths, held_targets, mixings, alphas)
+            if not is_dask_array(X):
+                self.train_variance_ = training.variance(self.best_penalty_)
             self._calibrate(paths, held_targets, checks)
             self._refit(
                 totals, rank, span, spectrum, column_sums, shape, dtype, targets_1d
@@ -437,10 +455,11 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
             advance(refit)
         return self
 
-    def _paths_in_memory(self, X, Y, folds, work, advance):
+    def _paths_in_memory(self, X, Y, folds, work, advance, alphas):
         """The basis of X's span, the total moments and the folds' paths, in
         one or two passes over the rows of X (in memory), besides the pass that
-        sums its columns (and finds its column groups)."""
+        sums its columns (and finds its column groups); and the rows' posterior
+        variances at every penalty of ``alphas``, from the same passes."""
         n = X.shape[0]
         column_sums, squared, groups = row_statistics(X, scan_groups=n > X.shape[1])
         mean = column_sums / n if self.center else None
@@ -460,10 +479,17 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
 
         labels = partition_labels(folds, n)
         checks = HeldOutRows.pick(folds, self.random_state)
+        training = TrainingVariance(
+            span.gram_values,
+            np.zeros(rank) if mean is None else mean @ span.basis,
+            n if span.centred_apart else 0,
+            n,
+            alphas,
+        )
         if span.kernel is None and labels is not None:
             # k-fold: each fold's moments from one pass over X, no n x r Z
             held_moments, held_norms = fold_moments(
-                X, Y, span, labels, len(folds), squared, mean, advance
+                X, Y, span, labels, len(folds), squared, mean, advance, training
             )
             totals = np.sum(held_moments, axis=0)
             checks.read(X, Y, mean, span.basis)
@@ -478,11 +504,11 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
                 )
                 squared = squared - 2.0 * along + mean @ mean
             totals, paths, held_targets = self._paths_from_rows(
-                X, Y, span, folds, squared, mean, fold_done, checks
+                X, Y, span, folds, squared, mean, fold_done, checks, training
             )
         return (
             span.basis, span.values, rank, totals, paths, held_targets, column_sums,
-            checks,
+            checks, training,
         )  # fmt: skip
 
     def _paths_from_moments(
@@ -506,15 +532,20 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
         return paths, held_targets
 
     def _paths_from_rows(
-        self, X, Y, span, folds, squared, mean=None, done=lambda: None, checks=None
-    ):
+        self, X, Y, span, folds, squared, mean=None, done=lambda: None, checks=None,
+        training=None,
+    ):  # fmt: skip
         """The total moments and the folds' paths from the coordinates of the
         rows (centred by ``mean``): any folds; with n <= d a fold of fewer
-        training rows than dimensions works on its n x n kernel."""
+        training rows than dimensions works on its n x n kernel. ``training``
+        (a :class:`TrainingVariance`) is given the rows' coordinates."""
         rank = span.rank
         Z = span.coordinates
         if Z is None:
             Z = coordinates(X, span.basis, mean)
+        if training is not None:  # it takes them uncentred
+            for block in gen_batches(Z.shape[0], BLOCK_ROWS):
+                training.add(block, np.arange(rank), Z[block] + training.centre)
         everything = np.arange(X.shape[0])
         totals = joint_moments(Z, Y, everything)
         if checks is not None:

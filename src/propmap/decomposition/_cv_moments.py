@@ -195,6 +195,13 @@ class Span:
     """An orthonormal basis (d x r) of the span of X's rows (centred by
     ``mean`` if given), and, for n <= d, X's coordinates in it.
 
+    The basis is an eigenbasis, to the ``rank_tol`` truncation: ``gram_values``
+    are the eigenvalues along its columns of the centred ``X̃ᵀX̃`` — or, where
+    ``centred_apart`` (column groups with a mean), of the rows' own ``XᵀX``,
+    group by group, so that ``X̃ᵀX̃ = diag(gram_values) − n c cᵀ`` with
+    ``c = basisᵀ mean``. ``values`` is set only where the coordinates' moments
+    are ``diag(gram_values)`` to rounding (n <= d), for the refit to use as is.
+
     ``pieces`` are what :func:`fold_moments` reads: (rows or None for all,
     column slice, the basis of those columns, the coordinates they fill).
     """
@@ -204,6 +211,7 @@ class Span:
     ) -> None:
         n, d = X.shape
         self.values = self.kernel = self.coordinates = None
+        self.centred_apart = False
         self.pieces: list = []
         if n <= d:
             # n <= d: the n x n Gram matrix, and X itself in float64, are small
@@ -218,9 +226,10 @@ class Span:
             self.coordinates = vectors * roots
             self.basis = X64.T @ (vectors / roots)
             # the coordinates' own Gram matrix is diag(values): no second solve
-            self.values = values
+            self.values = self.gram_values = values
         elif groups is not None:
             self.basis = self._grouped_basis(X, rank_tol, advance, mean, groups)
+            self.centred_apart = mean is not None
         else:
             # the coordinates (n x r) are made block by block where they are
             # needed, not kept: see fold_moments. XᵀX is factorised in place
@@ -234,7 +243,11 @@ class Span:
                     )
             factor = pivoted_cholesky(gram, rank_tol, overwrite=True)
             del gram
-            self.basis = orthonormal_columns(factor, rank_tol)
+            # gram ≈ factor factorᵀ: its left singular vectors are gram's
+            # eigenvectors
+            self.basis, self.gram_values = orthonormal_columns(
+                factor, rank_tol, return_values=True
+            )
             self.pieces = [(None, slice(0, d), self.basis, np.arange(self.rank))]
 
     @property
@@ -270,12 +283,18 @@ class Span:
             start = np.random.default_rng(0).uniform(-1.0, 1.0, d)
             values = eigsh(operator, k=1, which="LA", v0=start, tol=1e-6)[0]
             largest = float(values[0])
-        blocks = []
+        blocks, values = [], []
         for gram, (_, c) in zip(grams, slices, strict=True):
             factor = pivoted_cholesky(
                 gram, rank_tol, overwrite=True, reference=diagonal
             )
-            blocks.append((c, orthonormal_columns(factor, rank_tol, reference=largest)))
+            block, kept = orthonormal_columns(
+                factor, rank_tol, reference=largest, return_values=True
+            )
+            blocks.append((c, block))
+            values.append(kept)
+        # the eigenvalues of each group's own XᵀX (the mean apart)
+        self.gram_values = np.concatenate(values)
         rank = sum(block.shape[1] for _, block in blocks)
         basis = np.zeros((d, rank))
         offset = 0
@@ -305,13 +324,15 @@ class Span:
 
 def fold_moments(
     X, Y, span: Span, labels, n_folds: int, squared, mean=None,
-    advance=lambda units: None,
+    advance=lambda units: None, variance=None,
 ) -> tuple[list[np.ndarray], list[float]]:  # fmt: skip
     """``[Z Y]ᵀ[Z Y]`` (float64) of the rows of each fold label, and their
     squared norms ``Σ ‖x‖²``; with ``mean``, of the centred rows and targets
     (see the module notes). The coordinates ``Z = X basis`` are made one block of
     rows at a time and dropped (``advance`` is told each block's
-    ``2 rows x columns x r``)."""
+    ``2 rows x columns x r``); a ``variance``
+    (:class:`~propmap.decomposition._uncertainty.TrainingVariance`) is given
+    each block of them too."""
     rank, p = span.rank, Y.shape[1]
     width = rank + p
     moments = [np.zeros((width, width)) for _ in range(n_folds)]
@@ -331,6 +352,8 @@ def fold_moments(
             chosen = block if whole else rows[block]
             part = X[chosen, columns]
             joint = np.hstack([np.asarray(part @ basis, np.float64), Y[chosen]])
+            if variance is not None:
+                variance.add(chosen, filled, joint[:, : filled.size])
             labels_here = labels[chosen]
             along = (
                 None if mean_here is None else np.asarray(part, np.float64) @ mean_here

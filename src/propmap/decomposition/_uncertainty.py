@@ -28,6 +28,7 @@ __all__ = [
     "DOMAIN_QUANTILE",
     "HeldOutRows",
     "RidgePosterior",
+    "TrainingVariance",
     "calibration_rows",
     "noise_level",
 ]
@@ -108,6 +109,75 @@ class RidgePosterior:
                 np.einsum("ij,ij->i", rest, rest, dtype=np.float64) / self.penalty
             )
         return out
+
+
+class TrainingVariance:
+    r"""q of the rows a ridge is fitted on, for every penalty of a grid, gathered
+    while the cross-validation reads their coordinates in the basis of their
+    span (so that the uncertainty of the training rows costs no pass of its own).
+
+    In an orthonormal eigenbasis of the span, the centred moments are
+    ``G = diag(g) − m c cᵀ``, with ``c`` the mean's coordinates and ``m`` the
+    number of rows where g are the eigenvalues of the rows' own ``XᵀX``
+    (``m = 0`` where g are already those of the centred ``X̃ᵀX̃``). With
+    ``A = diag(g) + λ`` and a row's centred coordinates ``z̃ = z − c``,
+    Sherman–Morrison gives
+
+    .. math::
+
+        q = \tilde z^T A^{-1} \tilde z
+            + \frac{m \, (c^T A^{-1} \tilde z)^2}{1 - m \, c^T A^{-1} c}
+
+    exactly, every direction of the span weighed (a row of the fit lies in the
+    span: no remainder). The coordinates may come piece by piece (per-atom
+    features: a row is nonzero only in its element's columns, its coordinates
+    only in its group's): each piece adds its share of ``z̃ᵀA⁻¹z̃ − cᵀA⁻¹c`` and
+    of ``cᵀA⁻¹z``, per row and penalty.
+
+    Parameters
+    ----------
+    values : ndarray of shape (r,)
+        g.
+    centre : ndarray of shape (r,)
+        c (zeros when the rows are not centred).
+    count : int
+        m.
+    n_rows : int
+    penalties : ndarray of shape (n_penalties,)
+    """
+
+    def __init__(self, values, centre, count: int, n_rows: int, penalties) -> None:
+        self.penalties = np.asarray(penalties, dtype=np.float64)
+        self.inverse = 1.0 / (
+            np.clip(np.asarray(values, np.float64), 0.0, None)[None, :]
+            + self.penalties[:, None]
+        )
+        self.centre = np.asarray(centre, dtype=np.float64)
+        self.count = int(count)
+        self.base = self.inverse @ self.centre**2  # cᵀA⁻¹c per penalty
+        # rows no piece reaches (rows of zeros): z = 0
+        self.square = np.zeros((n_rows, self.penalties.size))
+        self.along = np.zeros((n_rows, self.penalties.size))
+
+    def add(self, rows, filled, coordinates) -> None:
+        """The uncentred coordinates (rows x pieces' columns) of ``rows`` (an
+        index, or a slice) in the basis columns ``filled``."""
+        z = np.asarray(coordinates, dtype=np.float64)
+        c = self.centre[filled]
+        inverse = self.inverse[:, filled].T
+        self.square[rows] += (z * (z - 2.0 * c)) @ inverse
+        self.along[rows] += (z * c) @ inverse
+
+    def variance(self, penalty: float) -> np.ndarray:
+        """q of every row at ``penalty`` (one of the grid's)."""
+        at = int(np.argmin(np.abs(self.penalties - penalty)))
+        base = self.base[at]
+        quadratic = base + self.square[:, at]
+        if self.count:
+            along = self.along[:, at] - base
+            quadratic = quadratic + self.count * along**2 / (1.0 - self.count * base)
+        # rounding can leave a row in a direction of tiny weight slightly below
+        return np.clip(quadratic, 0.0, None)
 
 
 def calibration_rows(folds, random_state, total: int = CALIBRATION_ROWS):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from sklearn.utils import gen_batches
 
 from propmap._linalg import permute_rows
 from propmap.exceptions import UncenteredDataWarning
@@ -405,19 +406,31 @@ def _fit(
         if variance is not None:
             inside = model.variance_in_domain(variance)
     else:
-        every = (
-            model.transform_predict(data.X, return_std=True)
-            if uncertain
-            else model.transform_predict(data.X)
-        )
+        every = model.transform_predict(data.X)
         latent = data.in_input_order(every.latent)
         ridge = data.in_input_order(every.regressor)
         if uncertain:
-            variance = data.in_input_order(every.variance)
-            inside = data.in_input_order(every.in_domain)
+            variance = data.in_input_order(_variance(model, data, train))
+            inside = model.variance_in_domain(variance)
     return _Fitted(
         model, np.asarray(ridge, dtype=np.float64).ravel(), latent, variance, inside
     )
+
+
+def _variance(model, data: _Scaled, train: np.ndarray) -> np.ndarray:
+    """q of every row of X: the training rows' from the fit itself
+    (``train_variance_``, gathered in its cross-validation pass), the others'
+    from the posterior, a few thousand rows at a time (no copy of them whole)."""
+    variance = np.empty(data.X.shape[0])
+    if data.order is not None:  # the training rows come first
+        variance[: train.size] = model.train_variance_
+        variance[train.size :] = model.posterior_variance(data.X[train.size :])
+        return variance
+    variance[train] = model.train_variance_
+    others = np.setdiff1d(np.arange(data.X.shape[0]), train)
+    for rows in gen_batches(others.size, 4096):
+        variance[others[rows]] = model.posterior_variance(data.X[others[rows]])
+    return variance
 
 
 def _accuracy(y, data: _Scaled, predicted, ridge_predicted) -> dict:
