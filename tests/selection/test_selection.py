@@ -199,6 +199,50 @@ def test_warm_start_continues_one_long_run(rng, axis, method):
 
 @pytest.mark.parametrize("axis", ["feature", "sample"])
 @pytest.mark.parametrize("method", METHODS)
+def test_given_picks_continue_as_a_warm_start(rng, axis, method):
+    """``fit(selected=...)``: picks made elsewhere (structures computed
+    already) open the selection, which continues exactly as a warm start from
+    them would — the method's own first picks give its long run back, and any
+    picks give what warm_start=True makes after a fit that took them."""
+    X, y = make_data("random", rng)
+    extra = {"mixing": 0.5} if method in NEEDS_Y else {}
+    long_run = selector(axis, method, n_to_select=6, **extra).fit(X, y)
+    given = selector(axis, method, n_to_select=6, **extra)
+    given.fit(X, y, selected=long_run.selected_idx_[:3])
+    assert given.selected_idx_.tolist() == long_run.selected_idx_.tolist()
+    items = X.shape[1] if axis == "feature" else X.shape[0]
+    elsewhere = rng.choice(items, 3, replace=False)
+    given.fit(X, y, selected=elsewhere)
+    assert given.selected_idx_[:3].tolist() == elsewhere.tolist()
+    assert not set(given.selected_idx_[3:].tolist()) & set(elsewhere.tolist())
+    warm = selector(axis, method, n_to_select=3, **extra)
+    warm.fit(X, y, selected=elsewhere)
+    warm.set_params(n_to_select=6).fit(X, y, warm_start=True)
+    assert warm.selected_idx_.tolist() == given.selected_idx_.tolist()
+    with pytest.raises(ValueError, match="give one of them"):
+        warm.fit(X, y, warm_start=True, selected=elsewhere)
+    with pytest.raises(ValueError, match="out of range"):
+        given.fit(X, y, selected=[items])
+    with pytest.raises(ValueError, match="repeats"):
+        given.fit(X, y, selected=[1, 1])
+    with pytest.raises(ValueError, match="1-D sequence"):
+        given.fit(X, y, selected=[0.5])
+    with pytest.raises(ValueError, match="more than n_to_select=6"):
+        given.fit(X, y, selected=np.arange(7))
+
+
+def test_given_picks_are_fps_initialize():
+    """For FPS, given picks are what scikit-matter's initialize= with a list
+    does."""
+    X, _ = make_data("random", np.random.default_rng(3))
+    start = [5, 17, 2]
+    by_initialize = sample_selection.FPS(n_to_select=8, initialize=start).fit(X)
+    given = sample_selection.FPS(n_to_select=8).fit(X, selected=start)
+    assert given.selected_idx_.tolist() == by_initialize.selected_idx_.tolist()
+
+
+@pytest.mark.parametrize("axis", ["feature", "sample"])
+@pytest.mark.parametrize("method", METHODS)
 def test_n_to_select_forms(rng, axis, method):
     X, y = make_data("random", rng)
     items = X.shape[1] if axis == "feature" else X.shape[0]

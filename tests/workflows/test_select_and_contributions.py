@@ -27,8 +27,11 @@ def test_pcov_cur_features_beat_random_ones_on_qm9_gaps(qm9_file, tmp_path, smal
     summary = run_selection(
         [qm9_file], out, method="pcov-cur", count=30, target="gap", soap=small_soap
     )
-    for name in SELECT_FILES.values():
+    # features: no structures picked, so neither picked.extxyz nor a viewer
+    assert set(summary["files"]) == set(SELECT_FILES) - {"picked", "viewer"}
+    for name in summary["files"].values():
         assert (out / name).stat().st_size > 0, name
+    assert not (out / SELECT_FILES["picked"]).exists()
     assert json.loads((out / "summary.json").read_text()) == summary
     assert summary["mixing"] == 0.5
     rmse = summary["test_rmse"]
@@ -250,18 +253,18 @@ def test_coverage_is_the_distance_to_the_nearest_pick():
 
 def test_picks_worse_than_random_ones_are_said_to_be():
     from propmap.workflows._options import Method
-    from propmap.workflows._select import _warn_if_worse_than_random
+    from propmap.workflows._select_curves import warn_if_worse_than_random
 
     errors = {
         "pcov-cur": np.array([1.0, 0.96]),
         "random": np.array([[0.9, 0.84], [0.9, 0.86], [0.9, 0.88]]),
     }
     with pytest.warns(UserWarning, match="predict worse than random ones"):
-        _warn_if_worse_than_random(Method.pcov_cur, 100, errors)
+        warn_if_worse_than_random(Method.pcov_cur, 100, errors)
     errors["pcov-cur"] = np.array([1.0, 0.87])  # within the random spread
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        _warn_if_worse_than_random(Method.pcov_cur, 100, errors)
+        warn_if_worse_than_random(Method.pcov_cur, 100, errors)
 
 
 def test_the_default_method_is_the_one_that_measured_best_per_axis(
@@ -276,3 +279,110 @@ def test_the_default_method_is_the_one_that_measured_best_per_axis(
         [qm9_file], tmp_path / "f", count=5, target="gap", soap=small_soap
     )
     assert features["method"] == "pcov-cur"
+
+
+@pytest.mark.filterwarnings("ignore:.*predict worse than random ones")
+@pytest.mark.parametrize("method", ["fps", "pcov-cur"])
+def test_exclude_continues_from_structures_computed_before(
+    qm9_file, tmp_path, small_soap, method
+):
+    """--exclude: structures computed already are picked first (as a warm
+    start), so copies of them among the candidates are never picked again;
+    the picks come out as extxyz with their properties and rank, and a viewer
+    marks them, the structures computed before and the rest."""
+    molecules = ase.io.read(qm9_file, ":")
+    computed = tmp_path / "computed.extxyz"
+    # the first 6 candidates were computed already (same molecules)
+    ase.io.write(computed, molecules[:6], format="extxyz")
+    out = tmp_path / "picks"
+    summary = run_selection(
+        [qm9_file], out, method=method, axis="samples", count=10, target="gap",
+        soap=small_soap, exclude=[computed],
+    )  # fmt: skip
+    assert summary["excluded"] == 6
+    assert set(summary["files"]) == set(SELECT_FILES)
+    selected = (out / "selected.csv").read_text().splitlines()[1:]
+    indices = [int(line.split(",")[1]) for line in selected]
+    assert len(indices) == 10
+    assert not set(indices) & set(range(6))  # computed: not picked again
+    alone = run_selection(
+        [qm9_file], tmp_path / "alone", method=method, axis="samples", count=10,
+        target="gap", soap=small_soap,
+    )  # fmt: skip
+    assert alone["excluded"] == 0
+    picked = ase.io.read(out / "picked.extxyz", ":")
+    assert [a.info["selection_rank"] for a in picked] == list(range(1, 11))
+    for atoms, index in zip(picked, indices, strict=True):
+        assert atoms.info["selection_method"] == method
+        assert atoms.info["gap"] == pytest.approx(molecules[index].info["gap"])
+        np.testing.assert_allclose(atoms.positions, molecules[index].positions)
+    viewer = (out / "viewer.html").read_text()
+    assert "computed before (--exclude)" in viewer
+    assert "pick rank" in viewer
+    # the curves train on the structures computed before too: with 6 of them
+    # beside the first pick, the error is not that of one molecule's mean
+    first = summary["test_rmse"][method][0]
+    assert first != pytest.approx(alone["test_rmse"][method][0])
+
+
+def test_exclude_is_refused_where_it_cannot_mean_anything(
+    qm9_file, tmp_path, small_soap
+):
+    molecules = ase.io.read(qm9_file, ":")
+    bare = tmp_path / "bare.extxyz"
+    stripped = [a.copy() for a in molecules[:3]]
+    for atoms in stripped:
+        atoms.info = {}
+    ase.io.write(bare, stripped, format="extxyz")
+    with pytest.raises(WorkflowError, match="it continues a selection of samples"):
+        run_selection([qm9_file], tmp_path / "a", exclude=[bare], soap=small_soap)
+    with pytest.raises(WorkflowError, match="3 of the 3 excluded structures have no"):
+        run_selection(
+            [qm9_file], tmp_path / "b", axis="samples", target="gap",
+            exclude=[bare], soap=small_soap,
+        )  # fmt: skip
+    # without a target they need none
+    summary = run_selection(
+        [qm9_file], tmp_path / "c", method="fps", axis="samples", count=4,
+        exclude=[bare], soap=small_soap,
+    )  # fmt: skip
+    assert summary["excluded"] == 3
+    assert summary["coverage"]["fps"]["largest"][-1] > 0
+    from typer.testing import CliRunner
+
+    from propmap.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        ["select", str(qm9_file), "--axis", "samples", "--count", "4",
+         "--exclude", str(bare), "--cutoff", "3.5", "--max-radial", "2",
+         "--max-angular", "2", "-o", str(tmp_path / "cli")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "selected 4 samples by fps after the 3 computed before" in result.stdout
+    assert (tmp_path / "cli" / "picked.extxyz").stat().st_size > 0
+
+
+@pytest.mark.browser
+def test_the_selection_viewer_marks_the_picks(qm9_file, tmp_path, small_soap, visit):
+    from browser_helpers import assert_clean
+
+    molecules = ase.io.read(qm9_file, ":")
+    computed = tmp_path / "computed.extxyz"
+    ase.io.write(computed, molecules[:4], format="extxyz")
+    out = tmp_path / "picks"
+    summary = run_selection(
+        [qm9_file], out, method="fps", axis="samples", count=8, target="gap",
+        soap=small_soap, exclude=[computed],
+    )  # fmt: skip
+    page = visit(out / "viewer.html")
+    assert page.status == "loaded", page.page.inner_text("#propmap-error")
+    assert_clean(page)
+    assert page.map_traces()[0]["points"] == summary["samples"] + 4
+    values = page.page.evaluate(
+        "JSON.parse(document.getElementById('propmap-dataset').textContent)"
+        ".properties.selection.values"
+    )
+    assert values.count("picked") == 8
+    assert values.count("computed before (--exclude)") == 4
+    assert values.count("held out (test)") == summary["n_test"]

@@ -71,10 +71,18 @@ def select_command(
     force: Force = False,
     scheduler: Scheduler = None,
     workers: Workers = None,
+    exclude: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Structures computed already (repeat for several files): the "
+            "picks of samples continue from them, and every curve trains on them."
+        ),
+    ] = None,
 ) -> None:
     """Select features or samples; writes the picks, the test error against the
     number selected (for the method, its plain counterpart and random picks),
-    summary.json and report.html."""
+    summary.json and report.html; for samples also the picked structures
+    (picked.extxyz, with their properties) and a viewer marking them."""
     from propmap.workflows import ClusterOptions, SoapOptions, run_selection
 
     summary = run_selection(
@@ -91,6 +99,7 @@ def select_command(
         seed=seed,
         force=force,
         cluster=ClusterOptions(scheduler, workers),
+        exclude=exclude,
     )
     if summary["test_rmse"] is not None:
         final = {name: values[-1] for name, values in summary["test_rmse"].items()}
@@ -102,6 +111,9 @@ def select_command(
         measured = f"largest distance to the picks at {count}: " + ", ".join(
             f"{name} {c['largest'][-1]:.3g}" for name, c in covered.items()
         )
+    before = summary["excluded"]
+    after = f" after the {before} computed before" if before else ""
     typer.echo(
-        f"selected {count} {axis} by {summary['method']}; {measured}; wrote {out}/"
+        f"selected {count} {axis} by {summary['method']}{after}; {measured}; "
+        f"wrote {out}/"
     )

@@ -73,6 +73,17 @@ class SelectionStrategy:
         return {}
 
 
+def _given_picks(selected, axis_name: str) -> list[int]:
+    """``selected=`` of :meth:`GreedySelector.fit` as a list of indices."""
+    picks = np.asarray(selected)
+    if picks.ndim != 1 or (picks.size and not np.issubdtype(picks.dtype, np.integer)):
+        raise ValueError(
+            f"selected must be a 1-D sequence of {axis_name} indices, got "
+            f"{picks.dtype} of shape {picks.shape}."
+        )
+    return [int(index) for index in picks]
+
+
 def _progress(iterable, enabled: bool, description: str):
     """Wrap with a rich progress bar when asked, on a terminal (stderr)."""
     from propmap.utils._progress import tracked
@@ -164,7 +175,7 @@ class GreedySelector(BaseEstimator):
         return X if self._axis == 0 else X.T
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, warm_start=None):
+    def fit(self, X, y=None, warm_start=None, *, selected=None):
         """Select samples or features greedily.
 
         Parameters
@@ -178,6 +189,13 @@ class GreedySelector(BaseEstimator):
             For this call only, continue the previous selection (True) or start
             afresh (False), as scikit-matter spells it; None uses the
             ``warm_start`` parameter, which is left unchanged either way.
+        selected : array-like of int, default=None
+            Samples (or features) of X taken as selected already, in order —
+            e.g. structures computed before: the selection continues from them
+            exactly as a warm start from a fit that had picked them would
+            (FPS's ``initialize`` is then not used). They open
+            ``selected_idx_`` and count towards ``n_to_select``; their scores
+            are inf. Not with ``warm_start``.
 
         Returns
         -------
@@ -187,6 +205,12 @@ class GreedySelector(BaseEstimator):
             raise ValueError(f"warm_start must be a bool or None, got {warm_start!r}.")
         warm = self.warm_start if warm_start is None else bool(warm_start)
         continuing = warm and hasattr(self, "selected_idx_")
+        given, selected = selected, None  # (the name is the mask's below)
+        if continuing and given is not None:
+            raise ValueError(
+                "selected= starts a selection from given picks; warm_start=True "
+                "continues the previous one: give one of them."
+            )
         if continuing:
             previous = np.asarray(self.selected_idx_, dtype=int)
             previous_shape = (self.n_samples_in_, self.n_features_in_)
@@ -228,7 +252,12 @@ class GreedySelector(BaseEstimator):
             selected[index] = True
             strategy.update_after_pick(index)
 
-        start = list(previous) if continuing else strategy.initial_picks()
+        if continuing:
+            start = list(previous)
+        elif given is not None:
+            start = _given_picks(given, self._axis_name)
+        else:
+            start = strategy.initial_picks()
         for index in start:
             index = int(index)
             if not 0 <= index < n_items:
@@ -243,8 +272,8 @@ class GreedySelector(BaseEstimator):
             scores = list(self._selection_scores_)
         if len(picks) > target:
             raise ValueError(
-                f"{len(picks)} {self._axis_name}s are already selected (initialize or "
-                f"warm start), more than n_to_select={target}."
+                f"{len(picks)} {self._axis_name}s are already selected (initialize, "
+                f"selected= or warm start), more than n_to_select={target}."
             )
 
         random_state = check_random_state(self.random_state)

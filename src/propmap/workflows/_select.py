@@ -13,7 +13,20 @@ from propmap.workflows._cluster import ClusterOptions, cluster_client
 from propmap.workflows._inputs import feature_names, read_rows
 from propmap.workflows._options import Aggregate, Axis, Method, SoapOptions
 from propmap.workflows._options import WorkflowError as _Error
-from propmap.workflows._scores import rmse
+from propmap.workflows._select_curves import (
+    held_out_error,
+    streamed_errors,
+    warn_if_worse_than_random,
+)
+from propmap.workflows._select_picks import (
+    CANDIDATE,
+    COMPUTED,
+    HELD_OUT,
+    PICKED,
+    read_with_excluded,
+    write_picked,
+    write_selection_viewer,
+)
 from propmap.workflows._select_report import RANDOM_REPEATS, coverage_of, write_report
 from propmap.workflows._steps import (
     check_memory,
@@ -39,9 +52,6 @@ CLASS_NAMES = {
     Method.pcov_fps: "PCovFPS",
     Method.pcov_cur: "PCovCUR",
 }
-# fewer picked samples than this predict their mean: RidgeCV's leave-one-out
-# choice of the penalty is degenerate on two rows (it flips with rounding)
-_MIN_RIDGE_ROWS = 3
 DEFAULT_MIXING = 0.5
 # measured (test RMSE of a ridge trained on 100 picked samples, QM9 gap): on the
 # shipped 2,000, CUR 0.849, FPS 0.892, PCov-FPS 0.900, PCov-CUR 1.006 (random
@@ -53,6 +63,9 @@ SELECT_FILES = {
     "curve": "selection_curve.png",
     "summary": "summary.json",
     "report": "report.html",
+    # samples only: the picked structures and a viewer marking them
+    "picked": "picked.extxyz",
+    "viewer": "viewer.html",
 }
 
 
@@ -66,28 +79,6 @@ def _selector(method: Method, axis: Axis, count: int, seed: int, mixing):
     if method in (Method.pcov_fps, Method.pcov_cur):
         selector.set_params(mixing=mixing)
     return selector
-
-
-def _ridge():
-    from sklearn.linear_model import RidgeCV
-
-    return RidgeCV(alphas=np.logspace(-6, 3, 10))
-
-
-def _test_error(X, y, train, test, picked, axis: Axis) -> float:
-    """Test RMSE of a ridge regression on the picked features (trained on the
-    training samples) or trained on the picked training samples (all features)."""
-    model = _ridge()
-    if axis == Axis.features:
-        model.fit(X[np.ix_(train, picked)], y[train])
-        prediction = model.predict(X[np.ix_(test, picked)])
-    else:
-        rows = train[picked]
-        if rows.size < _MIN_RIDGE_ROWS:
-            return float(rmse(y[test], np.full(test.size, y[rows].mean())))
-        model.fit(X[rows], y[rows])
-        prediction = model.predict(X[test])
-    return float(rmse(y[test], prediction))
 
 
 def _check_options(method, axis, count, mixing) -> tuple[Method, Axis, float | None]:
@@ -131,6 +122,7 @@ def run_selection(
     seed: int = 0,
     force: bool = False,
     cluster: ClusterOptions | None = None,
+    exclude: list[Path] | None = None,
 ) -> dict[str, Any]:
     """Select features or samples, and measure the test error of a ridge model
     against the number selected, for the method, its plain counterpart and random
@@ -169,6 +161,11 @@ def run_selection(
         never all loaded here;
         feature selection reads X once, sample FPS and PCov-FPS keep the rows on
         the workers, and the error curve makes one pass for all its models.
+    exclude : list of path-like or None, default=None
+        Structures computed already (e.g. an existing DFT set): the selection
+        of samples continues from them as if it had picked them first, the
+        error curve trains on them with the picks, and the coverage counts
+        them as picks. Structure inputs, in memory.
 
     Returns
     -------
@@ -184,16 +181,27 @@ def run_selection(
             "--scheduler and --workers stream structure files; a feature table is "
             "read whole: leave them out."
         )
+    if exclude:
+        if axis != Axis.samples:
+            raise _Error(
+                "--exclude names structures computed already: it continues a "
+                "selection of samples (--axis samples)."
+            )
+        if is_feature_file(paths) or is_feature_file(exclude) or streamed:
+            raise _Error(
+                "--exclude takes structure files beside structure inputs, read "
+                "in memory (not a feature table, not with --scheduler/--workers)."
+            )
     with output_folder(out, force) as out, cluster_client(cluster), timed_stages():
         return _select(
             paths, out, method, axis, count, target, mixing, test_fraction, soap,
-            aggregate, progress, seed, streamed,
+            aggregate, progress, seed, streamed, exclude or [],
         )  # fmt: skip
 
 
 def _select(
     paths, out, method, axis, count, target, mixing, test_fraction, soap, aggregate,
-    progress, seed, streamed=False,
+    progress, seed, streamed=False, exclude=(),
 ):  # fmt: skip
     import pandas as pd
     from sklearn.base import clone
@@ -202,10 +210,16 @@ def _select(
     from propmap._files import write_atomically
     from propmap.viz import save_figure, selection_curves
 
-    inputs = read_rows(
-        paths, target, soap=soap, aggregate=aggregate, progress=progress,
-        streamed=streamed, keep_structures=False,
-    )  # fmt: skip
+    excluded = 0
+    if exclude:
+        inputs, excluded = read_with_excluded(
+            paths, exclude, target, soap, aggregate, progress
+        )
+    else:
+        inputs = read_rows(
+            paths, target, soap=soap, aggregate=aggregate, progress=progress,
+            streamed=streamed, keep_structures=axis == Axis.samples,
+        )  # fmt: skip
     # (streamed: X computed once, kept on the workers for the passes that follow)
     X, y, sample_names = inputs.X, inputs.y, inputs.names
     names = feature_names(inputs)
@@ -222,7 +236,7 @@ def _select(
         )
     if y is not None and not np.all(np.isfinite(y)):
         raise _Error("the target has missing or non-numeric values.")
-    n_samples, n_features = X.shape
+    n_samples, n_features = X.shape[0] - excluded, X.shape[1]
     if n_samples < 5:
         raise _Error(
             f"{n_samples} samples are too few for a test split; give at least 5."
@@ -247,15 +261,23 @@ def _select(
     if y is not None:
         spread = y[train].std()
         y_scaled = (y - y[train].mean()) / (spread if spread > 0 else 1.0)
-    pool = X[train]  # selection sees only the training samples
+    # selection sees only the training samples, and those computed before
+    # (last in the pool, taken as picked already)
+    fixed = np.arange(n_samples, n_samples + excluded)
+    pooled = np.r_[train, fixed]
+    pool = X[pooled]
+    given = np.arange(train.size, pooled.size)
     stage(f"{method} selection of {count} {axis}", progress)
 
     def select(name: Method) -> np.ndarray:
-        selector = _selector(name, axis, count, seed, mixing)
+        selector = _selector(name, axis, count + excluded, seed, mixing)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            selector.fit(pool, None if y_scaled is None else y_scaled[train])
-        return np.asarray(selector.selected_idx_)
+            selector.fit(
+                pool, None if y_scaled is None else y_scaled[pooled],
+                selected=given if excluded else None,
+            )  # fmt: skip
+        return np.asarray(selector.selected_idx_)[excluded:]
 
     chosen = select(method)
     picks = {method.value: chosen}
@@ -270,28 +292,32 @@ def _select(
         pass
     elif streamed:
         stage("error curve (one pass)", progress)
-        errors = _streamed_errors(X, y, train, test, picks, orders, counts, axis)
+        errors = streamed_errors(X, y, train, test, picks, orders, counts, axis)
     else:
-        errors = {
-            name: np.array(
-                [_test_error(X, y, train, test, p[:k], axis) for k in counts]
+        computed = fixed if excluded else None
+
+        def curve(order):
+            return np.array(
+                [
+                    held_out_error(X, y, train, test, order[:k], axis, computed)
+                    for k in counts
+                ]
             )
-            for name, p in picks.items()
-        }
-        errors["random"] = np.array(
-            [
-                [_test_error(X, y, train, test, order[:k], axis) for k in counts]
-                for order in orders
-            ]
-        )
+
+        errors = {name: curve(p) for name, p in picks.items()}
+        errors["random"] = np.array([curve(order) for order in orders])
     if errors is not None:
-        _warn_if_worse_than_random(method, count, errors)
+        warn_if_worse_than_random(method, count, errors)
     coverage = None
     if isinstance(pool, np.ndarray):
         stage("coverage of the picks", progress)
         points = pool if axis == Axis.samples else pool.T
-        coverage = {name: coverage_of(points, p, counts) for name, p in picks.items()}
-        randoms = [coverage_of(points, order, counts) for order in orders]
+
+        def covered(order):  # the structures computed before count as picks
+            return coverage_of(points, np.r_[given, order], counts + excluded)
+
+        coverage = {name: covered(p) for name, p in picks.items()}
+        randoms = [covered(order) for order in orders]
         coverage["random"] = {
             key: np.mean([r[key] for r in randoms], axis=0).tolist()
             for key in ("largest", "mean")
@@ -304,8 +330,18 @@ def _select(
             "name": [labels[i] for i in chosen],
         }
     )
-    files = {name: out / file for name, file in SELECT_FILES.items()}
+    written = dict(SELECT_FILES)
+    if axis != Axis.samples:
+        del written["picked"], written["viewer"]
+    else:
+        if inputs.structures is None:
+            del written["picked"]
+        if streamed:  # the rows stay on the workers
+            del written["viewer"]
+    files = {name: out / file for name, file in written.items()}
     write_atomically(files["selected"], lambda f: selected.to_csv(f, index=False))
+    if axis == Axis.samples:
+        _write_picks(files, inputs, X, y, target, train, test, fixed, chosen, method)
     if errors is not None:
         save_figure(
             selection_curves(counts, errors, ylabel="test RMSE"), files["curve"]
@@ -331,6 +367,8 @@ def _select(
         "features": n_features,
         "n_train": int(train.size),
         "n_test": int(test.size),
+        # structures computed before (--exclude): picked first, in every curve
+        "excluded": excluded,
         "counts": counts.tolist(),
         "test_rmse": None
         if errors is None
@@ -342,66 +380,29 @@ def _select(
         # samples, or the columns across them): None on a cluster
         "coverage": coverage,
         "seed": seed,
-        "files": SELECT_FILES,
+        "files": written,
     }
     write_json(files["summary"], summary)
     write_report(files["report"], summary, files["curve"], selected)
     return summary
 
 
-def _streamed_errors(X, y, train, test, picks, orders, counts, axis) -> dict:
-    """The error curves of :func:`_select` for a dask X: the picked columns (or
-    rows) are read once, and the test predictions of every model come from one
-    pass over the test rows."""
-    largest = int(counts.max())
-    chosen = [*(p[:largest] for p in picks.values()), *(o[:largest] for o in orders)]
-    if axis == Axis.features:
-        # every curve needs only the picked columns: read them once
-        needed = np.unique(np.concatenate(chosen))
-        compact = np.asarray(X[:, needed].compute())
-        where = np.searchsorted(needed, np.arange(X.shape[1]))
-
-        def error(picked):
-            return _test_error(compact, y, train, test, where[picked], axis)
-
-    else:
-        needed = np.unique(train[np.concatenate(chosen)])
-        rows = np.asarray(X[needed].compute())
-        models = []
-
-        def error(picked):  # fit now; predict below, all models in one pass
-            used = train[picked]
-            if used.size < _MIN_RIDGE_ROWS:
-                models.append(float(y[used].mean()))
-            else:
-                model = _ridge().fit(rows[np.searchsorted(needed, used)], y[used])
-                models.append(model)
-            return len(models) - 1
-
-    curves = {
-        name: np.array([error(p[:k]) for k in counts]) for name, p in picks.items()
-    }
-    curves["random"] = np.array([[error(o[:k]) for k in counts] for o in orders])
-    if axis == Axis.features:
-        return curves
-
-    def predict(block):
-        return np.column_stack(
-            [
-                np.full(len(block), model)
-                if isinstance(model, float)
-                else model.predict(block)
-                for model in models
-            ]
-        )
-
-    test_rows = X[np.sort(test)]
-    predictions = test_rows.map_blocks(
-        predict, chunks=(test_rows.chunks[0], (len(models),)), dtype=np.float64
-    ).compute()
-    truth = np.repeat(y[np.sort(test)][:, None], len(models), axis=1)
-    errors = rmse(truth, predictions, multioutput="raw_values")
-    return {name: errors[indices] for name, indices in curves.items()}
+def _write_picks(files, inputs, X, y, target, train, test, fixed, chosen, method):
+    """picked.extxyz (structures) and the viewer of every sample (rows of X:
+    the candidates, then those computed before)."""
+    picked = train[chosen]
+    if "picked" in files:
+        write_picked(files["picked"], inputs.structures, picked, method.value)
+    if "viewer" not in files:
+        return
+    groups = np.full(X.shape[0], CANDIDATE, dtype=object)
+    groups[test], groups[fixed], groups[picked] = HELD_OUT, COMPUTED, PICKED
+    ranks = np.zeros(X.shape[0], dtype=int)
+    ranks[picked] = np.arange(1, picked.size + 1)
+    write_selection_viewer(
+        files["viewer"], X, inputs.structures, groups, ranks, target, y,
+        f"propmap: {method.value} picks",
+    )  # fmt: skip
 
 
 # Largest set of n_rows x n_columns arrays the CUR strategies hold at once: for
@@ -411,23 +412,6 @@ def _streamed_errors(X, y, train, test, picks, orders, counts, axis) -> dict:
 # singular vectors, LAPACK's workspace and the contiguous basis, n x d): no d x d
 # matrix is formed.
 _WIDE_COPIES, _SQUARE_COPIES = 4, 3
-
-
-def _warn_if_worse_than_random(method: Method, count: int, errors) -> None:
-    """Say so when the method's picks predict worse than random ones (by more
-    than the random orders' standard deviation)."""
-    mine = float(errors[method.value][-1])
-    randoms = errors["random"][:, -1]
-    chance = float(np.mean(randoms))
-    # beyond the random orders' own spread, not by the luck of a few picks
-    if mine > chance + float(np.std(randoms)):
-        warnings.warn(
-            f"{method.value}'s {count} picks predict worse than random ones (test "
-            f"RMSE {mine:.3g} against {chance:.3g}, the mean of {RANDOM_REPEATS} "
-            "random orders): see the curve, and try another method.",
-            UserWarning,
-            stacklevel=4,
-        )
 
 
 def _check_selection_memory(
