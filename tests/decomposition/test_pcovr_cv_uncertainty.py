@@ -179,3 +179,39 @@ def test_the_training_rows_variance_is_the_closed_form(data, folds, center, dtyp
     np.testing.assert_allclose(
         model.posterior_variance(X.astype(dtype)), expected, rtol=1e-4, atol=1e-7
     )
+
+
+@pytest.mark.parametrize("center", [True, False])
+def test_the_grouped_posterior_takes_any_row(center):
+    """Per-atom features (rows zero outside one group of columns) keep the
+    posterior in the groups' basis; new rows of one group, of several, with
+    columns outside every group, or of zeros get the closed form's q."""
+    from propmap.decomposition._uncertainty import GroupedPosterior
+
+    X, y = _grouped(n=900, width=30)
+    X = np.hstack([X, np.zeros((X.shape[0], 4))])  # columns no row uses
+    if not center:
+        y = y - y.mean()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UncenteredDataWarning)
+        model = PCovRCV(center=center, random_state=0).fit(X, y)
+    assert isinstance(model.posterior_, GroupedPosterior)
+    rng = np.random.default_rng(5)
+    fresh, _ = _grouped(n=40, width=30, seed=9)
+    fresh = np.hstack([fresh, np.zeros((40, 4))])
+    several = fresh[:10] + fresh[10:20][:, ::-1]
+    outside = fresh[20:30].copy()
+    outside[:, -4:] = rng.normal(size=(10, 4))
+    rows = np.vstack([fresh, several, outside, np.zeros((2, X.shape[1]))])
+    mean = X.mean(axis=0) if center else np.zeros(X.shape[1])
+    centred = X - mean
+    inverse = np.linalg.inv(
+        centred.T @ centred + model.best_penalty_ * np.eye(X.shape[1])
+    )
+    shifted = rows - mean
+    expected = np.einsum("ij,jk,ik->i", shifted, inverse, shifted)
+    np.testing.assert_allclose(
+        model.posterior_variance(rows), expected, rtol=1e-4, atol=1e-8
+    )
+    # rows far outside the groups' span are far outside the domain
+    assert not model.in_domain(outside).any()

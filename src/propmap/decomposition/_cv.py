@@ -298,8 +298,10 @@ class PCovRCV(PCovR):
         intercept of the means when ``center=True``).
     y_mean_ : float or ndarray of shape (n_targets,)
         The targets' means taken off in the fit (0 unless ``center=True``).
-    posterior_ : RidgePosterior
-        The ridge's posterior variance q of new rows (:meth:`posterior_variance`).
+    posterior_ : RidgePosterior or GroupedPosterior
+        The ridge's posterior variance q of new rows (:meth:`posterior_variance`):
+        in the column groups' basis where X has them (per-atom features), else
+        along the directions the data pin down.
     noise_std_, latent_noise_std_ : float or ndarray of shape (n_targets,)
         The noise levels s of the full ridge and of the prediction through the
         latent space, calibrated on up to 2,000 held-out rows of the folds:
@@ -450,8 +452,9 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
                 self.train_variance_ = training.variance(self.best_penalty_)
             self._calibrate(paths, held_targets, checks)
             self._refit(
-                totals, rank, span, spectrum, column_sums, shape, dtype, targets_1d
-            )
+                totals, rank, span, spectrum, column_sums, shape, dtype, targets_1d,
+                None if is_dask_array(X) else training,
+            )  # fmt: skip
             advance(refit)
         return self
 
@@ -485,6 +488,7 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
             n if span.centred_apart else 0,
             n,
             alphas,
+            span.group_blocks(),
         )
         if span.kernel is None and labels is not None:
             # k-fold: each fold's moments from one pass over X, no n x r Z
@@ -690,9 +694,12 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
         )  # fmt: skip
 
     def _refit(
-        self, totals, rank, span, spectrum, column_sums, shape, dtype, targets_1d
-    ):
-        """PCovR with the chosen α and penalty on all rows, from their moments."""
+        self, totals, rank, span, spectrum, column_sums, shape, dtype, targets_1d,
+        training=None,
+    ):  # fmt: skip
+        """PCovR with the chosen α and penalty on all rows, from their moments;
+        the posterior in the column groups' basis where ``training`` (a
+        :class:`TrainingVariance`) has them."""
         n_samples, n_features = shape
         self.n_samples_in_ = n_samples
         self.n_features_in_ = n_features
@@ -730,7 +737,12 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
         )  # fmt: skip
         self._finish_fit(dtype, targets_1d)
         # the ridge's posterior, for the uncertainty of new rows
-        self.posterior_ = RidgePosterior.from_eigenpairs(
+        grouped = (
+            None
+            if training is None
+            else training.posterior(self.best_penalty_, n_features)
+        )
+        self.posterior_ = grouped or RidgePosterior.from_eigenpairs(
             span, None if spectrum is not None else vectors, values,
             self.best_penalty_, self.mean_ if self.center else None,
         )  # fmt: skip

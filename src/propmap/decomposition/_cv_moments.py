@@ -254,6 +254,16 @@ class Span:
     def rank(self) -> int:
         return self.basis.shape[1]
 
+    def group_blocks(self) -> list | None:
+        """(columns, basis, coordinates) of each column group's part of the
+        basis; None when the span has no groups."""
+        blocks = [
+            (columns, basis, filled)
+            for rows, columns, basis, filled in self.pieces
+            if rows is not None and basis.size
+        ]
+        return blocks or None
+
     def _grouped_basis(self, X, rank_tol, advance, mean, groups) -> np.ndarray:
         """The direct sum of the groups' bases. The thresholds are those of the
         whole (centred) ``XᵀX``: its largest diagonal entry for the pivots, its

@@ -26,6 +26,7 @@ from sklearn.utils import check_random_state, gen_batches
 __all__ = [
     "CALIBRATION_ROWS",
     "DOMAIN_QUANTILE",
+    "GroupedPosterior",
     "HeldOutRows",
     "RidgePosterior",
     "TrainingVariance",
@@ -111,6 +112,93 @@ class RidgePosterior:
         return out
 
 
+class GroupedPosterior:
+    r"""``q(x)`` of a ridge fitted on rows that are each zero outside one of a
+    few ranges of columns (per-atom SOAP features: an atom's lie in its
+    element's columns), kept in the basis of their span.
+
+    The basis is the direct sum of the groups' bases (``blocks``: the columns
+    of each group, their d_g x r_g basis in float32, and the coordinates it
+    fills), an eigenbasis of the groups' own ``XᵀX`` (eigenvalues g); with the
+    mean's coordinates c and m rows, the centred moments are
+    ``diag(g) − m c cᵀ``. A row's coordinates ``z = Bᵀx`` then give its q in
+    the span exactly as :class:`TrainingVariance` (Sherman–Morrison), and its
+    part outside the span, ``‖x − B z‖²`` (the mean lies in the span), the
+    prior's 1/λ. Any row is taken (nonzero in several groups, or outside them
+    all: those columns lie outside the span); a row of one group costs
+    ``4 d_g r_g`` flops instead of the dense posterior's ``4 d k`` (25x fewer for
+    QM9's five elements), and the model keeps ``Σ d_g r_g`` numbers, not
+    ``d k``.
+
+    Parameters
+    ----------
+    blocks : list of (slice, ndarray of shape (d_g, r_g), ndarray of int)
+    values : ndarray of shape (r,)
+        g.
+    centre : ndarray of shape (r,)
+        c (zeros when uncentred).
+    count : int
+        m (0 when uncentred).
+    penalty : float
+        λ.
+    n_features : int
+    """
+
+    def __init__(self, blocks, values, centre, count, penalty, n_features) -> None:
+        self.blocks = [
+            (columns, np.asarray(basis, dtype=np.float32), np.asarray(filled))
+            for columns, basis, filled in blocks
+        ]
+        self.penalty = float(penalty)
+        self.inverse = 1.0 / (
+            np.clip(np.asarray(values, np.float64), 0.0, None) + self.penalty
+        )
+        self.centre = np.asarray(centre, dtype=np.float64)
+        self.count = int(count)
+        self.base = float(self.inverse @ self.centre**2)  # cᵀA⁻¹c
+        inside = np.zeros(n_features, dtype=bool)
+        for columns, _, _ in self.blocks:
+            inside[columns] = True
+        self.outside = np.flatnonzero(~inside)
+
+    def variance(self, X) -> np.ndarray:
+        """q of every row of X (float64), a block of rows at a time, each group
+        on the rows nonzero in its columns."""
+        out = np.empty(X.shape[0])
+        for rows in gen_batches(X.shape[0], 1024):
+            part = np.asarray(X[rows])
+            square = np.zeros(part.shape[0])  # z̃ᵀA⁻¹z̃ − cᵀA⁻¹c
+            along = np.zeros(part.shape[0])  # cᵀA⁻¹z
+            rest = np.zeros(part.shape[0])  # ‖x − B z‖²
+            for columns, basis, filled in self.blocks:
+                here = np.asarray(part[:, columns], dtype=np.float32)
+                active = np.flatnonzero(np.any(here != 0, axis=1))
+                if active.size == 0:
+                    continue
+                here = here[active]
+                z = here @ basis
+                residual = here - z @ basis.T
+                rest[active] += np.einsum(
+                    "ij,ij->i", residual, residual, dtype=np.float64
+                )
+                z = np.asarray(z, dtype=np.float64)
+                c, inverse = self.centre[filled], self.inverse[filled]
+                square[active] += (z * (z - 2.0 * c)) @ inverse
+                along[active] += z @ (c * inverse)
+            if self.outside.size:
+                beyond = np.asarray(part[:, self.outside], dtype=np.float64)
+                rest += np.einsum("ij,ij->i", beyond, beyond)
+            q = self.base + square
+            if self.count:
+                q += (
+                    self.count
+                    * (along - self.base) ** 2
+                    / (1.0 - self.count * self.base)
+                )
+            out[rows] = np.clip(q, 0.0, None) + rest / self.penalty
+        return out
+
+
 class TrainingVariance:
     r"""q of the rows a ridge is fitted on, for every penalty of a grid, gathered
     while the cross-validation reads their coordinates in the basis of their
@@ -144,9 +232,16 @@ class TrainingVariance:
         m.
     n_rows : int
     penalties : ndarray of shape (n_penalties,)
+    blocks : list or None
+        The span's column groups (:meth:`Span.group_blocks`), for
+        :meth:`posterior`.
     """
 
-    def __init__(self, values, centre, count: int, n_rows: int, penalties) -> None:
+    def __init__(
+        self, values, centre, count: int, n_rows: int, penalties, blocks=None
+    ) -> None:
+        self.values = np.asarray(values, dtype=np.float64)
+        self.blocks = blocks  # the span's column groups (Span.group_blocks)
         self.penalties = np.asarray(penalties, dtype=np.float64)
         self.inverse = 1.0 / (
             np.clip(np.asarray(values, np.float64), 0.0, None)[None, :]
@@ -167,6 +262,15 @@ class TrainingVariance:
         inverse = self.inverse[:, filled].T
         self.square[rows] += (z * (z - 2.0 * c)) @ inverse
         self.along[rows] += (z * c) @ inverse
+
+    def posterior(self, penalty: float, n_features: int) -> GroupedPosterior | None:
+        """The posterior of new rows at ``penalty`` in the groups' basis (None
+        when the span has no column groups)."""
+        if self.blocks is None:
+            return None
+        return GroupedPosterior(
+            self.blocks, self.values, self.centre, self.count, penalty, n_features
+        )
 
     def variance(self, penalty: float) -> np.ndarray:
         """q of every row at ``penalty`` (one of the grid's)."""
