@@ -146,3 +146,93 @@ def test_per_molecule_aggregate_on_clusters_of_molecules():
     # the sum aggregate cannot: the same molecules, a different total
     summed = AdditiveModel(soap, aggregate="sum").fit(structures, y)
     assert np.abs(summed.predict(structures) - y).max() > 0.1
+
+
+def _design(model, structures):
+    """The structures' features, through the public steps."""
+    rows, owners = model.atom_features(structures)
+    return model.aggregate_atoms(rows, owners, structures)
+
+
+@pytest.mark.parametrize("aggregate", ["sum", "mean", "molecule"])
+@pytest.mark.parametrize("intercept", [True, False])
+def test_the_uncertainty_is_the_ridge_posterior(hydrocarbons, aggregate, intercept):
+    """σ of a structure is s sqrt(1 + q), q the ridge's posterior variance of
+    its features (1/n for an unpenalised intercept); a contribution's is s
+    sqrt(q) of its own row, and the atoms of a structure together (summed
+    rows) give the structure's q."""
+    rng = np.random.default_rng(1)
+    y = element_property(hydrocarbons, {"H": -0.5, "C": -38.0, "O": -75.0})
+    y = y + rng.normal(scale=0.2, size=y.size)
+    model = AdditiveModel(
+        SMALL, regressor=Ridge(alpha=0.3, fit_intercept=intercept),
+        aggregate=aggregate,
+    ).fit(hydrocarbons[:40], y[:40])  # fmt: skip
+    design = _design(model, hydrocarbons[:40])
+    mean = design.mean(axis=0) if intercept else np.zeros(design.shape[1])
+    inverse = np.linalg.inv(
+        (design - mean).T @ (design - mean) + 0.3 * np.eye(design.shape[1])
+    )
+    new = hydrocarbons[40:]
+    new_design = _design(model, new)
+    shifted = new_design - mean
+    q = np.einsum("ij,jk,ik->i", shifted, inverse, shifted) + (
+        1 / 40 if intercept else 0
+    )
+    predicted, std = model.predict(new, return_std=True)
+    np.testing.assert_allclose(predicted, model.predict(new))
+    np.testing.assert_allclose(std, model.noise_std_ * np.sqrt(1 + q), rtol=1e-4)
+    values, stds = model.atom_contributions(new, return_std=True)
+    assert [s.shape for s in stds] == [v.shape for v in values]
+    assert all(np.all(s > 0) for s in stds)
+    # every atom of a structure as one group: the structure's own q (with a
+    # per-molecule sum, m_S times its features)
+    groups = [(k, np.arange(len(a))) for k, a in enumerate(new)]
+    sums, group_stds = model.group_contributions(new, groups, return_std=True)
+    np.testing.assert_allclose(sums, [v.sum() for v in values])
+    times = np.ones(len(new))
+    if aggregate == "molecule":
+        times = model._molecule_counts(new)
+    np.testing.assert_allclose(
+        group_stds, model.noise_std_ * np.sqrt(q) * times, rtol=1e-4
+    )
+
+
+def test_the_noise_level_is_fitted_on_leave_one_out_errors(hydrocarbons):
+    """s comes from each structure's error when it is left out (the exact
+    ridge formula, checked against refits) and its q then."""
+    from propmap.decomposition._uncertainty import noise_level
+
+    rng = np.random.default_rng(2)
+    y = element_property(hydrocarbons, {"H": -0.5, "C": -38.0, "O": -75.0})
+    y = y + rng.normal(scale=0.3, size=y.size)
+    model = AdditiveModel(SMALL, regressor=Ridge(alpha=0.1)).fit(hydrocarbons, y)
+    errors, variances = [], []
+    for k in range(len(hydrocarbons)):
+        rest = [a for j, a in enumerate(hydrocarbons) if j != k]
+        fold = AdditiveModel(SMALL, regressor=Ridge(alpha=0.1))
+        fold.fit(rest, np.delete(y, k))
+        left_out = [hydrocarbons[k]]
+        predicted, std = fold.predict(left_out, return_std=True)
+        errors.append(y[k] - predicted[0])
+        variances.append((std[0] / fold.noise_std_) ** 2 - 1)
+    expected = noise_level(np.array(errors)[:, None], np.array(variances))[0]
+    assert model.noise_std_ == pytest.approx(expected, rel=0.02)
+
+
+def test_return_std_needs_a_ridge(hydrocarbons):
+    y = np.array([len(a) for a in hydrocarbons], dtype=float)
+    forest = AdditiveModel(
+        SMALL, regressor=RandomForestRegressor(n_estimators=3, random_state=0)
+    )
+    with pytest.raises(ValueError, match="linear model exposing coef_"):
+        forest.fit(hydrocarbons, y)
+    from sklearn.linear_model import LinearRegression
+
+    plain = AdditiveModel(SMALL, regressor=LinearRegression()).fit(hydrocarbons, y)
+    assert plain.posterior_ is None
+    with pytest.raises(ValueError, match="return_std=True needs the ridge's posterior"):
+        plain.predict(hydrocarbons, return_std=True)
+    off = AdditiveModel(SMALL, uncertainty=False).fit(hydrocarbons, y)
+    assert off.posterior_ is None
+    assert off.noise_std_ is None

@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from propmap._compat import HasMethods, StrOptions, _fit_context
 from propmap.atomistic._soap import SoapFeaturizer, as_structure_list
+from propmap.decomposition._uncertainty import LinearPosterior
 
 __all__ = ["AdditiveModel"]
 
@@ -47,6 +48,12 @@ class AdditiveModel(RegressorMixin, BaseEstimator):
         the mean over the structure's :math:`m_S` molecules.
     composition : bool, default=True
         Add one column per element counting its atoms (a per-element baseline).
+    uncertainty : bool, default=True
+        Keep the ridge's posterior (a regressor with one penalty, ``alpha`` or
+        ``alpha_``: ``Ridge``, ``RidgeCV``) for ``return_std``: one
+        eigendecomposition of the smaller of ``DᵀD`` and ``DDᵀ`` (D the
+        structures' features) at fit, and the noise level from the exact
+        leave-one-out errors. Other regressors fit without one.
 
     Attributes
     ----------
@@ -60,6 +67,11 @@ class AdditiveModel(RegressorMixin, BaseEstimator):
         Per-structure constant (shared out equally between the atoms).
     elements_ : ndarray of int
         Atomic numbers of the composition columns.
+    posterior_ : LinearPosterior or None
+        The ridge's posterior and noise level (``noise_std_``), or None.
+    noise_std_ : float or None
+        s, from the leave-one-out errors: σ² = s²(1 + q) for a structure, s² q
+        for a contribution (see :meth:`predict`).
 
     Examples
     --------
@@ -78,6 +90,7 @@ class AdditiveModel(RegressorMixin, BaseEstimator):
         "regressor": [HasMethods(["fit", "predict"]), None],
         "aggregate": [StrOptions({"sum", "mean", "molecule"})],
         "composition": ["boolean"],
+        "uncertainty": ["boolean"],
     }
 
     def __init__(
@@ -86,11 +99,13 @@ class AdditiveModel(RegressorMixin, BaseEstimator):
         regressor=None,
         aggregate: str = "sum",
         composition: bool = True,
+        uncertainty: bool = True,
     ) -> None:
         self.featurizer = featurizer
         self.regressor = regressor
         self.aggregate = aggregate
         self.composition = composition
+        self.uncertainty = uncertainty
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, **featurizer_params):
@@ -123,8 +138,8 @@ class AdditiveModel(RegressorMixin, BaseEstimator):
         self.featurizer_ = clone(featurizer).set_params(per="atom")
         self.featurizer_.fit(structures, **featurizer_params)
         self.elements_ = np.unique(np.concatenate([a.numbers for a in structures]))
-        atom_rows, owners = self._atom_features(structures, featurizer_params)
-        design = self._aggregate(atom_rows, owners, structures)
+        atom_rows, owners = self.atom_features(structures, **featurizer_params)
+        design = self.aggregate_atoms(atom_rows, owners, structures)
         regressor = (
             Ridge(alpha=1e-6, fit_intercept=False)
             if self.regressor is None
@@ -140,10 +155,34 @@ class AdditiveModel(RegressorMixin, BaseEstimator):
         self.intercept_ = float(
             np.ravel(getattr(self.regressor_, "intercept_", 0.0))[0]
         )
+        self.posterior_ = None
+        penalty = getattr(
+            self.regressor_, "alpha_", getattr(self.regressor_, "alpha", None)
+        )
+        ridge = penalty is not None and np.ndim(penalty) == 0 and penalty > 0
+        if self.uncertainty and ridge:
+            self.posterior_ = LinearPosterior.of(self.regressor_, design, targets)
+        self.noise_std_ = None if self.posterior_ is None else self.posterior_.noise_std
         return self
 
-    def _atom_features(self, structures, featurizer_params):
-        """Per-atom rows (composition one-hot first) and the structure of each."""
+    def atom_features(self, X, **featurizer_params):
+        """The per-atom rows the model sums (composition one-hot first) and the
+        structure of each atom.
+
+        Parameters
+        ----------
+        X : list of ase.Atoms
+        **featurizer_params
+            As for :meth:`fit`.
+
+        Returns
+        -------
+        rows : ndarray or sparse matrix of shape (n_atoms, n_features)
+        owners : ndarray of int, shape (n_atoms,)
+            The position in X of each atom's structure.
+        """
+        check_is_fitted(self, "featurizer_")
+        structures = as_structure_list(X)
         rows = self.featurizer_.transform(structures, **featurizer_params)
         owners = np.repeat(np.arange(len(structures)), [len(a) for a in structures])
         if rows.shape[0] != owners.size:
@@ -173,16 +212,25 @@ class AdditiveModel(RegressorMixin, BaseEstimator):
         scale = getattr(self.featurizer_, "bond_scale", 1.2)
         return np.array([len(find_molecules(a, scale)) for a in structures], float)
 
-    def _aggregate(self, rows, owners, structures):
-        """Sum (mean, or sum per molecule) of the atom rows of each structure."""
+    def aggregate_atoms(self, rows, owners, X):
+        """The structures' features the regressor sees: the sum (mean, or sum
+        per molecule, by ``aggregate``) of each structure's atom rows.
+
+        Parameters
+        ----------
+        rows, owners
+            As returned by :meth:`atom_features`.
+        X : list of ase.Atoms
+            The structures (their number, and their molecules for
+            ``aggregate="molecule"``).
+
+        Returns
+        -------
+        design : ndarray of shape (n_structures, n_features)
+        """
+        structures = as_structure_list(X)
         n_structures = len(structures)
-        counts = np.bincount(owners, minlength=n_structures).astype(np.float64)
-        if self.aggregate == "mean":
-            weights = 1.0 / counts[owners]
-        elif self.aggregate == "molecule":
-            weights = 1.0 / self._molecule_counts(structures)[owners]
-        else:
-            weights = np.ones_like(owners, dtype=np.float64)
+        weights = self._atom_weights(owners, structures)
         summing = sp.csr_matrix(
             (weights, (owners, np.arange(owners.size))),
             shape=(n_structures, owners.size),
@@ -190,7 +238,16 @@ class AdditiveModel(RegressorMixin, BaseEstimator):
         design = summing @ rows
         return design.toarray() if sp.issparse(design) else np.asarray(design)
 
-    def atom_contributions(self, X, **featurizer_params) -> list[np.ndarray]:
+    def _atom_weights(self, owners, structures) -> np.ndarray:
+        """Each atom row's weight in its structure's features."""
+        counts = np.bincount(owners, minlength=len(structures)).astype(np.float64)
+        if self.aggregate == "mean":
+            return 1.0 / counts[owners]
+        if self.aggregate == "molecule":
+            return 1.0 / self._molecule_counts(structures)[owners]
+        return np.ones_like(owners, dtype=np.float64)
+
+    def atom_contributions(self, X, return_std: bool = False, **featurizer_params):
         """Each atom's contribution, one array per structure; each array sums to
         the structure's prediction (with ``aggregate="molecule"``, each molecule's
         atoms sum to that molecule's value, whose mean is the prediction).
@@ -198,31 +255,91 @@ class AdditiveModel(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : list of ase.Atoms
+        return_std : bool, default=False
+            Also the standard deviation of each contribution (see
+            :meth:`contributions`).
         **featurizer_params
             As for :meth:`fit`.
 
         Returns
         -------
         contributions : list of ndarray
+        stds : list of ndarray
+            Only with ``return_std=True``.
         """
         check_is_fitted(self, "coef_")
         structures = as_structure_list(X)
-        rows, owners = self._atom_features(structures, featurizer_params)
-        return self._contributions_of(rows, owners, structures)
+        rows, owners = self.atom_features(structures, **featurizer_params)
+        return self.contributions(rows, owners, structures, return_std=return_std)
 
-    def _contributions_of(self, rows, owners, structures) -> list[np.ndarray]:
-        """atom_contributions from the atom rows (of ``_atom_features``)."""
+    def contributions(self, rows, owners, X, return_std: bool = False):
+        """The atoms' contributions from their rows (of :meth:`atom_features`),
+        one array per structure.
+
+        An atom contributes ``c_i = a_iᵀw + b v_i``, with a_i its row as it
+        enters its structure's features (divided by n_S for a mean) and v_i its
+        share of the intercept (1/n_S, or m_S/n_S per molecule). Its standard
+        deviation is that of the fitted weights along it, ``s sqrt(q_i)``, with
+        ``q_i = (a_i − v_i μ)ᵀ(D̃ᵀD̃ + λI)⁻¹(a_i − v_i μ) + v_i²/n`` (the
+        posterior of the ridge, no noise term: a contribution is not measured).
+
+        Parameters
+        ----------
+        rows, owners
+            As returned by :meth:`atom_features`.
+        X : list of ase.Atoms
+            The structures.
+        return_std : bool, default=False
+
+        Returns
+        -------
+        contributions : list of ndarray
+        stds : list of ndarray
+            Only with ``return_std=True``.
+        """
+        check_is_fitted(self, "coef_")
+        structures = as_structure_list(X)
         counts = np.bincount(owners, minlength=len(structures)).astype(np.float64)
-        values = np.asarray(rows @ self.coef_).ravel()
-        if self.aggregate == "mean":
-            values = values / counts[owners]
-        share = counts.copy()
+        scaled = self._scaled_rows(rows, owners, structures)
+        share = self._intercept_shares(owners, structures)
+        values = np.asarray(scaled @ self.coef_).ravel() + self.intercept_ * share
+        cuts = np.cumsum(counts.astype(int))[:-1]
+        if not return_std:
+            return np.split(values, cuts)
+        variance = self._posterior().variance(scaled, weight=share)
+        stds = self.noise_std_ * np.sqrt(variance)
+        return np.split(values, cuts), np.split(stds, cuts)
+
+    def _scaled_rows(self, rows, owners, structures):
+        """The atom rows as they enter their structures' features (divided by
+        n_S for a mean; a sum per molecule keeps them whole: each molecule's
+        atoms add up to its value)."""
+        if self.aggregate != "mean":
+            return rows
+        weights = self._atom_weights(owners, structures)
+        return (
+            sp.diags(weights) @ rows if sp.issparse(rows) else rows * weights[:, None]
+        )
+
+    def _intercept_shares(self, owners, structures) -> np.ndarray:
+        """Each atom's share of the intercept: 1/n_S, or m_S/n_S per molecule."""
+        counts = np.bincount(owners, minlength=len(structures)).astype(np.float64)
+        share = counts
         if self.aggregate == "molecule":
             share = counts / self._molecule_counts(structures)
-        values = values + self.intercept_ / share[owners]
-        return np.split(values, np.cumsum(counts.astype(int))[:-1])
+        return 1.0 / share[owners]
 
-    def group_contributions(self, X, groups, **featurizer_params) -> np.ndarray:
+    def _posterior(self):
+        if getattr(self, "posterior_", None) is None:
+            raise ValueError(
+                "return_std=True needs the ridge's posterior: a regressor with one "
+                "penalty alpha > 0 (Ridge, RidgeCV) and uncertainty=True."
+            )
+        return self.posterior_
+
+    def group_contributions(
+        self, X, groups, return_std: bool = False, **featurizer_params
+    ):
         """The contribution of groups of atoms.
 
         Parameters
@@ -230,15 +347,24 @@ class AdditiveModel(RegressorMixin, BaseEstimator):
         X : list of ase.Atoms
         groups : sequence of (structure index, atom indices)
             Each group's structure and atoms.
+        return_std : bool, default=False
+            Also each group's standard deviation: that of the sum of its atoms'
+            contributions (their rows summed, see :meth:`contributions`).
         **featurizer_params
             As for :meth:`fit`.
 
         Returns
         -------
         contributions : ndarray of shape (n_groups,)
+        stds : ndarray of shape (n_groups,)
+            Only with ``return_std=True``.
         """
-        per_atom = self.atom_contributions(X, **featurizer_params)
-        result = []
+        check_is_fitted(self, "coef_")
+        structures = as_structure_list(X)
+        rows, owners = self.atom_features(structures, **featurizer_params)
+        per_atom = self.contributions(rows, owners, structures)
+        starts = np.r_[0, np.cumsum([len(a) for a in structures])]
+        result, members = [], []
         for number, (structure, atoms) in enumerate(groups):
             if not 0 <= structure < len(per_atom):
                 raise ValueError(
@@ -254,27 +380,54 @@ class AdditiveModel(RegressorMixin, BaseEstimator):
                     f"({len(per_atom[structure])} atoms)."
                 )
             result.append(float(per_atom[structure][indices].sum()))
-        return np.array(result)
+            members.append(starts[structure] + indices)
+        if not return_std:
+            return np.array(result)
+        scaled = self._scaled_rows(rows, owners, structures)
+        share = self._intercept_shares(owners, structures)
+        picking = sp.csr_matrix(
+            (
+                np.ones(sum(m.size for m in members)),
+                (
+                    np.repeat(np.arange(len(members)), [m.size for m in members]),
+                    np.concatenate(members) if members else np.zeros(0, int),
+                ),
+            ),
+            shape=(len(members), owners.size),
+        )
+        summed = picking @ scaled
+        variance = self._posterior().variance(summed, weight=picking @ share)
+        return np.array(result), self.noise_std_ * np.sqrt(variance)
 
-    def predict(self, X, **featurizer_params) -> np.ndarray:
+    def predict(self, X, return_std: bool = False, **featurizer_params):
         """The property of each structure (the sum of its atom contributions; with
         ``aggregate="molecule"``, that sum divided by its number of molecules).
 
         Parameters
         ----------
         X : list of ase.Atoms
+        return_std : bool, default=False
+            Also the standard deviation of each prediction, ``s sqrt(1 + q)``:
+            q the ridge's posterior variance of the structure's features (with
+            ``1/n`` for the intercept), s the noise level ``noise_std_``.
         **featurizer_params
             As for :meth:`fit`.
 
         Returns
         -------
         y : ndarray of shape (n_structures,)
+        y_std : ndarray of shape (n_structures,)
+            Only with ``return_std=True``.
         """
         check_is_fitted(self, "coef_")
         structures = as_structure_list(X)
-        rows, owners = self._atom_features(structures, featurizer_params)
-        design = self._aggregate(rows, owners, structures)
-        return design @ self.coef_ + self.intercept_
+        rows, owners = self.atom_features(structures, **featurizer_params)
+        design = self.aggregate_atoms(rows, owners, structures)
+        predicted = design @ self.coef_ + self.intercept_
+        if not return_std:
+            return predicted
+        variance = self._posterior().variance(design)
+        return predicted, self.noise_std_ * np.sqrt(1.0 + variance)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

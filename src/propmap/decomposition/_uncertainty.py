@@ -28,6 +28,7 @@ __all__ = [
     "DOMAIN_QUANTILE",
     "GroupedPosterior",
     "HeldOutRows",
+    "LinearPosterior",
     "RidgePosterior",
     "TrainingVariance",
     "calibration_rows",
@@ -73,13 +74,16 @@ class RidgePosterior:
 
     @classmethod
     def from_eigenpairs(
-        cls, span, vectors, values, penalty: float, mean=None
-    ) -> RidgePosterior:
+        cls, span, vectors, values, penalty: float, mean=None,
+        share: float = PINNED_SHARE,
+    ) -> RidgePosterior:  # fmt: skip
         """From the eigenpairs of ``X̃ᵀX̃`` in the coordinates of an orthonormal
         basis ``span`` (d x r) of its range (``vectors`` None: the basis is the
-        eigenbasis); the directions are made and stored in float32."""
+        eigenbasis); the directions are made and stored in float32. Those whose
+        ``g / (g + λ)`` is at most ``share`` are left to the remainder (0:
+        every direction of nonzero g is kept)."""
         values = np.clip(np.asarray(values, dtype=np.float64), 0.0, None)
-        kept = values / (values + penalty) > PINNED_SHARE
+        kept = values / (values + penalty) > share
         basis = np.asarray(span, dtype=np.float32)
         if vectors is None:
             directions = np.ascontiguousarray(basis[:, kept])
@@ -282,6 +286,97 @@ class TrainingVariance:
             quadratic = quadratic + self.count * along**2 / (1.0 - self.count * base)
         # rounding can leave a row in a direction of tiny weight slightly below
         return np.clip(quadratic, 0.0, None)
+
+
+class LinearPosterior:
+    r"""The posterior of a fitted ridge regression (scikit-learn's ``Ridge``,
+    ``RidgeCV`` and the like: ``alpha`` or ``alpha_``, ``fit_intercept``) on
+    its design matrix D, with the noise level calibrated on its exact
+    leave-one-out errors.
+
+    With an intercept the design's mean μ is taken off (the intercept is not
+    penalised) and adds ``1/n`` to q: ``q(x) = 1/n + (x − μ)ᵀ(D̃ᵀD̃ + λI)⁻¹(x −
+    μ)``. A ridge's leave-one-out error of row i is ``e_i / (1 − h_i)``, with
+    h_i its leverage (q of the row itself), and its q when left out is
+    ``h_i / (1 − h_i)``: s is fitted on those (:func:`noise_level`), as a
+    cross-validation would, without refitting.
+
+    Attributes
+    ----------
+    posterior : RidgePosterior
+        Of the centred rows.
+    mean : ndarray of shape (n_features,)
+        μ (zeros without an intercept).
+    noise_std : float
+        s.
+    n_samples : int
+    intercept : bool
+    """
+
+    def __init__(self, posterior, mean, noise_std, n_samples, intercept) -> None:
+        self.posterior = posterior
+        self.mean = mean
+        self.noise_std = float(noise_std)
+        self.n_samples = int(n_samples)
+        self.intercept = bool(intercept)
+
+    @classmethod
+    def of(cls, regressor, design, targets) -> LinearPosterior:
+        """From a ridge ``regressor`` fitted on ``design`` (n x p) and
+        ``targets`` (n,)."""
+        penalty = getattr(regressor, "alpha_", getattr(regressor, "alpha", None))
+        if penalty is None or np.ndim(penalty) != 0 or not penalty > 0:
+            raise ValueError(
+                "The uncertainty needs a ridge regressor with one penalty alpha > 0 "
+                f"(Ridge, RidgeCV); got {type(regressor).__name__}."
+            )
+        penalty = float(penalty)
+        design = np.asarray(
+            design.toarray() if hasattr(design, "toarray") else design, np.float64
+        )
+        n = design.shape[0]
+        intercept = bool(getattr(regressor, "fit_intercept", False))
+        mean = design.mean(axis=0) if intercept else np.zeros(design.shape[1])
+        centred = design - mean
+        if n >= design.shape[1]:
+            values, vectors = np.linalg.eigh(centred.T @ centred)
+            values = np.clip(values, 0.0, None)
+            directions = vectors
+            rows = centred @ vectors  # the rows' coordinates
+        else:
+            values, left = np.linalg.eigh(centred @ centred.T)
+            kept = values > 1e-12 * max(values[-1], 0.0)
+            values, left = values[kept], left[:, kept]
+            roots = np.sqrt(values)
+            directions = centred.T @ (left / roots)
+            rows = left * roots
+        leverage = (rows**2) @ (1.0 / (values + penalty)) + (
+            1.0 / n if intercept else 0.0
+        )
+        leverage = np.clip(leverage, 0.0, 1.0 - 1e-12)
+        residuals = np.asarray(targets, np.float64).ravel() - np.ravel(
+            regressor.predict(design)
+        )
+        left_out = residuals / (1.0 - leverage)
+        noise = noise_level(left_out[:, None], leverage / (1.0 - leverage))[0]
+        # a design of structures is small: every direction, q to float32's
+        # rounding
+        posterior = RidgePosterior.from_eigenpairs(
+            directions, None, values, penalty, share=0.0
+        )
+        return cls(posterior, mean, noise, n, intercept)
+
+    def variance(self, X, weight=None) -> np.ndarray:
+        """q of rows X of the design's kind, each a ``weight`` (default 1)
+        times a row's share: centred by ``weight μ``, the intercept's variance
+        ``weight² / n`` (an atom's part of a structure's sum, 1/n_S of it for
+        a mean, a group of atoms the sum of theirs)."""
+        X = X.toarray() if hasattr(X, "toarray") else np.asarray(X, np.float64)
+        weight = np.ones(X.shape[0]) if weight is None else np.asarray(weight, float)
+        q = self.posterior.variance(X - weight[:, None] * self.mean[None, :])
+        if self.intercept:
+            q = q + weight**2 / self.n_samples
+        return q
 
 
 def calibration_rows(folds, random_state, total: int = CALIBRATION_ROWS):

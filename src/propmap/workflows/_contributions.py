@@ -9,13 +9,14 @@ from typing import Any
 
 import numpy as np
 
+from propmap.workflows._additive_fits import AdditiveFits, size_baseline
 from propmap.workflows._contribution_inputs import (
     check_inputs,
     read_targets,
 )
 from propmap.workflows._inputs import point_names, read_inputs
 from propmap.workflows._options import SoapOptions
-from propmap.workflows._scores import r2, scores
+from propmap.workflows._scores import coverage, r2, scores
 from propmap.workflows._similarity import compare_environments, similar_structures
 from propmap.workflows._steps import (
     output_folder,
@@ -163,10 +164,11 @@ def _explain(paths, target, out, inputs, soap_options, progress, seed, title):
         f"remnant features and additive model of {len(structures)} structures", progress
     )
     aggregate = "molecule" if inputs.per_molecule else "sum"
-    fits = _AdditiveFits.of(structures, y, soap, gas_phase, seed, aggregate)
+    fits = AdditiveFits.of(structures, y, soap, gas_phase, seed, aggregate)
     stage("motifs", progress)
     instances, motifs, unlabelled = _motif_instances(structures, fits.contributions)
     atoms_table = _atom_table(structures, fits.contributions)
+    atoms_table["contribution_std"] = np.concatenate(fits.contribution_stds)
     atoms_table["motif"] = _motif_of_atoms(structures, instances, len(atoms_table))
     stage("atom-level map and viewer", progress)
     components = _atom_map(fits, structures, atoms_table["contribution"].to_numpy())
@@ -179,7 +181,7 @@ def _explain(paths, target, out, inputs, soap_options, progress, seed, title):
         if len(structures) <= SIMILAR_MAX_STRUCTURES
         else None
     )
-    baseline = _size_baseline(structures, y, seed, inputs.per_molecule)
+    baseline = size_baseline(structures, y, seed, inputs.per_molecule)
     cross_validated, size_only = scores(y, fits.cross_validated), scores(y, baseline)
     summary = {
         "structures": len(structures),
@@ -191,6 +193,13 @@ def _explain(paths, target, out, inputs, soap_options, progress, seed, title):
         "r2_train": r2(y, fits.fitted),
         "r2_cross_validated": cross_validated["r2"],
         "mae_cross_validated": cross_validated["mae"],
+        # σ of each cross-validated prediction against its error
+        "uncertainty": {
+            **coverage(y, fits.cross_validated, fits.cross_validated_std),
+            "scale": float(fits.model.noise_std_),
+            "calibrated_on": "each fold's training structures' leave-one-out errors "
+            "(exact for a ridge); the coverage is of the held-out folds",
+        },
         # the same folds with only the size of the molecules (atoms per element)
         "r2_size_baseline": size_only["r2"],
         "mae_size_baseline": size_only["mae"],
@@ -221,6 +230,7 @@ def _explain(paths, target, out, inputs, soap_options, progress, seed, title):
                 "structure": names,
                 target: y,
                 "cross_validated": fits.cross_validated,
+                "cross_validated_std": fits.cross_validated_std,
                 "size_baseline": baseline,
             }
         ),
@@ -237,7 +247,7 @@ def contributions_section(summary: dict, folder: Path, link_prefix: str, title: 
     from propmap.viz._report import ReportSection
 
     files = summary["files"]
-    figures = [(folder / files["parity"], "Cross-validated predictions.")]
+    figures = [(folder / files["parity"], "Cross-validated predictions, with their σ.")]
     if summary["motif_instances"]:
         figures.insert(
             0,
@@ -261,10 +271,22 @@ def contributions_section(summary: dict, folder: Path, link_prefix: str, title: 
             "R² cross-validated": summary["r2_cross_validated"],
             "MAE cross-validated": summary["mae_cross_validated"],
             "R² of size alone (element counts)": summary["r2_size_baseline"],
+            "within 1σ / 2σ (cross-validated)": _shares(summary.get("uncertainty")),
             "motif instances": summary["motif_instances"],
         },
         figures=figures,
         links=[(link_prefix + files["viewer"], "Open the atom-level viewer")],
+    )
+
+
+def _shares(uncertainty: dict | None) -> str:
+    """The shares of errors within 1σ and 2σ, as the report shows them (a
+    summary of an older run may have none)."""
+    if not uncertainty:
+        return "not computed"
+    return (
+        f"{uncertainty['coverage_1sigma']:.0%} / {uncertainty['coverage_2sigma']:.0%}"
+        " (a normal distribution's: 68% / 95%)"
     )
 
 
@@ -277,62 +299,6 @@ def _write_report(out: Path, summary: dict, title: str | None) -> None:
         f"propmap: {heading}",
         [contributions_section(summary, out, "", heading)],
     )
-
-
-@dataclass
-class _AdditiveFits:
-    """The additive model on every structure, its atoms' contributions, and the
-    cross-validated predictions."""
-
-    model: Any
-    contributions: list
-    cross_validated: np.ndarray
-    gas_phase: list | None
-    # the remnant features of every atom, and the predictions of the full model
-    atom_rows: Any = None
-    fitted: Any = None
-
-    def molecules_of(self, rows) -> dict:
-        """The featurizer's ``molecules`` argument for these structures."""
-        if self.gas_phase is None:
-            return {}
-        return {"molecules": [self.gas_phase[i] for i in rows]}
-
-    @classmethod
-    def of(
-        cls, structures, y, soap, gas_phase, seed: int, aggregate: str = "sum"
-    ) -> _AdditiveFits:
-        from sklearn.linear_model import RidgeCV
-        from sklearn.model_selection import KFold
-
-        from propmap.atomistic import AdditiveModel, RemnantFeaturizer
-
-        def make_model():
-            return AdditiveModel(
-                RemnantFeaturizer(soap),
-                regressor=RidgeCV(alphas=np.logspace(-6, 2, 17)),
-                aggregate=aggregate,
-                composition=False,
-            )
-
-        from sklearn.base import clone
-
-        fits = cls(None, [], np.empty(len(structures)), gas_phase)
-        every = fits.molecules_of(range(len(structures)))
-        model = fits.model = make_model().fit(structures, y, **every)
-        # the atoms' remnant features once: the folds refit only the ridge model
-        # on their sums (as AdditiveModel refits would, with the species of all
-        # the structures; remnants of one structure do not depend on the others)
-        rows, owners = model._atom_features(structures, every)
-        design = model._aggregate(rows, owners, structures)
-        fits.atom_rows = rows
-        fits.contributions = model._contributions_of(rows, owners, structures)
-        fits.fitted = model.regressor_.predict(design)
-        folds = KFold(n_splits=min(5, len(structures)), shuffle=True, random_state=seed)
-        for train, test in folds.split(structures):
-            fold = clone(model.regressor).fit(design[train], y[train])
-            fits.cross_validated[test] = fold.predict(design[test])
-        return fits
 
 
 def _motif_instances(structures, contributions):
@@ -372,7 +338,7 @@ def _atom_table(structures, contributions):
     )
 
 
-def _atom_map(fits: _AdditiveFits, structures, atom_values) -> np.ndarray:
+def _atom_map(fits: AdditiveFits, structures, atom_values) -> np.ndarray:
     """PCovR of the per-atom remnant features against the atoms' contributions
     (up to NEIGHBOUR_COMPONENTS components; the map is the first two)."""
     import warnings
@@ -431,14 +397,25 @@ def _write(out, structures, y, target, title, fits, instances, motifs, tables, l
         save_figure(motif_figure(instances, title=title), files["plot"])
     groups = np.full(len(structures), "cross-validated")
     save_figure(
-        parity_plot(y, fits.cross_validated, label=target, groups=groups),
+        parity_plot(
+            y,
+            fits.cross_validated,
+            label=target,
+            groups=groups,
+            y_std=fits.cross_validated_std,
+        ),
         files["parity"],
     )
     dataset = chemiscope_dataset(
         structures,
-        properties={target: y, f"{target} (cross-validated)": fits.cross_validated},
+        properties={
+            target: y,
+            f"{target} (cross-validated)": fits.cross_validated,
+            f"{target} σ (cross-validated)": fits.cross_validated_std,
+        },
         atom_properties={
             "contribution": atoms["contribution"].to_numpy(),
+            "contribution σ": atoms["contribution_std"].to_numpy(),
             "motif": atoms["motif"].tolist(),
         },
         latent=latent,
@@ -450,25 +427,3 @@ def _write(out, structures, y, target, title, fits, instances, motifs, tables, l
     )
     write_chemiscope_json(dataset, files["chemiscope"])
     write_viewer(dataset, files["viewer"], title=title or f"propmap: {target}")
-
-
-def _size_baseline(structures, y, seed: int, per_molecule: bool) -> np.ndarray:
-    """Cross-validated predictions (the folds of the additive model) of a ridge
-    model on the counts of each element per structure (per molecule with
-    ``per_molecule``): how much of the property the molecules' size explains."""
-    from sklearn.linear_model import RidgeCV
-    from sklearn.model_selection import KFold, cross_val_predict
-
-    from propmap.atomistic import find_molecules
-
-    elements = np.unique(np.concatenate([a.numbers for a in structures]))
-    counts = np.array(
-        [np.sum(a.numbers[:, None] == elements[None, :], axis=0) for a in structures],
-        dtype=float,
-    )
-    if per_molecule:
-        counts /= np.array([len(find_molecules(a)) for a in structures])[:, None]
-    folds = KFold(n_splits=min(5, len(structures)), shuffle=True, random_state=seed)
-    return cross_val_predict(
-        RidgeCV(alphas=np.logspace(-6, 2, 17)), counts, y, cv=folds
-    )

@@ -29,7 +29,7 @@ from propmap.workflows._map_streamed import latent_and_ridge
 from propmap.workflows._options import Baseline, Kernel, Layout
 from propmap.workflows._options import WorkflowError as _Error
 from propmap.workflows._pipeline import assemble
-from propmap.workflows._scores import scores
+from propmap.workflows._scores import coverage, scores
 from propmap.workflows._steps import stage
 
 __all__ = ["atom_elements", "element_symbols", "fit_and_evaluate"]
@@ -198,21 +198,12 @@ def _first(value) -> float:
 def _uncertainty(y, data: _Scaled, fitted: _Fitted, predictions, spread) -> dict:
     """How well the predicted σ covers the test errors (map, then full model),
     the noise levels and the applicability domain's threshold."""
-    from scipy.stats import spearmanr
-
     test = data.test
     unit = float(np.ravel(data.y_scaler.scale_)[0])
 
     def scores(predicted, std, noise) -> dict:
-        error = np.abs(y[test] - predicted[test])
-        z = error / std[test]
-        rank = spearmanr(error, std[test]).statistic if test.size > 2 else np.nan
-        return {
-            "coverage_1sigma": float(np.mean(z <= 1)),
-            "coverage_2sigma": float(np.mean(z <= 2)),
-            "spearman_abs_error_sigma": None if np.isnan(rank) else float(rank),
-            "scale": unit * _first(noise),
-        }
+        covered = coverage(y[test], predicted[test], std[test])
+        return {**covered, "scale": unit * _first(noise)}
 
     model = fitted.model
     summary = scores(predictions[0], spread[0], model.latent_noise_std_)

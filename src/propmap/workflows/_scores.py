@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
 
-__all__ = ["r2", "rmse", "scores"]
+__all__ = ["coverage", "r2", "rmse", "scores"]
 
 
 def r2(truth, predicted) -> float:
@@ -35,3 +35,22 @@ def scores(truth, predicted, baseline=None) -> dict[str, float]:
     if baseline is not None and np.any(baseline != 0):
         result["r2_after_baseline"] = r2(truth - baseline, predicted - baseline)
     return result
+
+
+def coverage(truth, predicted, std) -> dict:
+    """How well standard deviations ``std`` cover the errors: the shares within
+    1σ and 2σ (a normal distribution's: 0.683 and 0.954) and the Spearman rank
+    correlation of |error| and σ (None for fewer than 3 points or a constant)."""
+    from scipy.stats import spearmanr
+
+    error = np.abs(np.asarray(truth, np.float64) - np.asarray(predicted, np.float64))
+    std = np.asarray(std, dtype=np.float64)
+    z = error / std
+    rank = np.nan
+    if error.size > 2 and np.ptp(std) > 0 and np.ptp(error) > 0:
+        rank = spearmanr(error, std).statistic
+    return {
+        "coverage_1sigma": float(np.mean(z <= 1)),
+        "coverage_2sigma": float(np.mean(z <= 2)),
+        "spearman_abs_error_sigma": None if np.isnan(rank) else float(rank),
+    }
