@@ -595,7 +595,7 @@ def test_contributions(runner, s22_file, tmp_path):
     assert result.exit_code == 0, result.output
     atoms = (out / "atom_contributions.csv").read_text().splitlines()
     assert atoms[0] == (
-        "structure,source,atom,element,contribution,motif,"
+        "structure,source,atom,element,contribution,contribution_std,motif,"
         + ",".join(f"map_{k}" for k in range(1, 9))
     )
     assert len(atoms) - 1 == sum(len(d) for d in load_s22().dimers[:10])

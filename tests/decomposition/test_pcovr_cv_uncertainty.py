@@ -215,3 +215,115 @@ def test_the_grouped_posterior_takes_any_row(center):
     )
     # rows far outside the groups' span are far outside the domain
     assert not model.in_domain(outside).any()
+
+
+def test_plain_pcovr_gives_the_ridge_posterior_when_asked():
+    """PCovR(uncertainty=True): q of the ridge it holds, s from the exact
+    leave-one-out errors, the latent prediction's s scaled by its larger
+    training error; new data's errors then fall within 1σ and 2σ as a normal
+    distribution's do."""
+    from sklearn.linear_model import Ridge
+
+    from propmap.decomposition import PCovR
+
+    (X, y), (X_new, y_new) = _linear(3000)
+    mean, y_mean = X.mean(axis=0), y.mean()
+    X, X_new, y, y_new = X - mean, X_new - mean, y - y_mean, y_new - y_mean
+    model = PCovR(
+        n_components=2, regressor=Ridge(alpha=1.0, fit_intercept=False),
+        uncertainty=True,
+    ).fit(X, y)  # fmt: skip
+    assert model.noise_std_ == pytest.approx(0.5, rel=0.05)
+    assert model.latent_noise_std_ > model.noise_std_
+    predicted, std = model.predict(X_new, return_std=True)
+    np.testing.assert_allclose(predicted, model.predict(X_new))
+    inverse = np.linalg.inv(X.T @ X + np.eye(X.shape[1]))
+    q = np.einsum("ij,jk,ik->i", X_new[:50], inverse, X_new[:50])
+    np.testing.assert_allclose(
+        std[:50], model.latent_noise_std_ * np.sqrt(1 + q), rtol=1e-5
+    )
+    full = PCovR(
+        mixing=0.0, n_components=1, regressor=Ridge(alpha=1.0, fit_intercept=False),
+        uncertainty=True,
+    ).fit(X, y)  # fmt: skip
+    _, std_full = full.predict(X_new, return_std=True)
+    z = np.abs(y_new - full.predict(X_new)) / std_full
+    assert np.mean(z <= 1) == pytest.approx(0.683, abs=0.03)
+    assert np.mean(z <= 2) == pytest.approx(0.954, abs=0.015)
+    several = PCovR(n_components=2, uncertainty=True).fit(
+        X, np.column_stack([y, 3 * y])
+    )
+    _, spread = several.predict(X_new[:4], return_std=True)
+    assert spread.shape == (4, 2)
+    np.testing.assert_allclose(spread[:, 1], 3 * spread[:, 0], rtol=1e-2)
+    with pytest.raises(ValueError, match="uncertainty=True"):
+        PCovR(n_components=2).fit(X, y).predict(X_new, return_std=True)
+    with pytest.raises(ValueError, match="needs X"):
+        model.predict(T=model.transform(X_new), return_std=True)
+
+
+@pytest.mark.parametrize("n_active", [None, 80])
+def test_kernel_maps_have_the_kernel_ridge_posterior(n_active):
+    """KernelPCovRCV: q is the refit kernel ridge's posterior variance (of
+    the centred kernel, or in the Nyström features), the training rows' q
+    their leverage, and the noise level, fitted on the exact leave-one-out
+    errors, finds known noise; new points' errors are covered as a normal
+    distribution's."""
+    from propmap.decomposition import KernelPCovRCV
+
+    rng = np.random.default_rng(4)
+
+    def draw(count):
+        X = rng.uniform(-2, 2, size=(count, 3))
+        return X, np.sin(2 * X[:, 0]) + X[:, 1] ** 2 + 0.3 * rng.normal(size=count)
+
+    X, y = draw(500)
+    X_new, y_new = draw(3000)
+    model = KernelPCovRCV(n_active=n_active, gammas=[0.5], random_state=0).fit(
+        X, y - y.mean()
+    )
+    assert model.noise_std_ == pytest.approx(0.3, rel=0.12)
+    lam = model.best_penalty_
+    if n_active is None:
+        K = model.centerer_.transform(np.exp(-0.5 * _squared(X, X)))
+        inverse = np.linalg.inv(K + lam * np.eye(K.shape[0]))
+        np.testing.assert_allclose(
+            model.train_variance_, np.diagonal(K @ inverse), rtol=1e-6, atol=1e-9
+        )
+        rows = model.centerer_.transform(np.exp(-0.5 * _squared(X_new[:40], X)))
+        own = model.centerer_.transform_diagonal(np.ones(40), np.exp(
+            -0.5 * _squared(X_new[:40], X)
+        ))  # fmt: skip
+        expected = (own - np.einsum("ij,jk,ik->i", rows, inverse, rows)) / lam
+        # the directions the data pin down, the rest at 1/λ: within 1 %
+        np.testing.assert_allclose(
+            model.posterior_variance(X_new[:40]), expected, rtol=0.02
+        )
+    else:
+        features = model.best_estimator_.nystroem_features(X)
+        inverse = np.linalg.inv(features.T @ features + lam * np.eye(features.shape[1]))
+        new = model.best_estimator_.nystroem_features(X_new[:40])
+        np.testing.assert_allclose(
+            model.posterior_variance(X_new[:40]),
+            np.einsum("ij,jk,ik->i", new, inverse, new),
+            rtol=1e-4,
+        )
+        np.testing.assert_allclose(
+            model.train_variance_,
+            np.einsum("ij,jk,ik->i", features, inverse, features),
+            rtol=1e-4,
+        )
+    every = model.transform_predict(X_new, return_std=True)
+    z = np.abs(y_new - y.mean() - every.regressor) / every.regressor_std
+    assert np.mean(z <= 1) == pytest.approx(0.683, abs=0.05)
+    assert np.mean(z <= 2) == pytest.approx(0.954, abs=0.03)
+    predicted, std = model.predict(X_new[:5], return_std=True)
+    np.testing.assert_allclose(predicted, every.predicted[:5])
+    np.testing.assert_allclose(std, every.predicted_std[:5])
+    far = X_new[:20] + 30.0
+    assert not model.in_domain(far).any()
+    assert model.in_domain(X_new).mean() > 0.95
+
+
+def _squared(A, B):
+    return np.sum(A**2, axis=1)[:, None] + np.sum(B**2, axis=1)[None, :] - 2 * A @ B.T

@@ -57,13 +57,32 @@ def test_the_viewer_and_the_report_show_sigma_and_the_domain(gap_map):
     assert "Calibration: the observed error" in report
 
 
-def test_a_kernel_map_gives_no_uncertainty(tmp_path, qm9_file, small_soap):
+@pytest.mark.parametrize("sparse", [None, 60])
+def test_kernel_maps_give_sigma_too(tmp_path, qm9_file, small_soap, sparse):
+    """A kernel map (dense, or Nyström) gives σ from the refit kernel ridge's
+    posterior, its noise level from the exact leave-one-out errors: in the
+    summary, the viewer and the pipeline, which projects with it."""
+    import ase.io
+
+    out = tmp_path / "rbf"
     summary = map_structures(
-        [qm9_file], "gap", tmp_path / "rbf", soap=small_soap, kernel="rbf"
+        [qm9_file], "gap", out, soap=small_soap, kernel="rbf", sparse=sparse
     )
-    assert "uncertainty" not in summary
-    assert not (tmp_path / "rbf" / "calibration.png").exists()
-    pipeline = load_map(tmp_path / "rbf" / "model.joblib")
-    assert not pipeline.steps[-1][1].gives_uncertainty
-    with pytest.raises(ValueError, match="gives no uncertainty"):
-        pipeline.predict(pipeline.map_structures()[:2], return_std=True)
+    trust = summary["uncertainty"]
+    assert "leave-one-out" in trust["calibrated_on"]
+    assert 0.3 < trust["full_model"]["coverage_1sigma"] <= 1.0
+    assert (
+        trust["full_model"]["coverage_1sigma"] <= trust["full_model"]["coverage_2sigma"]
+    )
+    assert (out / "calibration.png").stat().st_size > 0
+    pipeline = load_map(out / "model.joblib")
+    assert pipeline.steps[-1][1].gives_uncertainty
+    structures = ase.io.read(qm9_file, ":")
+    test = np.flatnonzero(pipeline.map_["sets"] == "test")
+    predicted, std = pipeline.predict([structures[i] for i in test], return_std=True)
+    truth = np.array([structures[i].info["gap"] for i in test])
+    z = np.abs(truth - predicted) / std
+    assert np.mean(z <= 1) == pytest.approx(trust["coverage_1sigma"])
+    with gzip.open(out / "chemiscope.json.gz", "rt") as stream:
+        properties = json.load(stream)["properties"]
+    assert np.all(np.array(properties["gap σ"]["values"]) > 0)

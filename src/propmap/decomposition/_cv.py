@@ -59,6 +59,7 @@ from propmap.decomposition._uncertainty import (
     HeldOutRows,
     RidgePosterior,
     TrainingVariance,
+    latent_ratio,
     noise_level,
 )
 from propmap.utils._progress import work_bar
@@ -676,13 +677,10 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
         self.noise_std_ = noise_level(errors, variances)
         # the map's prediction errs more than the ridge's: its noise level is
         # the ridge's times the ratio of their held-out errors
-        results = self.cv_results_
-        chosen_penalty = int(np.argmin(np.abs(results["alphas"] - penalty)))
-        chosen_mixing = int(np.argmin(np.abs(results["mixings"] - self.best_mixing_)))
-        weights = np.array([float(np.sum(t**2)) for t in held_targets])
-        ridge = weights @ results["ridge_loss_folds"][:, chosen_penalty]
-        latent = weights @ results["loss_y_folds"][:, chosen_mixing]
-        self.latent_noise_std_ = self.noise_std_ * np.sqrt(latent / max(ridge, 1e-300))
+        weights = [float(np.sum(t**2)) for t in held_targets]
+        self.latent_noise_std_ = self.noise_std_ * latent_ratio(
+            self.cv_results_, weights, penalty, self.best_mixing_
+        )
         self.domain_threshold_ = float(np.quantile(variances, DOMAIN_QUANTILE))
         self.calibration_size_ = int(variances.size)
 

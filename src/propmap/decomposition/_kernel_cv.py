@@ -44,6 +44,13 @@ from propmap.decomposition._cv import (
     cv_folds,
     ridge_losses,
 )
+from propmap.decomposition._uncertainty import (
+    DOMAIN_QUANTILE,
+    KernelPosterior,
+    RidgePosterior,
+    latent_ratio,
+    leave_one_out,
+)
 from propmap.utils._progress import work_bar
 
 __all__ = [
@@ -369,6 +376,19 @@ class KernelPCovRCV(RegressorMixin, MultiOutputMixin, TransformerMixin, BaseEsti
     n_splits_, n_components_, n_features_in_ : int
     pty_ : ndarray
         The refit's map from the latent space to Y.
+    posterior_ : KernelPosterior or RidgePosterior
+        The refit kernel ridge's posterior (:meth:`posterior_variance`): of the
+        centred kernel (dense), or in the Nyström features.
+    noise_std_, latent_noise_std_ : float or ndarray of shape (n_targets,)
+        The noise levels s of the kernel ridge (from its exact leave-one-out
+        errors) and of the prediction through the latent space (times the ratio
+        of the folds' held-out losses): ``σ = s sqrt(1 + q)``.
+    domain_threshold_ : float
+        The 99th percentile of the left-out rows' q (:meth:`in_domain`).
+    calibration_size_ : int
+        The rows the noise level and the domain were fitted on (all).
+    train_variance_ : ndarray of shape (n_samples,)
+        q of every training row (its leverage).
 
     ``score`` is the R² of the prediction through the latent space
     (:class:`~sklearn.base.RegressorMixin`).
@@ -495,6 +515,7 @@ class KernelPCovRCV(RegressorMixin, MultiOutputMixin, TransformerMixin, BaseEsti
                 on_folds.held_targets, mixings, alphas, self.n_components,
                 self.mixing_tolerance,
             )  # fmt: skip
+            weights = [float(np.sum(t**2)) for t in on_folds.held_targets]
             del on_folds
             results["gammas"] = np.array(list(losses), dtype=float)
             results["gamma_loss"] = np.array(list(losses.values()), dtype=float)
@@ -503,9 +524,38 @@ class KernelPCovRCV(RegressorMixin, MultiOutputMixin, TransformerMixin, BaseEsti
             if not dense:
                 active = farthest_points(X, np.arange(X.shape[0]), self.n_active, gram)
             del gram
-            self._refit(X, Y, D, active)
+            K = self._refit(X, Y, D, active)
+            self._fit_uncertainty(X, targets, K, weights, Y.ndim == 1)
             advance(work.refit())
         return self
+
+    def _fit_uncertainty(self, X, targets, K, weights, targets_1d: bool) -> None:
+        """The refit ridge's posterior (in the Nyström features, or of the
+        centred kernel ``K``), the noise level from its exact leave-one-out
+        errors, the latent prediction's from the folds' ratio of held-out
+        losses, and the domain's threshold (the 99th percentile of the
+        left-out rows' q)."""
+        model, penalty = self.best_estimator_, self.best_penalty_
+        if K is None:
+            features = model.nystroem_features(X)
+            values, vectors = np.linalg.eigh(features.T @ features)
+            values = np.clip(values, 0.0, None)
+            self.posterior_ = RidgePosterior.from_eigenpairs(
+                vectors, None, values, penalty, share=0.0
+            )
+            leverage = ((features @ vectors) ** 2) @ (1.0 / (values + penalty))
+            ridge = model.transform_predict(X).regressor
+        else:
+            self.posterior_, leverage = KernelPosterior.of(K, penalty)
+            ridge = model.regressor_.predict(K)
+        residuals = targets - np.asarray(ridge, np.float64).reshape(targets.shape)
+        noise, variances = leave_one_out(residuals, leverage)
+        ratio = latent_ratio(self.cv_results_, weights, penalty, self.best_mixing_)
+        self.noise_std_ = float(noise[0]) if targets_1d else noise
+        self.latent_noise_std_ = self.noise_std_ * ratio
+        self.domain_threshold_ = float(np.quantile(variances, DOMAIN_QUANTILE))
+        self.calibration_size_ = int(variances.size)
+        self.train_variance_ = leverage
 
     def _searched(self, X, gammas) -> tuple[int, int]:
         """How many widths the search will try at least, and on how many rows."""
@@ -568,7 +618,9 @@ class KernelPCovRCV(RegressorMixin, MultiOutputMixin, TransformerMixin, BaseEsti
             losses = search_gamma(evaluate, median_gamma(median, self.kernel))
         return float(min(losses, key=losses.get)), losses
 
-    def _refit(self, X, Y, D, active) -> None:
+    def _refit(self, X, Y, D, active):
+        """The final model on all rows; the centred training kernel (dense)
+        or None (Nyström)."""
         from sklearn.kernel_ridge import KernelRidge
 
         from propmap.decomposition import KernelPCovR, SparseKernelPCovR
@@ -600,18 +652,90 @@ class KernelPCovRCV(RegressorMixin, MultiOutputMixin, TransformerMixin, BaseEsti
             ).fit(K, Y)
         self.n_components_ = self.best_estimator_.n_components_
         self.pty_ = self.best_estimator_.pty_
+        return None if self.n_active is not None else K
 
     # -- the fitted model
 
-    def _centred_kernel(self, X) -> np.ndarray:
-        """The dense model's centred kernel between X and the training rows."""
+    def _centred_kernel(self, X, diagonal: bool = False):
+        """The dense model's centred kernel between X and the training rows
+        (and, with ``diagonal``, the centred ``k(x, x)`` of X's rows)."""
         D = distances(X, self.X_fit_, self.kernel)
         K = kernel_of(D, self.kernel, self.best_gamma_)
-        return self.centerer_.transform(K, copy=False)
+        if not diagonal:
+            return self.centerer_.transform(K, copy=False)
+        own = (
+            np.einsum("ij,ij->i", X, X)
+            if self.kernel == "linear"
+            else np.ones(X.shape[0])  # exp(-γ · 0)
+        )
+        own = self.centerer_.transform_diagonal(own, K)
+        return self.centerer_.transform(K, copy=False), own
 
-    def transform_predict(self, X) -> LatentPrediction:
+    def _variance_of_block(self, X) -> np.ndarray:
+        if self.centerer_ is None:
+            return self.posterior_.variance(self.best_estimator_.nystroem_features(X))
+        K, own = self._centred_kernel(X, diagonal=True)
+        return self.posterior_.variance(K, own)
+
+    def transform_predict(self, X, return_std: bool = False) -> LatentPrediction:
         """The latent coordinates, the prediction through them and the full
         kernel ridge model's prediction of every row, from one kernel pass.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        return_std : bool, default=False
+            Also the standard deviations of both predictions
+            (``latent_noise_std_`` and ``noise_std_`` times ``sqrt(1 + q(x))``),
+            q itself and the domain.
+
+        Returns
+        -------
+        LatentPrediction
+            ``latent`` (n_samples, n_components_), ``predicted`` and
+            ``regressor`` (n_samples,) or (n_samples, n_targets); with
+            ``return_std``, ``predicted_std``, ``regressor_std``, ``variance``
+            (q) and ``in_domain``.
+        """
+        check_is_fitted(self, "best_estimator_")
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        model = self.best_estimator_
+        parts = []
+        for rows in gen_batches(X.shape[0], BLOCK_ROWS):
+            q = None
+            if self.centerer_ is None:
+                every = model.transform_predict(X[rows])
+                latent, regressor = every.latent, every.regressor
+                if return_std:
+                    q = self._variance_of_block(X[rows])
+            else:
+                if return_std:
+                    K, own = self._centred_kernel(X[rows], diagonal=True)
+                    q = self.posterior_.variance(K, own)
+                else:
+                    K = self._centred_kernel(X[rows])
+                latent, regressor = model.transform(K), model.regressor_.predict(K)
+            parts.append((latent, regressor, q))
+        latent = np.concatenate([p[0] for p in parts])
+        regressor = np.concatenate([p[1] for p in parts])
+        predicted = latent @ self.pty_
+        if not return_std:
+            return LatentPrediction(latent, predicted, regressor)
+        variance = np.concatenate([p[2] for p in parts])
+        root = np.sqrt(1.0 + variance)
+        if predicted.ndim == 2:
+            root = root[:, None]
+        return LatentPrediction(
+            latent, predicted, regressor,
+            root * np.asarray(self.latent_noise_std_),
+            root * np.asarray(self.noise_std_), variance,
+            self.variance_in_domain(variance),
+        )  # fmt: skip
+
+    def posterior_variance(self, X) -> np.ndarray:
+        """q of every row: the refit kernel ridge's posterior variance of its
+        prediction, in units of the noise variance (``φ(x)ᵀ(ΦᵀΦ + λI)⁻¹φ(x)``
+        in the kernel's, or the Nyström, feature space).
 
         Parameters
         ----------
@@ -619,26 +743,45 @@ class KernelPCovRCV(RegressorMixin, MultiOutputMixin, TransformerMixin, BaseEsti
 
         Returns
         -------
-        LatentPrediction
-            ``latent`` (n_samples, n_components_), ``predicted`` and
-            ``regressor`` (n_samples,) or (n_samples, n_targets).
+        q : ndarray of shape (n_samples,)
         """
-        check_is_fitted(self, "best_estimator_")
+        check_is_fitted(self, "posterior_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        model = self.best_estimator_
-        parts = []
-        for rows in gen_batches(X.shape[0], BLOCK_ROWS):
-            if self.centerer_ is None:
-                every = model.transform_predict(X[rows])
-                latent, regressor = every.latent, every.regressor
-            else:
-                K = self._centred_kernel(X[rows])
-                latent, regressor = model.transform(K), model.regressor_.predict(K)
-            parts.append((latent, regressor))
-        latent = np.concatenate([p[0] for p in parts])
-        regressor = np.concatenate([p[1] for p in parts])
-        predicted = latent @ self.pty_
-        return LatentPrediction(latent, predicted, regressor)
+        return np.concatenate(
+            [
+                self._variance_of_block(X[rows])
+                for rows in gen_batches(X.shape[0], BLOCK_ROWS)
+            ]
+        )
+
+    def in_domain(self, X) -> np.ndarray:
+        """Whether each row's :meth:`posterior_variance` is at most
+        ``domain_threshold_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        inside : ndarray of bool, shape (n_samples,)
+        """
+        return self.variance_in_domain(self.posterior_variance(X))
+
+    def variance_in_domain(self, variance) -> np.ndarray:
+        """The domain's rule on q already computed: q at most
+        ``domain_threshold_``.
+
+        Parameters
+        ----------
+        variance : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        inside : ndarray of bool, shape (n_samples,)
+        """
+        check_is_fitted(self, "domain_threshold_")
+        return np.asarray(variance) <= self.domain_threshold_
 
     def transform(self, X):
         """Latent coordinates of X.
@@ -653,18 +796,26 @@ class KernelPCovRCV(RegressorMixin, MultiOutputMixin, TransformerMixin, BaseEsti
         """
         return self.transform_predict(X).latent
 
-    def predict(self, X):
+    def predict(self, X, return_std: bool = False):
         """Prediction through the latent space, ``T P_TY``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+        return_std : bool, default=False
+            Also the standard deviation of each prediction,
+            ``latent_noise_std_ sqrt(1 + q(x))``.
 
         Returns
         -------
         Y : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        Y_std : ndarray of the same shape
+            Only with ``return_std=True``.
         """
-        return self.transform_predict(X).predicted
+        every = self.transform_predict(X, return_std=return_std)
+        if return_std:
+            return every.predicted, every.predicted_std
+        return every.predicted
 
     def __getstate__(self):
         # object.__getstate__ hands back the instance's own __dict__: a copy, so

@@ -150,6 +150,17 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
         Seeds the arpack and randomized solvers.
     whiten : bool, default=False
         Divide the output of :meth:`transform` by ``sqrt(explained_variance_)``.
+    uncertainty : bool, default=False
+        Keep what ``predict(X, return_std=True)`` needs (a ridge regressor:
+        ``alpha`` or ``alpha_`` > 0, the default included): the ridge's
+        posterior along X and a noise level fitted on its exact leave-one-out
+        errors (one eigendecomposition of the smaller of XᵀX and XXᵀ more, and
+        the posterior's directions, kept in float32). The prediction through
+        the latent space gets the noise level times the ratio of its training
+        error to the ridge's. With the default tiny penalty and fewer samples
+        than features the ridge interpolates, and its leave-one-out errors say
+        so: choose the penalty (``RidgeCV``), or use
+        :class:`~propmap.decomposition.PCovRCV`, calibrated on its folds.
 
     Attributes
     ----------
@@ -183,6 +194,11 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
         Number of features seen during fit.
     n_samples_in_ : int
         Number of samples seen during fit.
+    posterior_ : LinearPosterior
+        With ``uncertainty=True``: the ridge's posterior and noise level.
+    noise_std_, latent_noise_std_ : float or ndarray of shape (n_targets,)
+        With ``uncertainty=True``: the noise levels s of the ridge and of the
+        prediction through the latent space, ``σ = s sqrt(1 + q)``.
 
     See Also
     --------
@@ -222,6 +238,7 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
     _parameter_constraints: dict = {
         **BasePCov._parameter_constraints,
         "regressor": [HasMethods(["fit"]), StrOptions({"precomputed"}), None],
+        "uncertainty": ["boolean"],
     }
 
     def __init__(
@@ -235,6 +252,7 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
         iterated_power: int | str = "auto",
         random_state: int | np.random.RandomState | None = None,
         whiten: bool = False,
+        uncertainty: bool = False,
     ) -> None:
         self.mixing = mixing
         self.n_components = n_components
@@ -245,6 +263,7 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
         self.iterated_power = iterated_power
         self.random_state = random_state
         self.whiten = whiten
+        self.uncertainty = uncertainty
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, Y, W=None):
@@ -285,7 +304,34 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
                 X, Y, targets64, kernel, W
             )
             self._fit_sample_space(X, kernel, targets64, targets_hat, weights)
-        return self._finish_fit(X.dtype, targets_1d)
+        self._finish_fit(X.dtype, targets_1d)
+        if self.uncertainty:
+            self._fit_posterior(X, targets64, targets_1d)
+        return self
+
+    def _fit_posterior(self, X, targets, targets_1d: bool) -> None:
+        """The ridge's posterior and noise levels (``uncertainty=True``)."""
+        from propmap.decomposition._uncertainty import LinearPosterior
+
+        regressor = getattr(self, "regressor_", None)
+        if regressor is None:
+            raise ValueError(
+                "uncertainty=True needs a ridge regressor fitted here; "
+                "regressor='precomputed' gives none."
+            )
+        shaped = targets[:, 0] if targets_1d else targets
+        self.posterior_ = LinearPosterior.of(regressor, X, shaped)
+        self.noise_std_ = self.posterior_.noise_std
+        ridge = np.asarray(regressor.predict(X), np.float64).reshape(targets.shape)
+        latent = np.asarray(safe_sparse_dot(X, self.pxy_), np.float64)
+        latent = latent.reshape(targets.shape)
+        ratio = np.sqrt(
+            np.sum((targets - latent) ** 2, axis=0)
+            / np.maximum(np.sum((targets - ridge) ** 2, axis=0), 1e-300)
+        )
+        self.latent_noise_std_ = self.noise_std_ * (
+            float(ratio[0]) if targets_1d else ratio
+        )
 
     def _finish_fit(self, dtype, targets_1d: bool):
         self._cast_projectors(dtype)
@@ -401,7 +447,7 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
         targets_hat = np.asarray(safe_sparse_dot(X, fit.weights), dtype=np.float64)
         return targets_hat + fit.intercept, fit.weights
 
-    def predict(self, X=None, T=None):
+    def predict(self, X=None, T=None, return_std: bool = False):
         """Predict targets from features (``X P_XT P_TY``) or from latent coordinates
         (``T P_TY``).
 
@@ -411,11 +457,19 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
             Features.
         T : array-like of shape (n_samples, n_components_), default=None
             Latent coordinates as returned by :meth:`transform`; used when X is None.
+        return_std : bool, default=False
+            Also the standard deviation of each prediction,
+            ``latent_noise_std_ sqrt(1 + q(x))`` (needs X and a fit with
+            ``uncertainty=True``).
 
         Returns
         -------
         Y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        Y_std : ndarray of the same shape
+            Only with ``return_std=True``.
         """
+        if return_std:
+            return self._predict_with_std(X)
         check_is_fitted(self, ["pxy_", "pty_"])
         if X is None and T is None:
             raise ValueError("Either X or T must be given.")
@@ -428,6 +482,24 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
             X = self._validate_new(X)
             return np.asarray(safe_sparse_dot(X, self.pxy_))
         return self._check_latent(T) @ self.pty_
+
+    def _predict_with_std(self, X):
+        check_is_fitted(self, ["pxy_", "pty_"])
+        if X is None:
+            raise ValueError("return_std=True needs X (the features).")
+        if getattr(self, "posterior_", None) is None:
+            raise ValueError(
+                "return_std=True needs a fit with uncertainty=True (the ridge's "
+                "posterior and noise level)."
+            )
+        if is_dask_array(X):
+            raise ValueError("return_std=True takes X in memory, not a dask array.")
+        predicted = self.predict(X)
+        X = self._validate_new(X)
+        root = np.sqrt(1.0 + self.posterior_.variance(X))
+        if predicted.ndim == 1:
+            return predicted, float(self.latent_noise_std_) * root
+        return predicted, root[:, None] * np.asarray(self.latent_noise_std_)[None, :]
 
     def score(self, X, y, T=None):
         r"""Negative sum of the relative reconstruction and prediction losses.

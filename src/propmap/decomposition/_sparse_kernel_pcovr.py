@@ -494,6 +494,22 @@ class SparseKernelPCovR(KernelMixin, RegressorMixin, MultiOutputMixin, BasePCov)
             predicted, regressor = predicted[:, 0], regressor[:, 0]
         return LatentPrediction(latent, predicted, regressor)
 
+    def nystroem_features(self, X) -> np.ndarray:
+        """The Nyström features the ridge and the PCovR are fitted on: the
+        centred kernel rows with the active points, whitened (and scaled with
+        ``center=True``), ``Φ = (k(X, M) − k̄) K_MM^{-1/2} / sqrt(scale_)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        Phi : ndarray of shape (n_samples, nystroem_rank_)
+        """
+        check_is_fitted(self, ["pkt_"])
+        return self._kernel_rows(self._validate_new(X), self._features_map_)
+
     def inverse_transform(self, X):
         """Map latent coordinates back to features (needs
         ``fit_inverse_transform=True``).

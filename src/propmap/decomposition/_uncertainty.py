@@ -28,10 +28,13 @@ __all__ = [
     "DOMAIN_QUANTILE",
     "GroupedPosterior",
     "HeldOutRows",
+    "KernelPosterior",
     "LinearPosterior",
     "RidgePosterior",
     "TrainingVariance",
     "calibration_rows",
+    "latent_ratio",
+    "leave_one_out",
     "noise_level",
 ]
 
@@ -307,8 +310,8 @@ class LinearPosterior:
         Of the centred rows.
     mean : ndarray of shape (n_features,)
         μ (zeros without an intercept).
-    noise_std : float
-        s.
+    noise_std : float or ndarray of shape (n_targets,)
+        s (one per target for 2-D targets).
     n_samples : int
     intercept : bool
     """
@@ -316,14 +319,14 @@ class LinearPosterior:
     def __init__(self, posterior, mean, noise_std, n_samples, intercept) -> None:
         self.posterior = posterior
         self.mean = mean
-        self.noise_std = float(noise_std)
+        self.noise_std = noise_std
         self.n_samples = int(n_samples)
         self.intercept = bool(intercept)
 
     @classmethod
     def of(cls, regressor, design, targets) -> LinearPosterior:
         """From a ridge ``regressor`` fitted on ``design`` (n x p) and
-        ``targets`` (n,)."""
+        ``targets`` (n,) or (n, n_targets)."""
         penalty = getattr(regressor, "alpha_", getattr(regressor, "alpha", None))
         if penalty is None or np.ndim(penalty) != 0 or not penalty > 0:
             raise ValueError(
@@ -353,12 +356,12 @@ class LinearPosterior:
         leverage = (rows**2) @ (1.0 / (values + penalty)) + (
             1.0 / n if intercept else 0.0
         )
-        leverage = np.clip(leverage, 0.0, 1.0 - 1e-12)
-        residuals = np.asarray(targets, np.float64).ravel() - np.ravel(
-            regressor.predict(design)
-        )
-        left_out = residuals / (1.0 - leverage)
-        noise = noise_level(left_out[:, None], leverage / (1.0 - leverage))[0]
+        targets = np.asarray(targets, np.float64)
+        residuals = targets.reshape(n, -1) - np.asarray(
+            regressor.predict(design), np.float64
+        ).reshape(n, -1)
+        noise, _ = leave_one_out(residuals, leverage)
+        noise = float(noise[0]) if targets.ndim == 1 else noise
         # a design of structures is small: every direction, q to float32's
         # rounding
         posterior = RidgePosterior.from_eigenpairs(
@@ -377,6 +380,77 @@ class LinearPosterior:
         if self.intercept:
             q = q + weight**2 / self.n_samples
         return q
+
+
+def latent_ratio(results: dict, weights, penalty: float, mixing: float) -> float:
+    """How much more the prediction through the latent space errs than the full
+    ridge, on the folds: the square root of the ratio of their held-out losses
+    (``cv_results_``, each fold weighted by its held-out targets' ``Σ y²``) at
+    the chosen penalty and mixing."""
+    chosen_penalty = int(np.argmin(np.abs(results["alphas"] - penalty)))
+    chosen_mixing = int(np.argmin(np.abs(results["mixings"] - mixing)))
+    weights = np.asarray(weights, dtype=np.float64)
+    ridge = weights @ results["ridge_loss_folds"][:, chosen_penalty]
+    latent = weights @ results["loss_y_folds"][:, chosen_mixing]
+    return float(np.sqrt(latent / max(ridge, 1e-300)))
+
+
+def leave_one_out(residuals, leverage) -> tuple[np.ndarray, np.ndarray]:
+    """The noise level per target and the rows' q when each is left out, from
+    a ridge's in-sample residuals (rows x targets) and leverages h: its
+    leave-one-out errors are ``e / (1 − h)`` and their q ``h / (1 − h)``,
+    exactly (a cross-validation of n folds, without refitting)."""
+    leverage = np.clip(np.asarray(leverage, np.float64), 0.0, 1.0 - 1e-12)
+    residuals = np.asarray(residuals, np.float64).reshape(leverage.size, -1)
+    left_out = residuals / (1.0 - leverage)[:, None]
+    variances = leverage / (1.0 - leverage)
+    return noise_level(left_out, variances), variances
+
+
+class KernelPosterior:
+    r"""``q(x) = φ(x)ᵀ(ΦᵀΦ + λI)⁻¹φ(x)`` of a kernel ridge regression on a
+    (centred) training kernel ``K = ΦΦᵀ``, from a new point's kernel row
+    ``k(x, ·)`` and ``k(x, x)``.
+
+    With ``K = U diag(w) Uᵀ``, a point's coordinate along the j-th direction of
+    the training points' span in feature space is ``u_jᵀk(x, ·)/sqrt(w_j)``; the
+    directions the data pin down (``w / (w + λ)`` above :data:`PINNED_SHARE`)
+    are kept, the rest of ``‖φ(x)‖² = k(x, x)`` has the prior's 1/λ.
+
+    Parameters
+    ----------
+    projection : ndarray of shape (n_samples, k)
+        ``u_j / sqrt(w_j)`` of the pinned directions.
+    weights : ndarray of shape (k,)
+        ``1 / (w_j + λ)``.
+    penalty : float
+    """
+
+    def __init__(self, projection, weights, penalty: float) -> None:
+        self.projection = projection
+        self.weights = weights
+        self.penalty = float(penalty)
+
+    @classmethod
+    def of(cls, K, penalty: float) -> tuple[KernelPosterior, np.ndarray]:
+        """The posterior, and the leverage of every training point (its own q,
+        every direction weighed)."""
+        values, vectors = np.linalg.eigh(np.asarray(K, dtype=np.float64))
+        kept = values > 1e-12 * max(values[-1], 0.0)
+        values, vectors = values[kept], vectors[:, kept]
+        leverage = (vectors**2) @ (values / (values + penalty))
+        pinned = values / (values + penalty) > PINNED_SHARE
+        projection = vectors[:, pinned] / np.sqrt(values[pinned])
+        posterior = cls(projection, 1.0 / (values[pinned] + penalty), penalty)
+        return posterior, leverage
+
+    def variance(self, K_rows, diagonal) -> np.ndarray:
+        """q of new points from their (centred) kernel rows with the training
+        points and their own ``k(x, x)`` (centred alike)."""
+        z = np.asarray(K_rows, dtype=np.float64) @ self.projection
+        along = z**2
+        rest = np.clip(np.asarray(diagonal, np.float64) - along.sum(axis=1), 0.0, None)
+        return along @ self.weights + rest / self.penalty
 
 
 def calibration_rows(folds, random_state, total: int = CALIBRATION_ROWS):

@@ -208,9 +208,10 @@ def _uncertainty(y, data: _Scaled, fitted: _Fitted, predictions, spread) -> dict
     model = fitted.model
     summary = scores(predictions[0], spread[0], model.latent_noise_std_)
     summary["full_model"] = scores(predictions[1], spread[1], model.noise_std_)
-    summary["calibrated_on"] = (
-        f"{model.calibration_size_} held-out rows of the cross-validation"
-    )
+    held = f"{model.calibration_size_} held-out rows of the cross-validation"
+    if hasattr(model, "best_gamma_"):  # kernel maps: the refit's own rows
+        held = f"the leave-one-out errors of the refit's {model.calibration_size_} rows"
+    summary["calibrated_on"] = held
     outside = ~fitted.in_domain[test]
     summary["domain"] = {
         "threshold": float(model.domain_threshold_),

@@ -110,7 +110,7 @@ class ScaledTargetModel(RegressorMixin, TransformerMixin, BaseEstimator):
     @property
     def gives_uncertainty(self) -> bool:
         """Whether the model has a posterior (``return_std``, ``in_domain``)."""
-        return hasattr(getattr(self, "model_", None), "posterior_variance")
+        return getattr(getattr(self, "model_", None), "posterior_", None) is not None
 
     def in_domain(self, X) -> np.ndarray:
         """Whether each row lies in the model's applicability domain."""
@@ -122,7 +122,7 @@ class ScaledTargetModel(RegressorMixin, TransformerMixin, BaseEstimator):
         if not self.gives_uncertainty:
             raise ValueError(
                 f"this map's {type(self.model_).__name__} gives no uncertainty "
-                "(maps with the linear kernel do)."
+                "(a map made before σ existed: make it again)."
             )
 
 
