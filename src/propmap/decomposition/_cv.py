@@ -59,6 +59,7 @@ from propmap.decomposition._uncertainty import (
     HeldOutRows,
     RidgePosterior,
     TrainingVariance,
+    UncertaintyMixin,
     latent_ratio,
     noise_level,
 )
@@ -211,7 +212,7 @@ def choose_on_paths(
     return penalty, float(mixings[within].max()), results
 
 
-class PCovRCV(PCovR):
+class PCovRCV(UncertaintyMixin, PCovR):
     r"""PCovR whose mixing α and ridge penalty are chosen by cross-validation.
 
     Shaped like scikit-learn's :class:`~sklearn.linear_model.RidgeCV`: give grids
@@ -812,36 +813,6 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
         X = validate_data(self, X, reset=False, dtype=list(FLOAT_DTYPES))
         return self.posterior_.variance(X)
 
-    def in_domain(self, X) -> np.ndarray:
-        """Whether each row lies in the applicability domain: its
-        :meth:`posterior_variance` at most ``domain_threshold_``, the 99th
-        percentile of the held-out rows' of the cross-validation.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        inside : ndarray of bool, shape (n_samples,)
-        """
-        return self.variance_in_domain(self.posterior_variance(X))
-
-    def variance_in_domain(self, variance) -> np.ndarray:
-        """The domain's rule on posterior variances q already computed (e.g. by
-        :meth:`transform_predict`): q at most ``domain_threshold_``.
-
-        Parameters
-        ----------
-        variance : array-like of shape (n_samples,)
-
-        Returns
-        -------
-        inside : ndarray of bool, shape (n_samples,)
-        """
-        check_is_fitted(self, "domain_threshold_")
-        return np.asarray(variance) <= self.domain_threshold_
-
     def _std(self, X, noise, shape) -> np.ndarray:
         """``noise · sqrt(1 + q(x))`` shaped as the predictions."""
         root = np.sqrt(1.0 + self.posterior_.variance(X))
@@ -926,15 +897,7 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
         if not return_std:
             return LatentPrediction(latent, predicted, regressor)
         variance = self.posterior_.variance(X)
-        root = np.sqrt(1.0 + variance)
-        if predicted.ndim == 2:
-            root = root[:, None]
-        return LatentPrediction(
-            latent, predicted, regressor,
-            root * np.asarray(self.latent_noise_std_),
-            root * np.asarray(self.noise_std_), variance,
-            self.variance_in_domain(variance),
-        )  # fmt: skip
+        return self._with_std(latent, predicted, regressor, variance)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

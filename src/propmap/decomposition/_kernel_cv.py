@@ -48,6 +48,7 @@ from propmap.decomposition._uncertainty import (
     DOMAIN_QUANTILE,
     KernelPosterior,
     RidgePosterior,
+    UncertaintyMixin,
     latent_ratio,
     leave_one_out,
 )
@@ -290,7 +291,9 @@ def _seed(random_state):
     return random_state
 
 
-class KernelPCovRCV(RegressorMixin, MultiOutputMixin, TransformerMixin, BaseEstimator):
+class KernelPCovRCV(
+    UncertaintyMixin, RegressorMixin, MultiOutputMixin, TransformerMixin, BaseEstimator
+):
     r"""Kernel PCovR whose mixing α, ridge penalty and kernel width γ are chosen
     by cross-validation; dense, or on a Nyström approximation with ``n_active``.
 
@@ -722,15 +725,7 @@ class KernelPCovRCV(RegressorMixin, MultiOutputMixin, TransformerMixin, BaseEsti
         if not return_std:
             return LatentPrediction(latent, predicted, regressor)
         variance = np.concatenate([p[2] for p in parts])
-        root = np.sqrt(1.0 + variance)
-        if predicted.ndim == 2:
-            root = root[:, None]
-        return LatentPrediction(
-            latent, predicted, regressor,
-            root * np.asarray(self.latent_noise_std_),
-            root * np.asarray(self.noise_std_), variance,
-            self.variance_in_domain(variance),
-        )  # fmt: skip
+        return self._with_std(latent, predicted, regressor, variance)
 
     def posterior_variance(self, X) -> np.ndarray:
         """q of every row: the refit kernel ridge's posterior variance of its
@@ -753,35 +748,6 @@ class KernelPCovRCV(RegressorMixin, MultiOutputMixin, TransformerMixin, BaseEsti
                 for rows in gen_batches(X.shape[0], BLOCK_ROWS)
             ]
         )
-
-    def in_domain(self, X) -> np.ndarray:
-        """Whether each row's :meth:`posterior_variance` is at most
-        ``domain_threshold_``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        inside : ndarray of bool, shape (n_samples,)
-        """
-        return self.variance_in_domain(self.posterior_variance(X))
-
-    def variance_in_domain(self, variance) -> np.ndarray:
-        """The domain's rule on q already computed: q at most
-        ``domain_threshold_``.
-
-        Parameters
-        ----------
-        variance : array-like of shape (n_samples,)
-
-        Returns
-        -------
-        inside : ndarray of bool, shape (n_samples,)
-        """
-        check_is_fitted(self, "domain_threshold_")
-        return np.asarray(variance) <= self.domain_threshold_
 
     def transform(self, X):
         """Latent coordinates of X.

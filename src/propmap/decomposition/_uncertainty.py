@@ -32,6 +32,7 @@ __all__ = [
     "LinearPosterior",
     "RidgePosterior",
     "TrainingVariance",
+    "UncertaintyMixin",
     "calibration_rows",
     "latent_ratio",
     "leave_one_out",
@@ -380,6 +381,61 @@ class LinearPosterior:
         if self.intercept:
             q = q + weight**2 / self.n_samples
         return q
+
+
+class UncertaintyMixin:
+    """The domain's rule and σ beside the predictions, for an estimator fitted
+    with ``posterior_variance(X)``, ``noise_std_``, ``latent_noise_std_`` and
+    ``domain_threshold_`` (the one owner of the rule "inside when q is at most
+    the threshold")."""
+
+    def in_domain(self, X) -> np.ndarray:
+        """Whether each row lies in the applicability domain: its
+        :meth:`posterior_variance` at most ``domain_threshold_`` (the 99th
+        percentile of the held-out rows' q).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        inside : ndarray of bool, shape (n_samples,)
+        """
+        return self.variance_in_domain(self.posterior_variance(X))
+
+    def variance_in_domain(self, variance) -> np.ndarray:
+        """The domain's rule on posterior variances q already computed (e.g. by
+        ``transform_predict``): q at most ``domain_threshold_``.
+
+        Parameters
+        ----------
+        variance : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        inside : ndarray of bool, shape (n_samples,)
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "domain_threshold_")
+        return np.asarray(variance) <= self.domain_threshold_
+
+    def _with_std(self, latent, predicted, regressor, variance):
+        """The :class:`LatentPrediction` of both predictions with their σ
+        (``latent_noise_std_`` and ``noise_std_`` times ``sqrt(1 + q)``), q and
+        the domain."""
+        from propmap.decomposition._base import LatentPrediction
+
+        root = np.sqrt(1.0 + variance)
+        if np.ndim(predicted) == 2:
+            root = root[:, None]
+        return LatentPrediction(
+            latent, predicted, regressor,
+            root * np.asarray(self.latent_noise_std_),
+            root * np.asarray(self.noise_std_), variance,
+            self.variance_in_domain(variance),
+        )  # fmt: skip
 
 
 def latent_ratio(results: dict, weights, penalty: float, mixing: float) -> float:
