@@ -314,6 +314,27 @@ class KernelPCovR(RegressorMixin, MultiOutputMixin, BaseKernelPCov):
             ]
         )
 
+    def _get_kernel(self, X, Y=None) -> np.ndarray:
+        """The kernel between the rows of X and Y (X and itself when Y is None),
+        with this estimator's ``kernel``, ``gamma``, ``degree``, ``coef0``,
+        ``kernel_params`` and ``n_jobs``: scikit-matter's helper of the same name,
+        which user code calls to build kernels for this model.
+
+        It is the plain kernel, without the centring and scaling of
+        ``center=True`` (apply ``centerer_.transform`` for those), needs no fit,
+        and with ``kernel="precomputed"`` returns X as given (checked against Y).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples_X, n_features)
+        Y : array-like of shape (n_samples_Y, n_features), default=None
+
+        Returns
+        -------
+        K : ndarray of shape (n_samples_X, n_samples_Y)
+        """
+        return self._pairwise(X, Y)
+
     def predict(self, X):
         """Predict targets, ``K(X, X_fit) P_KT P_TY``.
 

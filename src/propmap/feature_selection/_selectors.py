@@ -12,11 +12,16 @@ from propmap.selection._methods import (
     PCovFPSMethod,
     fill_doc,
 )
+from propmap.selection._reference_views import (
+    CURResiduals,
+    PCovCURResiduals,
+    ReferenceSpellings,
+)
 
 __all__ = ["CUR", "FPS", "PCovCUR", "PCovFPS"]
 
 
-class _FeatureSelector(SelectorMixin):
+class _FeatureSelector(ReferenceSpellings, SelectorMixin):
     """Columns as candidates; transform keeps the selected columns."""
 
     _axis = 1
@@ -118,7 +123,7 @@ class PCovFPS(_FeatureSelector, PCovFPSMethod):
 
 
 @fill_doc
-class CUR(_FeatureSelector, CURMethod):
+class CUR(_FeatureSelector, CURResiduals, CURMethod):
     """Select features by deterministic CUR decomposition with orthogonalisation.
 
     Column j scores ``Σ_{{l ≤ k}} V_jl²`` over the top right singular vectors of the
@@ -140,6 +145,11 @@ class CUR(_FeatureSelector, CURMethod):
     n_dense_fallbacks_ : int
         How many times the scores came from a dense eigensolver because the fast
         one could not certify convergence (normally 0).
+    X_current_ : ndarray of shape (n_samples, n_features)
+        scikit-matter's residual: X with the span of the picked columns projected
+        out of every column (X itself with ``recompute_every=0``). Computed when
+        read, from the training X, which the fit keeps by reference (not for a
+        dask X).
 
     References
     ----------
@@ -149,7 +159,7 @@ class CUR(_FeatureSelector, CURMethod):
 
 
 @fill_doc
-class PCovCUR(_FeatureSelector, PCovCURMethod):
+class PCovCUR(_FeatureSelector, PCovCURResiduals, PCovCURMethod):
     """Select features by CUR on the PCovR modified covariance.
 
     Column j scores ``Σ_{{l ≤ k}} U_jl²`` over the top eigenvectors of
@@ -172,6 +182,16 @@ class PCovCUR(_FeatureSelector, PCovCURMethod):
         reference's own: a full eigendecomposition of C' per pick), because XᵀX
         has an eigenvalue next to the 1e-12 cut-off, where the reference keeps or
         drops it by rounding, or the fast path could not be certified (normally 0).
+    X_current_ : ndarray of shape (n_samples, n_features)
+        scikit-matter's residual: X with the span of the picked columns projected
+        out of every column (X itself with ``recompute_every=0``).
+    y_current_ : ndarray of shape (n_samples, n_targets)
+        The targets minus their projection on the picked columns X_S,
+        ``Y − X_S (X_SᵀX_S)⁺ X_SᵀY`` (Y itself with ``recompute_every=0``).
+    X_ref_, y_ref_ : ndarray
+        The training X and the targets as a 2-D array. These four are derived
+        when read from the training data, which the fit keeps by reference (not
+        for a dask X).
 
     References
     ----------

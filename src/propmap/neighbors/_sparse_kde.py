@@ -459,9 +459,9 @@ class SparseKDE(BaseEstimator):
     @property
     def kdecut_squared(self) -> float:
         """The squared Mahalanobis distance beyond which a cell counts as one
-        Gaussian, :math:`(3 (\\sqrt{D} + 1))^2`."""
-        check_is_fitted(self)
-        return (3 * (np.sqrt(self.n_features_in_) + 1)) ** 2
+        Gaussian, :math:`(3 (\\sqrt{D} + 1))^2` (known before fit when the
+        descriptors were given to the constructor, as in scikit-matter)."""
+        return (3 * (np.sqrt(self.ndimension) + 1)) ** 2
 
     def score_samples(self, X):
         """Log-density of each sample under the model.
@@ -575,10 +575,41 @@ class SparseKDE(BaseEstimator):
 
         return get_progress_bar()(iterable, desc=description)
 
-    # scikit-matter's names for fitted quantities
+    # scikit-matter's names for fitted quantities (its examples read them)
     @property
     def _sample_weights(self):
         return self.grid_weights_
+
+    @property
+    def _grids(self):
+        return self.grid_
+
+    @property
+    def fitted_(self) -> bool:
+        """True once fitted (scikit-matter's flag); unfitted, reading it raises
+        ``NotFittedError``, an ``AttributeError``, as the flag is absent there."""
+        check_is_fitted(self)
+        return True
+
+    @property
+    def nsamples(self) -> int:
+        """The number of data (descriptors), scikit-matter's name."""
+        return len(self._data_for_names())
+
+    @property
+    def ndimension(self) -> int:
+        """The number of features of the data, scikit-matter's name."""
+        return self._data_for_names().shape[1]
+
+    def _data_for_names(self):
+        """The data after fit; before it, the descriptors given to the
+        constructor (scikit-matter's spelling, where these names need no fit)."""
+        if hasattr(self, "descriptors_"):
+            return self.descriptors_
+        if self.descriptors is not None:
+            return check_array(self.descriptors, input_name="descriptors")
+        check_is_fitted(self)  # raises: no data yet
+        return None  # pragma: no cover
 
     @property
     def _sample_labels_(self):
@@ -641,9 +672,20 @@ def _minimum_image(difference: np.ndarray, cell: np.ndarray | None) -> np.ndarra
     return difference - np.round(difference / cell) * cell
 
 
-def _covariance(X: np.ndarray, weights: np.ndarray, cell: np.ndarray | None):
+def _covariance(X, sample_weights, cell):
     """Weighted covariance with the unbiased correction 1 - Σ(w/W)²; about the
-    circular mean in a periodic cell."""
+    circular mean in a periodic cell.
+
+    scikit-matter's call: ``_covariance(X, sample_weights, cell)`` with X of shape
+    (n, D), one non-negative weight per row (any total) and ``cell`` the D side
+    lengths of a periodic box or None; returns the (D, D) covariance. The same
+    numbers as scikit-matter's without a cell (and in a cell of side 2π); in other
+    cells the circular mean is taken of 2πx/L (scikit-matter's of x).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    weights = np.asarray(sample_weights, dtype=np.float64)
+    if cell is not None:
+        cell = np.asarray(cell, dtype=np.float64)
     shares = weights / np.sum(weights)
     if cell is None:
         mean = np.average(X, axis=0, weights=shares)

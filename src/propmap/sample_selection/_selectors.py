@@ -10,13 +10,20 @@ from propmap.selection._methods import (
     PCovFPSMethod,
     fill_doc,
 )
+from propmap.selection._reference_views import (
+    CURResiduals,
+    PCovCURResiduals,
+    ReferenceSpellings,
+    SamplesAreNotTransformed,
+)
 
 __all__ = ["CUR", "FPS", "KernelFPS", "PCovCUR", "PCovFPS"]
 
 
-class _SampleSelector:
+class _SampleSelector(SamplesAreNotTransformed, ReferenceSpellings):
     """Rows as candidates. Selecting samples does not transform X: index it with
-    ``selected_idx_`` (or use ``X_selected_`` / ``y_selected_``)."""
+    ``selected_idx_`` (or use ``X_selected_`` / ``y_selected_``); ``transform``
+    raises a ``ValueError``, as scikit-matter's does."""
 
     _axis = 0
 
@@ -130,7 +137,7 @@ class PCovFPS(_SampleSelector, PCovFPSMethod):
 
 
 @fill_doc
-class CUR(_SampleSelector, CURMethod):
+class CUR(_SampleSelector, CURResiduals, CURMethod):
     """Select samples by deterministic CUR decomposition with orthogonalisation.
 
     Sample i scores ``Σ_{{l ≤ k}} U_il²`` over the top left singular vectors of the
@@ -150,11 +157,16 @@ class CUR(_SampleSelector, CURMethod):
     ----------
     {attributes}
     {targets}
+    X_current_ : ndarray of shape (n_samples, n_features)
+        scikit-matter's residual: X with the span of the picked samples projected
+        out of every row (X itself with ``recompute_every=0``). Computed when
+        read, from the training X, which the fit keeps by reference (not for a
+        dask X).
     """
 
 
 @fill_doc
-class PCovCUR(_SampleSelector, PCovCURMethod):
+class PCovCUR(_SampleSelector, PCovCURResiduals, PCovCURMethod):
     """Select samples by CUR on the PCovR modified Gram matrix
     ``α X'X'ᵀ + (1 − α) Y'Y'ᵀ``, with ``Y' = Y − X lstsq(X_S, Y_S)`` the targets
     unexplained by the picked samples S. Computed through the (d + p)-dimensional
@@ -170,4 +182,14 @@ class PCovCUR(_SampleSelector, PCovCURMethod):
     ----------
     {attributes}
     {targets}
+    X_current_ : ndarray of shape (n_samples, n_features)
+        scikit-matter's residual: X with the span of the picked samples projected
+        out of every row (X itself with ``recompute_every=0``).
+    y_current_ : ndarray of shape (n_samples, n_targets)
+        The targets unexplained by the picks, ``Y − X lstsq(X_S, Y_S)`` (Y itself
+        with ``recompute_every=0``).
+    X_ref_, y_ref_ : ndarray
+        The training X and the targets as a 2-D array. These four are derived
+        when read from the training data, which the fit keeps by reference (not
+        for a dask X).
     """

@@ -76,12 +76,16 @@ class VoronoiFPSStrategy(FPSStrategy):
             quarter = 0.25 * self._distances(np.asarray(self.picks), new)[:, 0]
             self.last_quarter = quarter
             active = np.flatnonzero(quarter[self.cell] < self.bounds)
-            if active.size > self.full_fraction * size:
-                active = None
-        else:
+            full_pass = active.size > self.full_fraction * size
+        else:  # every distance is needed; a full pass unless full_fraction=1
+            active, full_pass = None, size > self.full_fraction * size
+        if full_pass:
             active = None
         distances = self._distances(active, new)[:, 0]
         rows = np.arange(size) if active is None else active
+        if rows.size:
+            # what scikit-matter's new_dist_ is made from (see fitted_attributes)
+            self.last_update = (active, distances, index, full_pass)
         closer = distances < self.bounds[rows]
         self.bounds[rows[closer]] = distances[closer]
         self.cell[rows[closer]] = len(self.picks)
@@ -98,7 +102,28 @@ class VoronoiFPSStrategy(FPSStrategy):
             # scikit-matter's names
             "norms_": np.asarray(self.products.norms, dtype=np.float64).copy(),
             "dSL_": self._last_pick_quarters(),
+            "new_dist_": self._last_pick_distances(),
         }
+
+    def _last_pick_distances(self) -> np.ndarray:
+        """scikit-matter's ``new_dist_``: the squared distances to the last pick
+        that its update computed (every sample's after a full pass, the active
+        ones' otherwise, with the pick itself at 0), and the distance to the
+        nearest pick elsewhere (which the triangle inequality showed is not
+        larger). Rows outside that update have kept their bounds since, so the
+        final bounds give them."""
+        last = self.bounds.copy()
+        record = getattr(self, "last_update", None)
+        if record is None:
+            return last
+        rows, distances, index, full_pass = record
+        if rows is None:
+            last[:] = distances
+        else:
+            last[rows] = distances
+        if not full_pass:
+            last[index] = 0.0
+        return last
 
     def _last_pick_quarters(self) -> np.ndarray:
         quarters = np.zeros(len(self.picks))
@@ -142,8 +167,14 @@ class VoronoiFPS(_SampleSelector, FPSMethod):
     dSL_ : ndarray of shape (n_to_select,)
         A quarter of the squared distances from the last pick to each earlier
         pick (0 beyond them): the test that decides which cells the last pick
-        could change. scikit-matter's ``new_dist_``, a scratch vector whose
-        untouched entries are stale, is not kept.
+        could change.
+    new_dist_ : ndarray of shape (n_samples,)
+        What the last pick's update computed, as scikit-matter keeps it: the
+        squared distance of every sample to the last pick after a full pass;
+        otherwise that distance for the samples of the cells the pick could
+        change (the pick itself at 0) and, for the others, their distance to
+        the nearest pick (0 at earlier picks, where scikit-matter has -inf, as
+        in ``hausdorff_``).
 
     Examples
     --------
@@ -185,6 +216,27 @@ class VoronoiFPS(_SampleSelector, FPSMethod):
             random_state=random_state,
             warm_start=warm_start,
         )
+
+    def score(self, X=None, y=None):
+        """The squared distance of every sample to its nearest pick
+        (``hausdorff_``, 0 at the picks), as scikit-matter's ``score``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), default=None
+            Checked for the fitted number of features when given; as in
+            scikit-matter's VoronoiFPS it may be left out.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+        """
+        if X is None:
+            check_is_fitted(self, ["hausdorff_", "selected_idx_"])
+            return self.hausdorff_
+        return super().score(X, y)
 
     @property
     def vlocation_of_idx(self) -> np.ndarray:
