@@ -14,6 +14,7 @@ import numpy as np
 
 __all__ = [
     "DaskStatistics",
+    "active_client",
     "check_dask_features",
     "is_dask_array",
     "map_rows",
@@ -21,6 +22,19 @@ __all__ = [
     "rows_like",
     "weighted_moments",
 ]
+
+
+def active_client():
+    """The current ``distributed.Client``, or None (no cluster: a local scheduler,
+    or distributed not installed)."""
+    try:
+        from distributed import get_client
+    except ImportError:
+        return None
+    try:
+        return get_client()
+    except ValueError:
+        return None
 
 
 def is_dask_array(X) -> bool:

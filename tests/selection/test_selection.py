@@ -418,3 +418,37 @@ def test_kernel_fps_picks_in_the_kernel_feature_space(rng):
 def test_kernel_fps_needs_a_square_kernel(rng):
     with pytest.raises(ValueError, match="square kernel matrix"):
         sample_selection.KernelFPS(n_to_select=2).fit(rng.normal(size=(10, 4)))
+
+
+def test_selectors_do_not_import_the_distributed_code():
+    """FPS and the other strategies are imported without the cluster code
+    (which a dask X on a distributed cluster alone needs)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, propmap.sample_selection, propmap.feature_selection; "
+        "print('propmap.selection._distributed' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"
+
+
+def test_selectors_state_what_a_fit_holds():
+    """working_set: FPS keeps vectors only; CUR and PCov-CUR a d x d basis
+    (three copies) or, for X much wider than tall, n x d (four); feature CUR
+    keeps the d x d basis for X a little wider than tall, and sample CUR adds
+    its single-precision screening copy in d x d units."""
+    assert feature_selection.FPS().working_set(1000, 50) is None
+    assert sample_selection.PCovFPS().working_set(1000, 50) is None
+    for module in (feature_selection, sample_selection):
+        assert module.CUR().working_set(5000, 800) == (800, 800, 3 + (
+            module is sample_selection
+        ) * 4)  # fmt: skip
+        assert module.PCovCUR().working_set(100, 800) == (100, 800, 4)
+    # 700 >= 0.6 x 1000: feature CUR keeps its d x d basis, PCov-CUR does not
+    assert feature_selection.CUR().working_set(700, 1000) == (1000, 1000, 3)
+    assert feature_selection.PCovCUR().working_set(700, 1000) == (700, 1000, 4)
+    assert sample_selection.CUR().working_set(700, 1000) == (700, 1000, 4)

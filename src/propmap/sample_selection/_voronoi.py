@@ -246,7 +246,7 @@ class VoronoiFPS(_SampleSelector, FPSMethod):
 
     _distributable = False  # its cells need every row: a dask X is read in
 
-    def _make_strategy(self):
+    def _make_strategy(self, client=None):
         return VoronoiFPSStrategy(
             self._inner_products,
             self.initialize,

@@ -10,6 +10,7 @@ and :mod:`propmap.sample_selection` only choose a strategy and an axis.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -20,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from propmap._compat import Interval, RealNotInt, StrOptions, _fit_context
 from propmap._dask import (
     DaskStatistics,
+    active_client,
     check_dask_features,
     is_dask_array,
     root_of_gram,
@@ -53,6 +55,13 @@ class SelectionStrategy:
 
     def initialize(self, points, targets) -> None:
         raise NotImplementedError
+
+    @classmethod
+    def working_set(cls, axis: int, n_samples: int, n_features: int):
+        """The largest set of arrays a fit on an ``n_samples x n_features`` X
+        holds at once, as ``(n_rows, n_columns, copies)`` of float64 matrices;
+        None when it is no more than a few vectors (FPS)."""
+        return None
 
     def initial_picks(self) -> list[int]:
         return []
@@ -91,11 +100,39 @@ def _progress(iterable, enabled: bool, description: str):
     return tracked(iterable, description, enabled)
 
 
+@dataclass
+class _Previous:
+    """A fitted selection that ``warm_start=True`` continues."""
+
+    picks: np.ndarray
+    shape: tuple[int, int]
+    scores: list[float]
+    first_score: float | None
+
+
+class _Picks:
+    """The picks of one fit, their scores and the mask of picked candidates;
+    ``take`` also tells the strategy."""
+
+    def __init__(self, strategy: SelectionStrategy, n_items: int) -> None:
+        self.strategy = strategy
+        self.picks: list[int] = []
+        self.scores: list[float] = []
+        self.mask = np.zeros(n_items, dtype=bool)
+
+    def take(self, index: int, score: float) -> None:
+        self.picks.append(index)
+        self.scores.append(score)
+        self.mask[index] = True
+        self.strategy.update_after_pick(index)
+
+
 class GreedySelector(BaseEstimator):
     """Greedy forward selection of samples (rows) or features (columns).
 
     Subclasses set ``_axis`` (0 for samples, 1 for features) and implement
-    ``_make_strategy()``; everything else is shared.
+    ``_make_strategy(client)`` (``client``: the ``distributed.Client`` whose
+    workers hold a dask X's rows, else None); everything else is shared.
     """
 
     _axis: int = 1
@@ -119,8 +156,26 @@ class GreedySelector(BaseEstimator):
     def _axis_name(self) -> str:
         return "feature" if self._axis == 1 else "sample"
 
-    def _make_strategy(self) -> SelectionStrategy:
+    def _make_strategy(self, client=None) -> SelectionStrategy:
         raise NotImplementedError
+
+    def _strategy_class(self) -> type[SelectionStrategy]:
+        return SelectionStrategy
+
+    def working_set(self, n_samples: int, n_features: int):
+        """What a fit on an ``n_samples x n_features`` X holds at once, as
+        ``(n_rows, n_columns, copies)`` float64 matrices, or None when it is no
+        more than a few vectors: for a memory check before the work.
+
+        Parameters
+        ----------
+        n_samples, n_features : int
+
+        Returns
+        -------
+        working_set : tuple of (int, int, int) or None
+        """
+        return self._strategy_class().working_set(self._axis, n_samples, n_features)
 
     def _check_parameters(self, n_items: int) -> None:
         """Parameter checks that the constraint table cannot express."""
@@ -201,35 +256,63 @@ class GreedySelector(BaseEstimator):
         -------
         self
         """
+        previous = self._previous(warm_start, selected)
+        X, y, lazy, client = self._candidates(X, y)
+        shape = X.shape if lazy is None else lazy.shape
+        n_items = X.shape[self._axis]
+        self._check_fit(shape, previous, n_items)
+        target = self._n_to_select(n_items)
+        self.n_samples_in_, self.n_features_in_ = shape
+        strategy = self._make_strategy(client)
+        strategy.initialize(self._points(X), y)
+        run = _Picks(strategy, n_items)
+        self._open(run, previous, selected, target)
+        first_score = self._pick(run, target, previous)
+        self._record(run, first_score, X if lazy is None else lazy, y)
+        return self
+
+    # -- the steps of fit
+
+    def _previous(self, warm_start, selected) -> _Previous | None:
+        """What a warm start continues (None: a fresh selection)."""
         if warm_start is not None and not isinstance(warm_start, bool | np.bool_):
             raise ValueError(f"warm_start must be a bool or None, got {warm_start!r}.")
         warm = self.warm_start if warm_start is None else bool(warm_start)
-        continuing = warm and hasattr(self, "selected_idx_")
-        given, selected = selected, None  # (the name is the mask's below)
-        if continuing and given is not None:
+        if not (warm and hasattr(self, "selected_idx_")):
+            return None
+        if selected is not None:
             raise ValueError(
                 "selected= starts a selection from given picks; warm_start=True "
                 "continues the previous one: give one of them."
             )
-        if continuing:
-            previous = np.asarray(self.selected_idx_, dtype=int)
-            previous_shape = (self.n_samples_in_, self.n_features_in_)
-        lazy, self._client = None, None
+        return _Previous(
+            np.asarray(self.selected_idx_, dtype=int),
+            (self.n_samples_in_, self.n_features_in_),
+            list(self._selection_scores_),
+            getattr(self, "first_score_", None),
+        )
+
+    def _candidates(self, X, y):
+        """X and y validated; a dask X as its d x d root (features), its rows
+        read in, or left on a cluster's workers (``lazy`` the dask array,
+        ``client`` the cluster's)."""
+        lazy = client = None
         if is_dask_array(X) and self._axis == 1:
             # columns are compared only through their inner products (and those
             # with y): select on a d x d root of the joint Gram matrix instead
             lazy = check_dask_features(X)
             X, y = self._root_of_dask(lazy, y)
         elif is_dask_array(X):
-            X, y, lazy = self._dask_samples(X, y)
+            X, y, lazy, client = self._dask_samples(X, y)
         if lazy is None or self._axis == 1:
             X, y = self._validate(X, y)
-        shape = X.shape if lazy is None else lazy.shape
-        n_items = X.shape[self._axis]
-        if continuing and shape != previous_shape:
+        return X, y, lazy, client
+
+    def _check_fit(self, shape, previous: _Previous | None, n_items: int) -> None:
+        if previous is not None and shape != previous.shape:
             raise ValueError(
                 f"warm_start=True continues a selection on the same data, but X has "
-                f"shape {shape} and the previous fit saw {previous_shape}."
+                f"shape {shape} and the previous fit saw {previous.shape}."
             )
         if self.full and self.score_threshold is not None:
             raise ValueError(
@@ -237,55 +320,48 @@ class GreedySelector(BaseEstimator):
                 "early) contradict each other: set only one of them."
             )
         self._check_parameters(n_items)
-        target = self._n_to_select(n_items)
-        self.n_samples_in_, self.n_features_in_ = shape
 
-        strategy = self._make_strategy()
-        strategy.initialize(self._points(X), y)
-        picks: list[int] = []
-        scores: list[float] = []
-        selected = np.zeros(n_items, dtype=bool)
-
-        def take(index: int, score: float) -> None:
-            picks.append(index)
-            scores.append(score)
-            selected[index] = True
-            strategy.update_after_pick(index)
-
-        if continuing:
-            start = list(previous)
-        elif given is not None:
-            start = _given_picks(given, self._axis_name)
+    def _open(self, run: _Picks, previous, selected, target: int) -> None:
+        """The picks made before any scoring: a warm start's, the given ones,
+        or the strategy's own start (FPS's first point)."""
+        if previous is not None:
+            start = list(previous.picks)
+        elif selected is not None:
+            start = _given_picks(selected, self._axis_name)
         else:
-            start = strategy.initial_picks()
+            start = run.strategy.initial_picks()
         for index in start:
             index = int(index)
-            if not 0 <= index < n_items:
+            if not 0 <= index < run.mask.size:
                 raise ValueError(
                     f"Initial {self._axis_name} index {index} is out of range for "
-                    f"{n_items} {self._axis_name}s."
+                    f"{run.mask.size} {self._axis_name}s."
                 )
-            if selected[index]:
+            if run.mask[index]:
                 raise ValueError(f"Initial {self._axis_name} index {index} repeats.")
-            take(index, np.inf)
-        if continuing:
-            scores = list(self._selection_scores_)
-        if len(picks) > target:
+            run.take(index, np.inf)
+        if previous is not None:
+            run.scores = list(previous.scores)
+        if len(run.picks) > target:
             raise ValueError(
-                f"{len(picks)} {self._axis_name}s are already selected (initialize, "
-                f"selected= or warm start), more than n_to_select={target}."
+                f"{len(run.picks)} {self._axis_name}s are already selected "
+                f"(initialize, selected= or warm start), more than "
+                f"n_to_select={target}."
             )
 
+    def _pick(self, run: _Picks, target: int, previous) -> float | None:
+        """The greedy loop up to ``target`` picks (or the score threshold);
+        returns the first score the relative threshold divides by."""
         random_state = check_random_state(self.random_state)
-        first_score = getattr(self, "first_score_", None) if continuing else None
-        remaining = range(target - len(picks))
+        first_score = None if previous is None else previous.first_score
+        remaining = range(target - len(run.picks))
         for _ in _progress(
             remaining, self.progress_bar, f"selecting {self._axis_name}s"
         ):
-            index, score = strategy.best_candidate(selected)
+            index, score = run.strategy.best_candidate(run.mask)
             if self.full and not score > 0:
                 # nothing non-redundant is left: fill up at random, as documented
-                index = int(random_state.choice(np.flatnonzero(~selected)))
+                index = int(random_state.choice(np.flatnonzero(~run.mask)))
             elif self.score_threshold is not None:
                 if first_score is None:
                     first_score = score
@@ -298,38 +374,37 @@ class GreedySelector(BaseEstimator):
                     warnings.warn(
                         f"Score threshold {self.score_threshold} "
                         f"({self.score_threshold_type}) reached: stopped after "
-                        f"{len(picks)} of {target} {self._axis_name}s.",
+                        f"{len(run.picks)} of {target} {self._axis_name}s.",
                         UserWarning,
-                        stacklevel=2,
+                        stacklevel=3,
                     )
                     break
-            take(index, score)
+            run.take(index, score)
+        return first_score
 
+    def _record(self, run: _Picks, first_score, source, y) -> None:
+        """The fitted attributes (a dask X keeps a lazy ``X_selected_``)."""
         self.first_score_ = first_score
-        self._selection_scores_ = np.array(scores)
-        self.selected_idx_ = np.array(picks, dtype=int)
-        self.n_selected_ = len(picks)
-        self.support_ = selected
+        self._selection_scores_ = np.array(run.scores)
+        self.selected_idx_ = np.array(run.picks, dtype=int)
+        self.n_selected_ = len(run.picks)
+        self.support_ = run.mask
         picked = self.selected_idx_
-        source = X if lazy is None else lazy  # a dask X keeps a lazy X_selected_
         self.X_selected_ = source[picked] if self._axis == 0 else source[:, picked]
         if y is not None and self._axis == 0:
             self.y_selected_ = y[self.selected_idx_]
-        for name, value in strategy.fitted_attributes().items():
+        for name, value in run.strategy.fitted_attributes().items():
             setattr(self, name, value)
-        self._client = None
-        return self
 
     def _dask_samples(self, X, y):
-        """Rows of a dask X as candidates: on a distributed cluster they stay on
-        the workers (methods that support it); otherwise X is read into memory."""
-        from propmap.selection._distributed import active_client
-
+        """Rows of a dask X as candidates, and the cluster's client: on a
+        distributed cluster they stay on the workers (methods that support it);
+        otherwise X is read into memory (and the client is None)."""
         client = active_client() if getattr(self, "_distributable", False) else None
         if client is None:
             import dask
 
-            return (*dask.compute(X, y), None)
+            return (*dask.compute(X, y), None, None)
         lazy = check_dask_features(X)
         if self._requires_targets and y is None:
             raise ValueError(
@@ -338,8 +413,7 @@ class GreedySelector(BaseEstimator):
             )
         if y is not None:
             y, _ = rows_like(y, lazy, "y")
-        self._client = client
-        return lazy, y, lazy
+        return lazy, y, lazy, client
 
     def score(self, X, y=None):
         """The per-candidate scores of the fitted selection, as scikit-matter's

@@ -63,6 +63,7 @@ from propmap.selection._base import SelectionStrategy
 from propmap.selection._rational import inverse_sqrt_nodes
 from propmap.selection._spectral import (
     EPS,
+    THIN_SHARE,
     DiagonalPlusLowRank,
     GrowingColumns,
     NotConverged,
@@ -133,8 +134,38 @@ class EigenbasisGram:
         self.projected_out.append(self.vectors.T @ direction)
 
 
+# below this many entries of X a double-precision pass is as cheap as screening;
+# above the second the single-precision copy (4 bytes each) is not made
+SCREEN_MIN_SIZE = 2**20
+SCREEN_MAX_SIZE = 2**29
+
+# the largest set of arrays the CUR strategies hold at once: for d <= n (feature
+# CUR: THIN_SHARE d <= n) XᵀX, its basis and LAPACK's copy (d x d), and for
+# sample CUR a single-precision copy of X (n x d x 4 bytes) to screen its
+# products; for n < d the thin SVD of X (X's copy, the right singular vectors,
+# LAPACK's workspace and the contiguous basis, n x d): no d x d matrix
+WIDE_COPIES, SQUARE_COPIES = 4, 3
+
+
 class _GramCUR(SelectionStrategy):
     """Shared bookkeeping: the axis, the pick counter and the recompute rule."""
+
+    # whether a feature selection keeps the d x d basis for an X a little wider
+    # than tall (n >= THIN_SHARE d), and a sample selection screens in float32
+    square_when_nearly_square = False
+    screens = False
+
+    @classmethod
+    def working_set(cls, axis: int, n_samples: int, n_features: int):
+        square = cls.square_when_nearly_square and axis == 1
+        nearly = n_samples >= THIN_SHARE * n_features
+        if n_samples < n_features and not (square and nearly):
+            return n_samples, n_features, WIDE_COPIES
+        copies = SQUARE_COPIES
+        size = n_samples * n_features
+        if cls.screens and axis == 0 and SCREEN_MIN_SIZE <= size <= SCREEN_MAX_SIZE:
+            copies += -(-n_samples // (2 * n_features))  # in d x d matrices
+        return n_features, n_features, copies
 
     def __init__(self, axis: int, k: int, recompute_every: int, tolerance: float):
         self.axis = axis
@@ -323,10 +354,6 @@ class _CholeskyBasis:
         return solution
 
 
-# below this many entries of X a double-precision pass is as cheap as screening;
-# above the second the single-precision copy (4 bytes each) is not made
-SCREEN_MIN_SIZE = 2**20
-SCREEN_MAX_SIZE = 2**29
 _UNIT = 2.0**-24  # float32's unit roundoff
 
 
@@ -396,6 +423,9 @@ class _ScreenedProducts:
 
 class CURStrategy(_GramCUR):
     """Deterministic CUR with orthogonalisation, exact and fast (module docstring)."""
+
+    square_when_nearly_square = True
+    screens = True
 
     def _prepare(self) -> None:
         # CUR needs no function of XᵀX, so the Householder basis (tridiagonal

@@ -14,19 +14,7 @@ import numpy as np
 from propmap.selection._base import SelectionStrategy
 from propmap.selection._fps import FPSStrategy, _row_squared_norms
 
-__all__ = ["DistributedFPSStrategy", "FPSShard", "active_client"]
-
-
-def active_client():
-    """The current ``distributed.Client``, or None (no cluster: a local scheduler)."""
-    try:
-        from distributed import get_client
-    except ImportError:
-        return None
-    try:
-        return get_client()
-    except ValueError:
-        return None
+__all__ = ["DistributedFPSStrategy", "FPSShard"]
 
 
 class _ShardProducts:

@@ -18,7 +18,6 @@ from sklearn.utils.validation import check_is_fitted
 from propmap._compat import Interval, StrOptions
 from propmap.selection._base import GreedySelector
 from propmap.selection._cur import CURStrategy, PCovCURStrategy
-from propmap.selection._distributed import DistributedFPSStrategy
 from propmap.selection._fps import FPSStrategy, GramInnerProducts, RowInnerProducts
 from propmap.utils._pcovr_utils import pcovr_covariance
 
@@ -147,11 +146,14 @@ class FPSMethod(GreedySelector):
     def _weighted_blocks(self, points, targets):
         return [(1.0, points)]
 
-    def _make_strategy(self):
+    def _make_strategy(self, client=None):
         random_state = check_random_state(self.random_state)
-        if getattr(self, "_client", None) is not None:
+        if client is not None:
+            # only a cluster run needs the distributed code
+            from propmap.selection._distributed import DistributedFPSStrategy
+
             return DistributedFPSStrategy(
-                self._client, self._weighted_blocks, self.initialize, random_state
+                client, self._weighted_blocks, self.initialize, random_state
             )
         return FPSStrategy(self._inner_products, self.initialize, random_state)
 
@@ -253,8 +255,11 @@ class CURMethod(GreedySelector):
         self.random_state = random_state
         self.warm_start = warm_start
 
-    def _make_strategy(self):
+    def _make_strategy(self, client=None):
         return CURStrategy(self._axis, self.k, self.recompute_every, self.tolerance)
+
+    def _strategy_class(self):
+        return CURStrategy
 
 
 class PCovCURMethod(CURMethod):
@@ -294,7 +299,10 @@ class PCovCURMethod(CURMethod):
             warm_start=warm_start,
         )
 
-    def _make_strategy(self):
+    def _strategy_class(self):
+        return PCovCURStrategy
+
+    def _make_strategy(self, client=None):
         return PCovCURStrategy(
             self._axis, self.k, self.recompute_every, self.tolerance, self.mixing
         )

@@ -405,39 +405,21 @@ def _write_picks(files, inputs, X, y, target, train, test, fixed, chosen, method
     )  # fmt: skip
 
 
-# Largest set of n_rows x n_columns arrays the CUR strategies hold at once: for
-# d <= n (feature CUR: 0.6 d <= n) the Gram matrix XᵀX, its basis and LAPACK's
-# copy (d x d), and for sample CUR a single-precision copy of X (n x d x 4 bytes)
-# to screen its products; for n < d the thin SVD of X (X's copy, the right
-# singular vectors, LAPACK's workspace and the contiguous basis, n x d): no d x d
-# matrix is formed.
-_WIDE_COPIES, _SQUARE_COPIES = 4, 3
-
-
 def _check_selection_memory(
     method: Method, n_samples: int, n_features: int, axis: Axis = Axis.features
 ) -> None:
-    """Refuse CUR and PCov-CUR (either axis) before the work when their
-    decomposition of the training X would not fit."""
-    if PLAIN[method] != Method.cur:
+    """Refuse a method before the work when what its selector says a fit on the
+    training X holds (:meth:`GreedySelector.working_set`) would not fit."""
+    held = _selector(method, axis, 1, 0, DEFAULT_MIXING).working_set(
+        n_samples, n_features
+    )
+    if held is None:
         return
-    from propmap.selection._spectral import THIN_SHARE
-
-    # feature CUR keeps the d x d basis for X a little wider than tall
-    square = method == Method.cur and axis == Axis.features
-    if n_samples < n_features and not (square and n_samples >= THIN_SHARE * n_features):
-        shape, copies = (n_samples, n_features), _WIDE_COPIES
-    else:
-        shape, copies = (n_features, n_features), _SQUARE_COPIES
-        if method == Method.cur and axis == Axis.samples:
-            from propmap.selection._cur import SCREEN_MAX_SIZE, SCREEN_MIN_SIZE
-
-            if SCREEN_MIN_SIZE <= n_samples * n_features <= SCREEN_MAX_SIZE:
-                copies += -(-n_samples // (2 * n_features))  # in d x d matrices
+    rows, columns, copies = held
     check_memory(
-        *shape,
+        rows, columns,
         f"{method} with {n_samples:,} samples and {n_features:,} features",
         "use fps or pcov-fps, or fewer SOAP columns (--max-radial, "
         "--max-angular, fewer elements).",
         copies=copies,
-    )
+    )  # fmt: skip
