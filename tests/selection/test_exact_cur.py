@@ -641,3 +641,26 @@ def test_wide_sparse_and_float32_input_give_the_same_picks(axis, method):
     assert selector(**params).fit(sp.csr_matrix(X), y).selected_idx_.tolist() == dense
     single = selector(**params).fit(X.astype(np.float32), y).selected_idx_.tolist()
     assert single == dense
+
+
+def test_one_strategy_class_per_method_and_axis():
+    """CURStrategy(axis, ...) and PCovCURStrategy(axis, ...) make the class of
+    that axis; none of them branches on the axis."""
+    import inspect
+
+    from propmap.selection import _cur
+
+    pairs = {
+        (CURStrategy, 1): _cur.FeatureCURStrategy,
+        (CURStrategy, 0): _cur.SampleCURStrategy,
+        (PCovCURStrategy, 1): _cur.FeaturePCovCURStrategy,
+        (PCovCURStrategy, 0): _cur.SamplePCovCURStrategy,
+    }
+    for (method, axis), expected in pairs.items():
+        extra = (0.5,) if method is PCovCURStrategy else ()
+        made = method(axis, 1, 1, 1e-12, *extra)
+        assert type(made) is expected
+        assert isinstance(made, method)
+    for cls in (*pairs.values(), CURStrategy, PCovCURStrategy, _cur._GramCUR):
+        source = inspect.getsource(cls)
+        assert "if self.axis" not in source, cls.__name__

@@ -148,7 +148,18 @@ WIDE_COPIES, SQUARE_COPIES = 4, 3
 
 
 class _GramCUR(SelectionStrategy):
-    """Shared bookkeeping: the axis, the pick counter and the recompute rule."""
+    """Shared bookkeeping: the axis, the pick counter and the recompute rule.
+
+    Each method has one strategy class per axis (features, samples): built as
+    ``CURStrategy(axis, ...)`` or ``PCovCURStrategy(axis, ...)``, which make
+    the class of that axis."""
+
+    # the axis-specific classes of a method, by axis (set below)
+    by_axis: dict = {}
+
+    def __new__(cls, axis: int, *args, **kwargs):
+        chosen = cls.by_axis.get(axis, cls) if "by_axis" in vars(cls) else cls
+        return super().__new__(chosen)
 
     # whether a feature selection keeps the d x d basis for an X a little wider
     # than tall (n >= THIN_SHARE d), and a sample selection screens in float32
@@ -175,7 +186,7 @@ class _GramCUR(SelectionStrategy):
 
     def initialize(self, points, targets) -> None:
         # points has the candidates as rows: Xᵀ for features, X for samples
-        self.X = points.T if self.axis == 1 else points
+        self.X = self._oriented(points)
         self.targets = targets
         self.n_picked = 0
         self.n_dense_fallbacks = 0
@@ -203,6 +214,11 @@ class _GramCUR(SelectionStrategy):
     def _tie_keys(self, points):
         """What makes two candidates exact copies: their values."""
         return points
+
+    @staticmethod
+    def _oriented(points):
+        """X from the candidates as rows (features: the candidates are Xᵀ)."""
+        return points.T
 
     def _scores(self) -> np.ndarray:
         # exact copies of a candidate share its score exactly, so that the engine's
@@ -427,17 +443,46 @@ class CURStrategy(_GramCUR):
     square_when_nearly_square = True
     screens = True
 
+    def fitted_attributes(self) -> dict:
+        return {"n_dense_fallbacks_": self.eigen.dense_fallbacks, "pi_": self._pi()}
+
+
+class FeatureCURStrategy(CURStrategy):
+    """CUR of features: the residual covariance down-dated pick after pick."""
+
     def _prepare(self) -> None:
         # CUR needs no function of XᵀX, so the Householder basis (tridiagonal
-        # T = VᵀXᵀXV) serves where the basis is full: cheaper than eigenvectors.
-        # Samples need T = LLᵀ, singular where X has fewer rows than columns.
+        # T = VᵀXᵀXV) serves: cheaper than eigenvectors
+        space = RowSpace.of(self.X, tridiagonal=True)
+        self.residual = _ResidualCovariance(space)
+        self.scale = self.residual.scale
+        self.eigen = _WarmEigenpairs(self._n_pairs(space.rank))
+
+    def _deflate(self, index: int) -> None:
+        _, image, pivot = self.residual.image(index)
+        if np.sqrt(max(pivot, 0.0)) > self.tolerance:
+            self.residual.remove(image, pivot)
+
+    def _compute_scores(self) -> np.ndarray:
+        if not self.scale > 0:  # X = 0: nothing to rank
+            return np.zeros(self.X.shape[1])
+        _, coordinates = self.eigen(self.residual.operator(), self.scale)
+        return ((self.residual.vectors @ coordinates) ** 2).sum(axis=1)
+
+
+class SampleCURStrategy(CURStrategy):
+    """CUR of samples: the picked rows' directions projected out of X, the
+    scores screened in single precision where that pays."""
+
+    @staticmethod
+    def _oriented(points):
+        return points
+
+    def _prepare(self) -> None:
+        # the Householder basis (tridiagonal T = VᵀXᵀXV) where T = LLᵀ is
+        # regular (X no wider than tall), else the eigenbasis
         n, d = self.X.shape
-        space = RowSpace.of(self.X, tridiagonal=self.axis == 1 or n >= d)
-        if self.axis == 1:
-            self.residual = _ResidualCovariance(space)
-            self.scale = self.residual.scale
-            self.eigen = _WarmEigenpairs(self._n_pairs(space.rank))
-            return
+        space = RowSpace.of(self.X, tridiagonal=n >= d)
         self.cholesky = None
         if space.tridiagonal is not None:
             try:
@@ -489,11 +534,6 @@ class CURStrategy(_GramCUR):
         self._start_screen()
 
     def _deflate(self, index: int) -> None:
-        if self.axis == 1:
-            _, image, pivot = self.residual.image(index)
-            if np.sqrt(max(pivot, 0.0)) > self.tolerance:
-                self.residual.remove(image, pivot)
-            return
         row = self.X[[index]]
         row = np.asarray(row.toarray() if hasattr(row, "toarray") else row, float)
         coordinates = (row @ self.vectors).ravel()
@@ -512,10 +552,7 @@ class CURStrategy(_GramCUR):
 
     def _compute_scores(self) -> np.ndarray:
         if not self.scale > 0:  # X = 0: nothing to rank
-            return np.zeros(self.X.shape[self.axis])
-        if self.axis == 1:
-            _, coordinates = self.eigen(self.residual.operator(), self.scale)
-            return ((self.residual.vectors @ coordinates) ** 2).sum(axis=1)
+            return np.zeros(self.X.shape[0])
         count = self.scaled.count
         if self.cholesky is not None:
             operator = TridiagonalPlusLowRank(
@@ -541,7 +578,7 @@ class CURStrategy(_GramCUR):
 
     def _pi(self) -> np.ndarray:
         weights = getattr(self, "screened_weights", None)
-        if self.axis == 1 or self.screen is None or weights is None:
+        if self.screen is None or weights is None:
             return super()._pi()
         # the screen left the non-contenders in single precision: redo them
         scores = ((self.X @ weights) ** 2).sum(axis=1)
@@ -551,8 +588,8 @@ class CURStrategy(_GramCUR):
             scores[self.last_pick] = 0.0
         return scores
 
-    def fitted_attributes(self) -> dict:
-        return {"n_dense_fallbacks_": self.eigen.dense_fallbacks, "pi_": self._pi()}
+
+CURStrategy.by_axis = {1: FeatureCURStrategy, 0: SampleCURStrategy}
 
 
 # The reference drops eigenvalues of C' at or below this absolute cut-off.
@@ -649,21 +686,12 @@ class PCovCURStrategy(_GramCUR):
         super().__init__(axis, k, recompute_every, tolerance)
         self.mixing = mixing
 
-    def _tie_keys(self, points):
-        # two samples are copies only if their targets are equal too
-        if self.axis == 0 and not hasattr(points, "toarray"):
-            return np.hstack([points, self.targets])
-        return points
+
+class FeaturePCovCURStrategy(PCovCURStrategy):
+    """PCov-CUR of features: the fast exact path, or the dense one where it
+    cannot be trusted."""
 
     def _prepare(self) -> None:
-        if self.axis == 1:
-            self._prepare_features()
-        else:
-            self._prepare_samples()
-
-    # -- features: the fast exact path, or the dense one where it cannot be trusted
-
-    def _prepare_features(self) -> None:
         space = RowSpace.of(self.X)
         self.dense = None
         self.eigen = _WarmEigenpairs(self._n_pairs(space.rank))
@@ -705,8 +733,6 @@ class PCovCURStrategy(_GramCUR):
         self._go_dense(vectors @ core @ vectors.T, vectors @ self.whitening.projections)
 
     def _deflate(self, index: int) -> None:
-        if self.axis == 0:
-            return self._deflate_samples(index)
         if self.dense is not None:
             gram, xt_targets = self.dense
             pivot = gram[index, index]
@@ -731,8 +757,6 @@ class PCovCURStrategy(_GramCUR):
         self.residual.remove(image, pivot)
 
     def _compute_scores(self) -> np.ndarray:
-        if self.axis == 0:
-            return self._sample_scores()
         if self.dense is not None:
             self.n_dense_fallbacks += 1
             gram, xt_targets = self.dense
@@ -768,14 +792,25 @@ class PCovCURStrategy(_GramCUR):
         return ((residual.vectors @ coordinates) ** 2).sum(axis=1)
 
     def fitted_attributes(self) -> dict:
-        if self.axis == 0:
-            return {"pi_": self._pi()}
         fallbacks = self.eigen.dense_fallbacks + self.n_dense_fallbacks
         return {"n_dense_fallbacks_": fallbacks, "pi_": self._pi()}
 
-    # -- samples
 
-    def _prepare_samples(self) -> None:
+class SamplePCovCURStrategy(PCovCURStrategy):
+    """PCov-CUR of samples: the picked rows' directions projected out, the
+    targets' least squares on the picks carried along."""
+
+    @staticmethod
+    def _oriented(points):
+        return points
+
+    def _tie_keys(self, points):
+        # two samples are copies only if their targets are equal too
+        if not hasattr(points, "toarray"):
+            return np.hstack([points, self.targets])
+        return points
+
+    def _prepare(self) -> None:
         X = self.X
         if X.shape[0] < X.shape[1]:
             # a wide X by its coordinates U Σ in its row space: the same residual
@@ -793,7 +828,7 @@ class PCovCURStrategy(_GramCUR):
         self.coefficients = np.zeros_like(self.xt_targets)
         self.picked: list[int] = []
 
-    def _deflate_samples(self, index: int) -> None:
+    def _deflate(self, index: int) -> None:
         unit = self._take_sample_direction(index)
         if unit is not None:
             self.eigen_gram.remove_direction(unit)
@@ -851,7 +886,7 @@ class PCovCURStrategy(_GramCUR):
             )
         return product
 
-    def _sample_scores(self) -> np.ndarray:
+    def _compute_scores(self) -> np.ndarray:
         """Top left singular vectors of ``A = [√α X' | √(1−α) Y']`` through AᵀA,
         written in the eigenbasis of XᵀX (plus the p target coordinates)."""
         mixing, eigen = self.mixing, self.eigen_gram
@@ -894,3 +929,9 @@ class PCovCURStrategy(_GramCUR):
         )
         scale = np.where(values > 0, values, np.inf)
         return (left**2 / scale).sum(axis=1)
+
+    def fitted_attributes(self) -> dict:
+        return {"pi_": self._pi()}
+
+
+PCovCURStrategy.by_axis = {1: FeaturePCovCURStrategy, 0: SamplePCovCURStrategy}
