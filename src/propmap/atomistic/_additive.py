@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from propmap._compat import HasMethods, StrOptions, _fit_context
 from propmap.atomistic._soap import SoapFeaturizer, as_structure_list
-from propmap.decomposition._uncertainty import LinearPosterior
+from propmap.decomposition._uncertainty import LinearPosterior, ridge_penalty
 
 __all__ = ["AdditiveModel"]
 
@@ -156,11 +156,7 @@ class AdditiveModel(RegressorMixin, BaseEstimator):
             np.ravel(getattr(self.regressor_, "intercept_", 0.0))[0]
         )
         self.posterior_ = None
-        penalty = getattr(
-            self.regressor_, "alpha_", getattr(self.regressor_, "alpha", None)
-        )
-        ridge = penalty is not None and np.ndim(penalty) == 0 and penalty > 0
-        if self.uncertainty and ridge:
+        if self.uncertainty and ridge_penalty(self.regressor_) is not None:
             self.posterior_ = LinearPosterior.of(self.regressor_, design, targets)
         self.noise_std_ = None if self.posterior_ is None else self.posterior_.noise_std
         return self
@@ -300,15 +296,25 @@ class AdditiveModel(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "coef_")
         structures = as_structure_list(X)
         counts = np.bincount(owners, minlength=len(structures)).astype(np.float64)
-        scaled = self._scaled_rows(rows, owners, structures)
-        share = self._intercept_shares(owners, structures)
-        values = np.asarray(scaled @ self.coef_).ravel() + self.intercept_ * share
+        values, stds = self._shares(
+            self._scaled_rows(rows, owners, structures),
+            self._intercept_shares(owners, structures),
+            return_std,
+        )
         cuts = np.cumsum(counts.astype(int))[:-1]
         if not return_std:
             return np.split(values, cuts)
-        variance = self._posterior().variance(scaled, weight=share)
-        stds = self.noise_std_ * np.sqrt(variance)
         return np.split(values, cuts), np.split(stds, cuts)
+
+    def _shares(self, rows, weight, return_std: bool):
+        """The contributions ``rowsᵀw + b weight`` of atoms (or of groups of
+        them: their rows and weights summed) and, with ``return_std``, their
+        standard deviations ``s sqrt(q)`` (else None)."""
+        values = np.asarray(rows @ self.coef_).ravel() + self.intercept_ * weight
+        if not return_std:
+            return values, None
+        variance = self._posterior().variance(rows, weight=weight)
+        return values, self.noise_std_ * np.sqrt(variance)
 
     def _scaled_rows(self, rows, owners, structures):
         """The atom rows as they enter their structures' features (divided by
@@ -361,30 +367,26 @@ class AdditiveModel(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self, "coef_")
         structures = as_structure_list(X)
-        rows, owners = self.atom_features(structures, **featurizer_params)
-        per_atom = self.contributions(rows, owners, structures)
-        starts = np.r_[0, np.cumsum([len(a) for a in structures])]
-        result, members = [], []
+        sizes = [len(a) for a in structures]
+        starts = np.r_[0, np.cumsum(sizes)]
+        members = []
         for number, (structure, atoms) in enumerate(groups):
-            if not 0 <= structure < len(per_atom):
+            if not 0 <= structure < len(structures):
                 raise ValueError(
                     f"Group {number} refers to structure {structure}, but there are "
-                    f"{len(per_atom)}."
+                    f"{len(structures)}."
                 )
             indices = np.asarray(atoms, dtype=np.int64)
-            if indices.size and (
-                indices.min() < 0 or indices.max() >= len(per_atom[structure])
-            ):
+            size = sizes[structure]
+            if indices.size and (indices.min() < 0 or indices.max() >= size):
                 raise ValueError(
                     f"Group {number} has atom indices outside structure {structure} "
-                    f"({len(per_atom[structure])} atoms)."
+                    f"({size} atoms)."
                 )
-            result.append(float(per_atom[structure][indices].sum()))
             members.append(starts[structure] + indices)
-        if not return_std:
-            return np.array(result)
-        scaled = self._scaled_rows(rows, owners, structures)
-        share = self._intercept_shares(owners, structures)
+        rows, owners = self.atom_features(structures, **featurizer_params)
+        # each group's rows and intercept shares summed: its contribution is
+        # their sum's (the model is linear), and so is its posterior
         picking = sp.csr_matrix(
             (
                 np.ones(sum(m.size for m in members)),
@@ -395,9 +397,12 @@ class AdditiveModel(RegressorMixin, BaseEstimator):
             ),
             shape=(len(members), owners.size),
         )
-        summed = picking @ scaled
-        variance = self._posterior().variance(summed, weight=picking @ share)
-        return np.array(result), self.noise_std_ * np.sqrt(variance)
+        values, stds = self._shares(
+            picking @ self._scaled_rows(rows, owners, structures),
+            picking @ self._intercept_shares(owners, structures),
+            return_std,
+        )
+        return (values, stds) if return_std else values
 
     def predict(self, X, return_std: bool = False, **featurizer_params):
         """The property of each structure (the sum of its atom contributions; with

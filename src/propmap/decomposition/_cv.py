@@ -62,6 +62,7 @@ from propmap.decomposition._uncertainty import (
     UncertaintyMixin,
     latent_ratio,
     noise_level,
+    spread,
 )
 from propmap.utils._progress import work_bar
 
@@ -787,7 +788,10 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
             check_is_fitted(self, "posterior_")
             X = validate_data(self, X, reset=False, dtype=list(FLOAT_DTYPES))
             predicted = self.predict(X)
-            return predicted, self._std(X, self.latent_noise_std_, predicted.shape)
+            variance = self.posterior_.variance(X)
+            return predicted, spread(
+                variance, self.latent_noise_std_, predicted.ndim == 2
+            )
         predicted = super().predict(X, T)
         if not self.center or (X is not None and is_dask_array(X)):
             # (a dask X comes back here block by block)
@@ -812,13 +816,6 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
         check_is_fitted(self, "posterior_")
         X = validate_data(self, X, reset=False, dtype=list(FLOAT_DTYPES))
         return self.posterior_.variance(X)
-
-    def _std(self, X, noise, shape) -> np.ndarray:
-        """``noise · sqrt(1 + q(x))`` shaped as the predictions."""
-        root = np.sqrt(1.0 + self.posterior_.variance(X))
-        if len(shape) == 1:
-            return float(noise) * root
-        return root[:, None] * np.asarray(noise)[None, :]
 
     def inverse_transform(self, X):
         """Map latent coordinates back to the feature space, ``X̂ = T P_TX``

@@ -47,8 +47,8 @@ from propmap.decomposition._cv import (
 from propmap.decomposition._uncertainty import (
     DOMAIN_QUANTILE,
     KernelPosterior,
-    RidgePosterior,
     UncertaintyMixin,
+    design_posterior,
     latent_ratio,
     leave_one_out,
 )
@@ -540,14 +540,10 @@ class KernelPCovRCV(
         left-out rows' q)."""
         model, penalty = self.best_estimator_, self.best_penalty_
         if K is None:
-            features = model.nystroem_features(X)
-            values, vectors = np.linalg.eigh(features.T @ features)
-            values = np.clip(values, 0.0, None)
-            self.posterior_ = RidgePosterior.from_eigenpairs(
-                vectors, None, values, penalty, share=0.0
-            )
-            leverage = ((features @ vectors) ** 2) @ (1.0 / (values + penalty))
-            ridge = model.transform_predict(X).regressor
+            # the Nyström features are centred: a ridge without intercept
+            every, features = model.transform_predict(X, features=True)
+            self.posterior_, leverage = design_posterior(features, penalty)
+            ridge = every.regressor
         else:
             self.posterior_, leverage = KernelPosterior.of(K, penalty)
             ridge = model.regressor_.predict(K)
@@ -707,10 +703,11 @@ class KernelPCovRCV(
         for rows in gen_batches(X.shape[0], BLOCK_ROWS):
             q = None
             if self.centerer_ is None:
-                every = model.transform_predict(X[rows])
+                every = model.transform_predict(X[rows], features=return_std)
+                if return_std:  # the features from the same kernel rows
+                    every, features = every
+                    q = self.posterior_.variance(features)
                 latent, regressor = every.latent, every.regressor
-                if return_std:
-                    q = self._variance_of_block(X[rows])
             else:
                 if return_std:
                     K, own = self._centred_kernel(X[rows], diagonal=True)

@@ -494,12 +494,11 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
             )
         if is_dask_array(X):
             raise ValueError("return_std=True takes X in memory, not a dask array.")
+        from propmap.decomposition._uncertainty import spread
+
         predicted = self.predict(X)
-        X = self._validate_new(X)
-        root = np.sqrt(1.0 + self.posterior_.variance(X))
-        if predicted.ndim == 1:
-            return predicted, float(self.latent_noise_std_) * root
-        return predicted, root[:, None] * np.asarray(self.latent_noise_std_)[None, :]
+        variance = self.posterior_.variance(self._validate_new(X))
+        return predicted, spread(variance, self.latent_noise_std_, predicted.ndim == 2)
 
     def score(self, X, y, T=None):
         r"""Negative sum of the relative reconstruction and prediction losses.

@@ -469,30 +469,37 @@ class SparseKernelPCovR(KernelMixin, RegressorMixin, MultiOutputMixin, BasePCov)
             )
         return self._latent(self._validate_new(X))
 
-    def transform_predict(self, X) -> LatentPrediction:
+    def transform_predict(self, X, features: bool = False):
         """The latent coordinates, the prediction through them and the full
         Nyström kernel ridge model's prediction, from one pass of kernel rows.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+        features : bool, default=False
+            Also the rows' :meth:`nystroem_features`, from the same kernel rows.
 
         Returns
         -------
         LatentPrediction
             ``latent`` (n_samples, n_components_); ``predicted`` and
             ``regressor`` (n_samples,) or (n_samples, n_targets).
+        Phi : ndarray of shape (n_samples, nystroem_rank_)
+            Only with ``features=True``.
         """
         check_is_fitted(self, ["pkt_", "ridge_coef_"])
         X = self._validate_new(X)
         width = self.n_components_
         ridge = self.ridge_coef_.reshape(self.n_active_, -1)
-        products = self._kernel_rows(X, np.hstack([self.pkt_, ridge]))
-        latent, regressor = products[:, :width], products[:, width:]
+        columns = [self.pkt_, ridge] + ([self._features_map_] if features else [])
+        products = self._kernel_rows(X, np.hstack(columns))
+        stop = width + ridge.shape[1]
+        latent, regressor = products[:, :width], products[:, width:stop]
         predicted = latent @ self.pty_.reshape(width, -1)
         if self.ridge_coef_.ndim == 1:
             predicted, regressor = predicted[:, 0], regressor[:, 0]
-        return LatentPrediction(latent, predicted, regressor)
+        every = LatentPrediction(latent, predicted, regressor)
+        return (every, products[:, stop:]) if features else every
 
     def nystroem_features(self, X) -> np.ndarray:
         """The Nyström features the ridge and the PCovR are fitted on: the

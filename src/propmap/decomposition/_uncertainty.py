@@ -34,9 +34,12 @@ __all__ = [
     "TrainingVariance",
     "UncertaintyMixin",
     "calibration_rows",
+    "design_posterior",
     "latent_ratio",
     "leave_one_out",
     "noise_level",
+    "ridge_penalty",
+    "spread",
 ]
 
 # held-out rows whose own errors calibrate s (spread over the folds): s² is a
@@ -120,6 +123,25 @@ class RidgePosterior:
         return out
 
 
+def _span_variance(base, square, along, count: int):
+    """q in the span from a row's sums (see :class:`TrainingVariance`):
+    ``z̃ᵀA⁻¹z̃ = base + square`` and ``cᵀA⁻¹z̃ = along − base`` (``base =
+    cᵀA⁻¹c``), with the Sherman–Morrison term of the mean kept apart (``count``
+    rows; none when 0); rounding can leave a row of tiny q slightly below 0."""
+    quadratic = base + square
+    if count:
+        quadratic = quadratic + count * (along - base) ** 2 / (1.0 - count * base)
+    return np.clip(quadratic, 0.0, None)
+
+
+def _add_span_sums(z, centre, inverse):
+    """A piece's share of ``square`` and ``along`` (see :func:`_span_variance`)
+    from uncentred coordinates z (rows x the piece's basis columns), the mean's
+    coordinates and ``1 / (g + λ)`` there (a vector, or penalties x columns)."""
+    inverse = inverse.T if inverse.ndim == 2 else inverse
+    return (z * (z - 2.0 * centre)) @ inverse, (z * centre) @ inverse
+
+
 class GroupedPosterior:
     r"""``q(x)`` of a ridge fitted on rows that are each zero outside one of a
     few ranges of columns (per-atom SOAP features: an atom's lie in its
@@ -189,21 +211,18 @@ class GroupedPosterior:
                 rest[active] += np.einsum(
                     "ij,ij->i", residual, residual, dtype=np.float64
                 )
-                z = np.asarray(z, dtype=np.float64)
-                c, inverse = self.centre[filled], self.inverse[filled]
-                square[active] += (z * (z - 2.0 * c)) @ inverse
-                along[active] += z @ (c * inverse)
+                shares = _add_span_sums(
+                    np.asarray(z, dtype=np.float64),
+                    self.centre[filled],
+                    self.inverse[filled],
+                )
+                square[active] += shares[0]
+                along[active] += shares[1]
             if self.outside.size:
                 beyond = np.asarray(part[:, self.outside], dtype=np.float64)
                 rest += np.einsum("ij,ij->i", beyond, beyond)
-            q = self.base + square
-            if self.count:
-                q += (
-                    self.count
-                    * (along - self.base) ** 2
-                    / (1.0 - self.count * self.base)
-                )
-            out[rows] = np.clip(q, 0.0, None) + rest / self.penalty
+            inside = _span_variance(self.base, square, along, self.count)
+            out[rows] = inside + rest / self.penalty
         return out
 
 
@@ -265,11 +284,13 @@ class TrainingVariance:
     def add(self, rows, filled, coordinates) -> None:
         """The uncentred coordinates (rows x pieces' columns) of ``rows`` (an
         index, or a slice) in the basis columns ``filled``."""
-        z = np.asarray(coordinates, dtype=np.float64)
-        c = self.centre[filled]
-        inverse = self.inverse[:, filled].T
-        self.square[rows] += (z * (z - 2.0 * c)) @ inverse
-        self.along[rows] += (z * c) @ inverse
+        square, along = _add_span_sums(
+            np.asarray(coordinates, dtype=np.float64),
+            self.centre[filled],
+            self.inverse[:, filled],
+        )
+        self.square[rows] += square
+        self.along[rows] += along
 
     def posterior(self, penalty: float, n_features: int) -> GroupedPosterior | None:
         """The posterior of new rows at ``penalty`` in the groups' basis (None
@@ -283,13 +304,43 @@ class TrainingVariance:
     def variance(self, penalty: float) -> np.ndarray:
         """q of every row at ``penalty`` (one of the grid's)."""
         at = int(np.argmin(np.abs(self.penalties - penalty)))
-        base = self.base[at]
-        quadratic = base + self.square[:, at]
-        if self.count:
-            along = self.along[:, at] - base
-            quadratic = quadratic + self.count * along**2 / (1.0 - self.count * base)
-        # rounding can leave a row in a direction of tiny weight slightly below
-        return np.clip(quadratic, 0.0, None)
+        return _span_variance(
+            self.base[at], self.square[:, at], self.along[:, at], self.count
+        )
+
+
+def ridge_penalty(regressor) -> float | None:
+    """A fitted ridge regressor's one penalty (``alpha_`` of the CV ones, else
+    ``alpha``), or None when it has no single positive one."""
+    penalty = getattr(regressor, "alpha_", getattr(regressor, "alpha", None))
+    if penalty is None or np.ndim(penalty) != 0 or not penalty > 0:
+        return None
+    return float(penalty)
+
+
+def design_posterior(centred, penalty: float) -> tuple[RidgePosterior, np.ndarray]:
+    """The posterior of a ridge without intercept on the rows of ``centred``
+    (n x p, float64), every direction of their span kept (a design of
+    structures or of Nyström features is small: q to float32's rounding), and
+    each row's leverage (its own q): from ``DᵀD`` when n >= p, else from
+    ``DDᵀ``."""
+    n, p = centred.shape
+    if n >= p:
+        values, directions = np.linalg.eigh(centred.T @ centred)
+        values = np.clip(values, 0.0, None)
+        rows = centred @ directions  # the rows' coordinates
+    else:
+        values, left = np.linalg.eigh(centred @ centred.T)
+        kept = values > 1e-12 * max(values[-1], 0.0)
+        values, left = values[kept], left[:, kept]
+        roots = np.sqrt(values)
+        directions = centred.T @ (left / roots)
+        rows = left * roots
+    leverage = (rows**2) @ (1.0 / (values + penalty))
+    posterior = RidgePosterior.from_eigenpairs(
+        directions, None, values, penalty, share=0.0
+    )
+    return posterior, leverage
 
 
 class LinearPosterior:
@@ -328,46 +379,27 @@ class LinearPosterior:
     def of(cls, regressor, design, targets) -> LinearPosterior:
         """From a ridge ``regressor`` fitted on ``design`` (n x p) and
         ``targets`` (n,) or (n, n_targets)."""
-        penalty = getattr(regressor, "alpha_", getattr(regressor, "alpha", None))
-        if penalty is None or np.ndim(penalty) != 0 or not penalty > 0:
+        penalty = ridge_penalty(regressor)
+        if penalty is None:
             raise ValueError(
                 "The uncertainty needs a ridge regressor with one penalty alpha > 0 "
                 f"(Ridge, RidgeCV); got {type(regressor).__name__}."
             )
-        penalty = float(penalty)
         design = np.asarray(
             design.toarray() if hasattr(design, "toarray") else design, np.float64
         )
         n = design.shape[0]
         intercept = bool(getattr(regressor, "fit_intercept", False))
         mean = design.mean(axis=0) if intercept else np.zeros(design.shape[1])
-        centred = design - mean
-        if n >= design.shape[1]:
-            values, vectors = np.linalg.eigh(centred.T @ centred)
-            values = np.clip(values, 0.0, None)
-            directions = vectors
-            rows = centred @ vectors  # the rows' coordinates
-        else:
-            values, left = np.linalg.eigh(centred @ centred.T)
-            kept = values > 1e-12 * max(values[-1], 0.0)
-            values, left = values[kept], left[:, kept]
-            roots = np.sqrt(values)
-            directions = centred.T @ (left / roots)
-            rows = left * roots
-        leverage = (rows**2) @ (1.0 / (values + penalty)) + (
-            1.0 / n if intercept else 0.0
-        )
+        posterior, leverage = design_posterior(design - mean, penalty)
+        if intercept:  # the intercept's, unpenalised
+            leverage = leverage + 1.0 / n
         targets = np.asarray(targets, np.float64)
         residuals = targets.reshape(n, -1) - np.asarray(
             regressor.predict(design), np.float64
         ).reshape(n, -1)
         noise, _ = leave_one_out(residuals, leverage)
         noise = float(noise[0]) if targets.ndim == 1 else noise
-        # a design of structures is small: every direction, q to float32's
-        # rounding
-        posterior = RidgePosterior.from_eigenpairs(
-            directions, None, values, penalty, share=0.0
-        )
         return cls(posterior, mean, noise, n, intercept)
 
     def variance(self, X, weight=None) -> np.ndarray:
@@ -381,6 +413,15 @@ class LinearPosterior:
         if self.intercept:
             q = q + weight**2 / self.n_samples
         return q
+
+
+def spread(variance, noise, two_d: bool):
+    """``noise · sqrt(1 + q)`` shaped as the predictions: (n,) for one target,
+    (n, n_targets) with one noise level per target."""
+    root = np.sqrt(1.0 + np.asarray(variance, dtype=np.float64))
+    if two_d:
+        return root[:, None] * np.asarray(noise)[None, :]
+    return float(np.ravel(noise)[0]) * root
 
 
 class UncertaintyMixin:
@@ -427,13 +468,11 @@ class UncertaintyMixin:
         the domain."""
         from propmap.decomposition._base import LatentPrediction
 
-        root = np.sqrt(1.0 + variance)
-        if np.ndim(predicted) == 2:
-            root = root[:, None]
+        two_d = np.ndim(predicted) == 2
         return LatentPrediction(
             latent, predicted, regressor,
-            root * np.asarray(self.latent_noise_std_),
-            root * np.asarray(self.noise_std_), variance,
+            spread(variance, self.latent_noise_std_, two_d),
+            spread(variance, self.noise_std_, two_d), variance,
             self.variance_in_domain(variance),
         )  # fmt: skip
 
