@@ -398,31 +398,41 @@ def _fit(
         if variance is not None:
             inside = model.variance_in_domain(variance)
     else:
-        every = model.transform_predict(data.X)
-        latent = data.in_input_order(every.latent)
-        ridge = data.in_input_order(every.regressor)
-        if uncertain:
-            variance = data.in_input_order(_variance(model, data, train))
+        latent, ridge, variance = _predictions(model, data, train, uncertain)
+        latent, ridge = data.in_input_order(latent), data.in_input_order(ridge)
+        if variance is not None:
+            variance = data.in_input_order(variance)
             inside = model.variance_in_domain(variance)
     return _Fitted(
         model, np.asarray(ridge, dtype=np.float64).ravel(), latent, variance, inside
     )
 
 
-def _variance(model, data: _Scaled, train: np.ndarray) -> np.ndarray:
-    """q of every row of X: the training rows' from the fit itself
-    (``train_variance_``, gathered in its cross-validation pass), the others'
-    from the posterior, a few thousand rows at a time (no copy of them whole)."""
-    variance = np.empty(data.X.shape[0])
-    if data.order is not None:  # the training rows come first
-        variance[: train.size] = model.train_variance_
-        variance[train.size :] = model.posterior_variance(data.X[train.size :])
-        return variance
+def _predictions(model, data: _Scaled, train: np.ndarray, uncertain: bool):
+    """The latent coordinates, the full model's predictions and (``uncertain``)
+    q of every row of X, in X's order. The training rows' q comes from the fit
+    itself (``train_variance_``, gathered in its cross-validation pass), the
+    others' from the posterior: with the training rows first, in the same pass
+    as their predictions (a kernel's rows made once); else a few thousand rows
+    at a time (no copy of them whole)."""
+    n_rows, n_train = data.X.shape[0], train.size
+    if uncertain and data.order is not None and n_train < n_rows:
+        head = model.transform_predict(data.X[:n_train])
+        tail = model.transform_predict(data.X[n_train:], return_std=True)
+        return (
+            np.concatenate([head.latent, tail.latent]),
+            np.concatenate([head.regressor, tail.regressor]),
+            np.concatenate([model.train_variance_, tail.variance]),
+        )
+    every = model.transform_predict(data.X)
+    if not uncertain:
+        return every.latent, every.regressor, None
+    variance = np.empty(n_rows)
     variance[train] = model.train_variance_
-    others = np.setdiff1d(np.arange(data.X.shape[0]), train)
+    others = np.setdiff1d(np.arange(n_rows), train)
     for rows in gen_batches(others.size, 4096):
         variance[others[rows]] = model.posterior_variance(data.X[others[rows]])
-    return variance
+    return every.latent, every.regressor, variance
 
 
 def _accuracy(y, data: _Scaled, predicted, ridge_predicted) -> dict:
