@@ -629,6 +629,37 @@ def test_same_picks_on_real_soap_features(skmatter):
         assert canonical(ours.selected_idx_) == canonical(theirs.selected_idx_)
 
 
+@pytest.mark.parity
+def test_rounding_level_eigenvalues_keep_the_fast_path(skmatter):
+    """Per-atom SOAP of 120 QM9 molecules as the selection gallery scales it
+    (1,818 atoms x 936 columns, rank 760): a few of XᵀX's eigenvalues that are
+    zero in exact arithmetic land in the band around the reference's 1e-12
+    cut-off, below the product's rounding level. They no longer send PCov-CUR to
+    the dense per-pick eigendecomposition, and the picks are the reference's."""
+    pytest.importorskip("featomic")
+    from propmap.atomistic import SoapFeaturizer, atom_targets
+    from propmap.datasets import load_qm9
+    from propmap.selection._spectral import EPS
+
+    structures = load_qm9(120)
+    soap = SoapFeaturizer(per="atom", cutoff=3.5, max_radial=2, max_angular=2)
+    X = np.asarray(soap.fit_transform(structures), dtype=np.float64)
+    X = np.unique(X[:, X.std(axis=0) > 0], axis=1)
+    X = (X - X.mean(axis=0)) / X.std(axis=0) / np.sqrt(X.shape[1])
+    y = np.concatenate(atom_targets(structures, "mulliken_charges"))[:, None]
+    y = (y - y.mean()) / y.std()
+    values = np.linalg.eigvalsh(X.T @ X)
+    low, high = _cur._AMBIGUOUS_BAND
+    in_band = values[(values >= low) & (values <= high)]
+    assert in_band.size  # the case the old rule sent to the dense path
+    assert in_band.max() < X.shape[0] * EPS * values.max()
+    ours, theirs = fit_both(
+        skmatter, "feature", "PCovCUR", X, y, n_to_select=12, mixing=0.5
+    )
+    assert ours.n_dense_fallbacks_ == 0
+    assert ours.selected_idx_.tolist() == theirs.selected_idx_.tolist()
+
+
 @pytest.mark.parametrize("axis", ["feature", "sample"])
 @pytest.mark.parametrize("method", ["CUR", "PCovCUR"])
 def test_wide_sparse_and_float32_input_give_the_same_picks(axis, method):

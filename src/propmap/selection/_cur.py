@@ -77,6 +77,24 @@ from propmap.utils._pcovr_utils import gram_matrix, modified_covariance_from_gra
 
 __all__ = ["CURStrategy", "PCovCURStrategy"]
 
+# -- where feature PCov-CUR computes as the reference does (:class:`_ReferencePCovCUR`)
+#
+# The reference drops eigenvalues of C' at or below this absolute cut-off when it
+# forms C'^{-1/2}.
+_REFERENCE_CUTOFF = 1e-12
+# A genuine eigenvalue of C this close to the cut-off is kept or dropped by it,
+# and one kept makes C'^{-1/2} amplify its direction a million times, beyond
+# what the rational approximation follows: the dense path instead.
+_AMBIGUOUS_BAND = (1e-13, 1e-11)
+# ... unless it is at the rounding level of XᵀX itself (n·ε·λ_max: each entry a
+# sum of n products), where X has no such direction at all (real SOAP is rank
+# deficient: rank 1,416 of 2,176 columns, a dozen rounding-level eigenvalues in
+# the band). There the reference keeps or drops it by rounding, and the fast
+# path takes the same cut-off; picks can then differ only where rounding decides
+# them.
+# the dense fallback needs d x d matrices; beyond this d it is not attempted
+_DENSE_FALLBACK_LIMIT = 20_000
+
 # below this size a dense solver is cheaper than Lanczos iterations
 _DENSE_LIMIT = 64
 
@@ -592,15 +610,6 @@ class SampleCURStrategy(CURStrategy):
 CURStrategy.by_axis = {1: FeatureCURStrategy, 0: SampleCURStrategy}
 
 
-# The reference drops eigenvalues of C' at or below this absolute cut-off.
-_REFERENCE_CUTOFF = 1e-12
-# Eigenvalues of C this close to the cut-off are kept or dropped by the reference's
-# rounding, which the rational approximation cannot imitate: dense path instead.
-_AMBIGUOUS_BAND = (1e-13, 1e-11)
-# the dense fallback needs d x d matrices; beyond this d it is not attempted
-_DENSE_FALLBACK_LIMIT = 20_000
-
-
 class _WhitenedTargets:
     r"""``ĝ = Vᵀ C'^{-1/2} X'ᵀY`` pick after pick, by the rational approximation and
     Woodbury on the unpicked set (module docstring).
@@ -687,9 +696,55 @@ class PCovCURStrategy(_GramCUR):
         self.mixing = mixing
 
 
+class _ReferencePCovCUR:
+    """Feature PCov-CUR computed as the reference does: C' and X'ᵀY as d x d
+    and d x p arrays, deflated pick after pick, and a full eigendecomposition of
+    C' (eigenvalues at or below :data:`_REFERENCE_CUTOFF` dropped) and of the
+    modified covariance per pick.
+
+    The one place propmap follows the reference's rounding instead of its maths.
+    :class:`FeaturePCovCURStrategy` takes it (each use counted in
+    ``n_dense_fallbacks_``) from the start where C has a genuine eigenvalue in
+    :data:`_AMBIGUOUS_BAND` (:func:`_ambiguous_spectrum`), and from the pick on
+    where a capacitance of the rational solves loses definiteness (the pick is
+    numerically in the span of the earlier ones); never for d above
+    :data:`_DENSE_FALLBACK_LIMIT`.
+    """
+
+    def __init__(self, gram: np.ndarray, xt_targets: np.ndarray, mixing: float):
+        self.gram, self.xt_targets, self.mixing = gram, xt_targets, mixing
+
+    def deflate(self, index: int, tolerance: float) -> None:
+        gram, xt_targets = self.gram, self.xt_targets
+        pivot = gram[index, index]
+        if np.sqrt(max(pivot, 0.0)) > tolerance:
+            scaled = gram[:, index] / pivot
+            xt_targets -= np.outer(scaled, xt_targets[index])
+            gram -= np.outer(gram[:, index], scaled)
+
+    def scores(self, n_pairs) -> np.ndarray:
+        roots = PsdRoots.of(self.gram, _REFERENCE_CUTOFF)
+        modified = modified_covariance_from_gram(
+            self.gram, roots, self.xt_targets, self.mixing
+        )
+        _, vectors = top_eigenvectors(modified, n_pairs(modified.shape[0]))
+        return (vectors**2).sum(axis=1)
+
+
+def _ambiguous_spectrum(values: np.ndarray, n_samples: int) -> bool:
+    """Whether C = XᵀX has an eigenvalue that the reference's cut-off decides:
+    in :data:`_AMBIGUOUS_BAND` and above the rounding level n·ε·λ_max of the
+    product (below it X has no such direction, and rounding decides for the
+    reference as for propmap)."""
+    largest = float(values.max(initial=0.0))
+    rounding = n_samples * EPS * largest
+    low, high = max(_AMBIGUOUS_BAND[0], rounding), _AMBIGUOUS_BAND[1]
+    return bool(np.any((values >= low) & (values <= high)))
+
+
 class FeaturePCovCURStrategy(PCovCURStrategy):
-    """PCov-CUR of features: the fast exact path, or the dense one where it
-    cannot be trusted."""
+    """PCov-CUR of features: the fast exact path, or the reference's dense one
+    (:class:`_ReferencePCovCUR`) where the fast one cannot follow it."""
 
     def _prepare(self) -> None:
         space = RowSpace.of(self.X)
@@ -697,17 +752,15 @@ class FeaturePCovCURStrategy(PCovCURStrategy):
         self.eigen = _WarmEigenpairs(self._n_pairs(space.rank))
         xt_targets = np.asarray(safe_sparse_dot(self.X.T, self.targets), np.float64)
         values = space.values
-        largest = float(values.max(initial=0.0))
-        cutoff = max(_REFERENCE_CUTOFF, 30 * EPS * largest)
         if (
             self.mixing < 1
-            and np.any((values >= _AMBIGUOUS_BAND[0]) & (values <= _AMBIGUOUS_BAND[1]))
-            and cutoff < _AMBIGUOUS_BAND[1]
             and self.X.shape[1] <= _DENSE_FALLBACK_LIMIT
+            and _ambiguous_spectrum(values, self.X.shape[0])
         ):
-            # an eigenvalue of C that the reference keeps or drops by rounding
-            self._go_dense(gram_matrix(self.X), xt_targets)
+            self.dense = _ReferencePCovCUR(gram_matrix(self.X), xt_targets, self.mixing)
             return
+        largest = float(values.max(initial=0.0))
+        cutoff = max(_REFERENCE_CUTOFF, 30 * EPS * largest)
         space.values = np.where(values > cutoff, values, 0.0)
         self.residual = _ResidualCovariance(space)
         self.scale = self.residual.scale
@@ -719,27 +772,22 @@ class FeaturePCovCURStrategy(PCovCURStrategy):
                 coordinates = space.vectors.T @ xt_targets
             self.whitening = _WhitenedTargets(self.residual.values, coordinates)
 
-    def _go_dense(self, gram: np.ndarray, xt_targets: np.ndarray) -> None:
-        """Continue with C' and X'ᵀY as d x d and d x p arrays and a full
-        eigendecomposition per pick (the reference's own computation)."""
-        self.dense = (gram, xt_targets)
-
     def _leave_fast_path(self) -> None:
+        """Continue on the dense path from the state of the fast one."""
         residual = self.residual
         vectors = residual.vectors
         core = np.diag(residual.values)
         if residual.downdates:
             core -= residual.downdates.matrix @ residual.downdates.matrix.T
-        self._go_dense(vectors @ core @ vectors.T, vectors @ self.whitening.projections)
+        self.dense = _ReferencePCovCUR(
+            vectors @ core @ vectors.T,
+            vectors @ self.whitening.projections,
+            self.mixing,
+        )
 
     def _deflate(self, index: int) -> None:
         if self.dense is not None:
-            gram, xt_targets = self.dense
-            pivot = gram[index, index]
-            if np.sqrt(max(pivot, 0.0)) > self.tolerance:
-                scaled = gram[:, index] / pivot
-                xt_targets -= np.outer(scaled, xt_targets[index])
-                gram -= np.outer(gram[:, index], scaled)
+            self.dense.deflate(index, self.tolerance)
             return
         unit, image, pivot = self.residual.image(index)
         if not np.sqrt(max(pivot, 0.0)) > self.tolerance:
@@ -759,14 +807,7 @@ class FeaturePCovCURStrategy(PCovCURStrategy):
     def _compute_scores(self) -> np.ndarray:
         if self.dense is not None:
             self.n_dense_fallbacks += 1
-            gram, xt_targets = self.dense
-            roots = PsdRoots.of(gram, _REFERENCE_CUTOFF)
-            modified = modified_covariance_from_gram(
-                gram, roots, xt_targets, self.mixing
-            )
-            k = self._n_pairs(modified.shape[0])
-            _, vectors = top_eigenvectors(modified, k)
-            return (vectors**2).sum(axis=1)
+            return self.dense.scores(self._n_pairs)
         if not self.scale > 0:
             return np.zeros(self.X.shape[1])
         mixing, residual = self.mixing, self.residual
