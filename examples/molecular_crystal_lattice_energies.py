@@ -1,4 +1,7 @@
-"""What holds organic molecular crystals together, atom by atom and motif by motif?
+"""Lattice energies of molecular crystals, atom by atom and motif by motif
+=======================================================================
+
+What holds organic molecular crystals together, atom by atom and motif by motif?
 
 The single-component C/H/N/O crystals of pyxtal's CSD databases come with
 GFN1-xTB lattice energies computed by propmap (``load_molecular_crystals``). This
@@ -41,8 +44,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from propmap._files import write_atomically
 from propmap.datasets import load_molecular_crystals
+from propmap.viz import save_figure
 from propmap.workflows import compare_environments, explain_contributions
 
 FIGURE_NAME = "molecular_crystal_lattice_energies.png"
@@ -134,7 +137,7 @@ def comparisons(folder: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("out"), help="output folder")
     parser.add_argument("--codes", nargs="*", help="CSD codes (default: all)")
     args = parser.parse_args(argv)
@@ -171,14 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.mkdir(parents=True, exist_ok=True)
     figure = make_figure(folder, motifs)
-    write_atomically(
-        args.out / FIGURE_NAME, lambda f: figure.savefig(f, format="png", dpi=130), "wb"
-    )
+    save_figure(figure, args.out / FIGURE_NAME, dpi=130)
     plt.close(figure)
-    write_atomically(args.out / MOTIFS_NAME, lambda f: motifs.to_csv(f))
-    write_atomically(
-        args.out / NUMBERS_NAME,
-        lambda f: json.dump(numbers, f, indent=2, default=str),
+    motifs.to_csv(args.out / MOTIFS_NAME)
+    (args.out / NUMBERS_NAME).write_text(
+        json.dumps(numbers, indent=2, default=str) + "\n"
     )
     print(
         f"{summary['structures']} crystals: cross-validated R² "
@@ -209,4 +209,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

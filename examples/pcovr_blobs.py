@@ -1,4 +1,7 @@
-"""PCA against PCovR on scikit-learn's ``make_blobs``: the mixing α trades the map
+"""PCA against PCovR on blobs: what the mixing α trades
+====================================================
+
+PCA against PCovR on scikit-learn's ``make_blobs``: the mixing α trades the map
 between the directions that spread the data and the one that predicts y.
 
 The data: four Gaussian blobs in eight dimensions (the blobs dominate the
@@ -39,9 +42,9 @@ from sklearn.linear_model import RidgeCV
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 
-from propmap._files import write_atomically
 from propmap.decomposition import PCovR
 from propmap.preprocessing import StandardFlexibleScaler
+from propmap.viz import save_figure
 
 MIXINGS = (0.0, 0.1, 0.5, 1.0)
 # the finer sweep of the last panel: where between 0.5 and 1 the map turns
@@ -148,16 +151,14 @@ def draw(results) -> Figure:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("out"))
     args = parser.parse_args(argv)
     X, y = make_data()
     results = fit_all(X, y)
     args.out.mkdir(parents=True, exist_ok=True)
     figure = draw(results)
-    write_atomically(
-        args.out / FIGURE_NAME, lambda stream: figure.savefig(stream, dpi=130), "wb"
-    )
+    save_figure(figure, args.out / FIGURE_NAME, dpi=130)
     summary = {
         "n_samples": len(y),
         "n_features": int(X.shape[1]),
@@ -175,9 +176,7 @@ def main(argv=None) -> int:
             for m in results["models"].values()
         ],
     }
-    write_atomically(
-        args.out / SUMMARY_NAME, lambda stream: json.dump(summary, stream, indent=2)
-    )
+    (args.out / SUMMARY_NAME).write_text(json.dumps(summary, indent=2) + "\n")
     rows = ", ".join(
         f"α={name}: R² {m['r2_test']:.3f}, X loss {m['loss_x_test']:.3f}"
         for name, m in summary["mixing"].items()
@@ -187,4 +186,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -1,4 +1,7 @@
-"""PCA versus PCovR latent maps of scikit-learn's diabetes data.
+"""PCA and PCovR maps of the diabetes data
+=======================================
+
+PCA versus PCovR latent maps of scikit-learn's diabetes data.
 
 Principal Covariates Regression (PCovR) builds a low-dimensional latent space that
 balances reconstructing the features X against predicting the target y; the
@@ -37,9 +40,9 @@ from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 
-from propmap._files import write_atomically
 from propmap.decomposition import PCovR
 from propmap.preprocessing import StandardFlexibleScaler
+from propmap.viz import save_figure
 
 N_COMPONENTS = 2
 FIGURE_NAME = "pcovr_diabetes.png"
@@ -121,7 +124,7 @@ def make_figure(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument(
         "--mixing",
         type=float,
@@ -183,15 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     figure_path = args.out / FIGURE_NAME
     summary_path = args.out / SUMMARY_NAME
-    write_atomically(
-        figure_path, lambda stream: fig.savefig(stream, format="png", dpi=150), "wb"
-    )
+    save_figure(fig, figure_path, dpi=150)
     plt.close(fig)
-    write_atomically(
-        summary_path,
-        lambda stream: stream.write(json.dumps(summary, indent=2) + "\n"),
-        "w",
-    )
+    summary_path.write_text(json.dumps(summary, indent=2) + "\n")
 
     print(
         f"Diabetes test set ({summary['n_test']} of "
@@ -208,4 +205,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

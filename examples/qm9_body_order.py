@@ -1,4 +1,7 @@
-"""What the bispectrum knows that the power spectrum does not: global feature
+"""Body orders 3 and 4 of QM9's carbon environments: GFRE and GFRD
+===============================================================
+
+What the bispectrum knows that the power spectrum does not: global feature
 reconstruction error (GFRE) and distortion (GFRD) between body orders 3 and 4 on
 QM9's atomic environments.
 
@@ -48,7 +51,7 @@ matplotlib.use("Agg")
 import numpy as np
 from matplotlib.figure import Figure
 
-from propmap._files import write_atomically
+from propmap.viz import save_figure
 
 FIGURE_NAME = "qm9_body_order.png"
 SUMMARY_NAME = "qm9_body_order.json"
@@ -156,7 +159,7 @@ def draw(numbers) -> Figure:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("out"))
     parser.add_argument("--molecules", type=int, default=500)
     args = parser.parse_args(argv)
@@ -174,12 +177,8 @@ def main(argv=None) -> int:
     numbers["atoms"] = int(groups.size)
     args.out.mkdir(parents=True, exist_ok=True)
     figure = draw(numbers)
-    write_atomically(
-        args.out / FIGURE_NAME, lambda stream: figure.savefig(stream, dpi=130), "wb"
-    )
-    write_atomically(
-        args.out / SUMMARY_NAME, lambda stream: json.dump(numbers, stream, indent=2)
-    )
+    save_figure(figure, args.out / FIGURE_NAME, dpi=130)
+    (args.out / SUMMARY_NAME).write_text(json.dumps(numbers, indent=2) + "\n")
     for pair in numbers["pairs"]:
         print(
             f"{pair['from']} -> {pair['to']}: GFRE {pair['gfre']:.3f}, "
@@ -190,4 +189,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -1,4 +1,7 @@
-"""PCovR against Kernel PCovR maps of the QM9 HOMO–LUMO gap, with both accuracies.
+"""PCovR and Kernel PCovR maps of the QM9 HOMO–LUMO gap
+====================================================
+
+PCovR against Kernel PCovR maps of the QM9 HOMO–LUMO gap, with both accuracies.
 
 The 2,000 QM9 molecules shipped with propmap are mapped twice by
 :func:`propmap.workflows.map_structures` (mean of the atoms' SOAP features; mixing,
@@ -33,7 +36,7 @@ matplotlib.use("Agg")
 import numpy as np
 from matplotlib.figure import Figure
 
-from propmap._files import write_atomically
+from propmap.viz import save_figure
 
 FIGURE_NAME = "qm9_gap_maps.png"
 SUMMARY_NAME = "qm9_gap_maps.json"
@@ -51,9 +54,7 @@ def run_maps(out: Path, molecules: int) -> dict:
 
     inputs = out / "qm9_gap_maps" / "qm9.extxyz"
     inputs.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(
-        inputs, lambda f: ase.io.write(f, load_qm9(molecules), format="extxyz")
-    )
+    ase.io.write(inputs, load_qm9(molecules), format="extxyz")
     results = {}
     for name, options in MAPS.items():
         folder = out / "qm9_gap_maps" / name
@@ -98,7 +99,7 @@ def draw(results) -> Figure:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("out"))
     parser.add_argument("--molecules", type=int, default=2_000)
     args = parser.parse_args(argv)
@@ -107,9 +108,7 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     results = run_maps(args.out, args.molecules)
     figure = draw(results)
-    write_atomically(
-        args.out / FIGURE_NAME, lambda stream: figure.savefig(stream, dpi=130), "wb"
-    )
+    save_figure(figure, args.out / FIGURE_NAME, dpi=130)
     numbers = {
         name: {
             "model": r["summary"]["model"],
@@ -126,9 +125,7 @@ def main(argv=None) -> int:
         for name, r in results.items()
     }
     numbers["molecules"] = args.molecules
-    write_atomically(
-        args.out / SUMMARY_NAME, lambda stream: json.dump(numbers, stream, indent=2)
-    )
+    (args.out / SUMMARY_NAME).write_text(json.dumps(numbers, indent=2) + "\n")
     for name in MAPS:
         n = numbers[name]
         print(
@@ -141,4 +138,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -1,4 +1,7 @@
-"""Feature selection on real SOAP: how many columns each selector needs for a
+"""Feature selectors against each other on QM9's Mulliken charges
+==============================================================
+
+Feature selection on real SOAP: how many columns each selector needs for a
 ridge model (and a neural network) of QM9's per-atom Mulliken charges.
 
 Per-atom SOAP features of QM9 molecules (constant and duplicate columns dropped),
@@ -8,7 +11,7 @@ selectors rank columns on the training atoms only:
 - propmap's ``FPS``, ``CUR``, ``PCovFPS`` and ``PCovCUR`` (mixing 0.5), and a
   random order (mean of five);
 - scikit-learn's ``SelectKBest(f_regression)``, ``SelectKBest(
-  mutual_info_regression)``, ``SelectFromModel(LassoCV)`` (ranked by |weight|) and
+  mutual_info_regression)``, ``SelectFromModel(LassoCV)`` (by absolute weight) and
   ``SequentialFeatureSelector`` (forward, ridge, 3-fold; on the 150 columns
   ``f_regression`` ranks first, for time, up to 50 columns).
 
@@ -54,7 +57,7 @@ matplotlib.use("Agg")
 import numpy as np
 from matplotlib.figure import Figure
 
-from propmap._files import write_atomically
+from propmap.viz import save_figure
 
 FIGURE_NAME = "qm9_selection_curves.png"
 SUMMARY_NAME = "qm9_selection_curves.json"
@@ -243,7 +246,7 @@ def draw(numbers) -> Figure:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("out"))
     parser.add_argument("--molecules", type=int, default=300)
     args = parser.parse_args(argv)
@@ -291,12 +294,8 @@ def main(argv=None) -> int:
     }
     args.out.mkdir(parents=True, exist_ok=True)
     figure = draw(numbers)
-    write_atomically(
-        args.out / FIGURE_NAME, lambda stream: figure.savefig(stream, dpi=130), "wb"
-    )
-    write_atomically(
-        args.out / SUMMARY_NAME, lambda stream: json.dump(numbers, stream, indent=2)
-    )
+    save_figure(figure, args.out / FIGURE_NAME, dpi=130)
+    (args.out / SUMMARY_NAME).write_text(json.dumps(numbers, indent=2) + "\n")
     for method, row in table.items():
         print(f"{method}: " + ", ".join(f"{k} -> {v}" for k, v in row.items()))
     print(f"wrote {args.out / FIGURE_NAME} and {args.out / SUMMARY_NAME}")
@@ -304,4 +303,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -1,4 +1,7 @@
-"""Per-atom and per-motif contributions to QM9's internal energy U0.
+"""Atoms' and motifs' contributions to QM9's internal energy U0
+============================================================
+
+Per-atom and per-motif contributions to QM9's internal energy U0.
 
 An additive model, U0 = per-element baseline + Σ over atoms of xᵢᵀw (xᵢ the
 atom's SOAP environment, w a cross-validated ridge), is fitted on 80 % of the
@@ -41,7 +44,7 @@ matplotlib.use("Agg")
 
 import numpy as np
 
-from propmap._files import write_atomically
+from propmap.viz import save_figure
 
 FIGURE_NAME = "qm9_u0_contributions.png"
 MOTIFS_NAME = "qm9_u0_motifs.csv"
@@ -96,7 +99,7 @@ def element_gauge(molecules, contributions, baseline, train):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("out"))
     parser.add_argument("--molecules", type=int, default=2_000)
     args = parser.parse_args(argv)
@@ -149,9 +152,7 @@ def main(argv=None) -> int:
     instances = motif_contributions(instances, contributions)
     table = summarize_motifs(instances).sort_values("mean")
     args.out.mkdir(parents=True, exist_ok=True)
-    write_atomically(
-        args.out / MOTIFS_NAME, lambda f: table.to_csv(f, float_format="%.4f")
-    )
+    table.to_csv(args.out / MOTIFS_NAME, float_format="%.4f")
 
     test_mae = accuracy["additive"]["test"]["mae_ev"]
     figure = motif_figure(
@@ -160,9 +161,7 @@ def main(argv=None) -> int:
         f"test MAE {test_mae:.3f} eV ({test_mae * EV_TO_KCAL:.2f} kcal/mol)",
         max_motifs=25,
     )
-    write_atomically(
-        args.out / FIGURE_NAME, lambda stream: figure.savefig(stream, dpi=130), "wb"
-    )
+    save_figure(figure, args.out / FIGURE_NAME, dpi=130)
     numbers = {
         "molecules": args.molecules,
         "n_train": int(train.size),
@@ -182,9 +181,7 @@ def main(argv=None) -> int:
             np.max(np.abs([c.sum() for c in contributions] - (predicted - reference)))
         ),
     }
-    write_atomically(
-        args.out / SUMMARY_NAME, lambda stream: json.dump(numbers, stream, indent=2)
-    )
+    (args.out / SUMMARY_NAME).write_text(json.dumps(numbers, indent=2) + "\n")
     print(
         f"test MAE {test_mae:.3f} eV ({test_mae * EV_TO_KCAL:.2f} kcal/mol), baseline "
         f"alone {accuracy['baseline_alone']['test']['mae_ev']:.3f} eV; "
@@ -195,4 +192,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -1,4 +1,7 @@
-"""Which functional groups hold the S22 dimers together?
+"""What binds the S22 dimers, motif by motif
+=========================================
+
+Which functional groups hold the S22 dimers together?
 
 The S22 set has 22 non-covalently bound dimers (hydrogen-bonded, dispersion-bound
 and mixed) with accurate CCSD(T) interaction energies. This script:
@@ -37,16 +40,16 @@ from sklearn.linear_model import RidgeCV
 from sklearn.metrics import mean_absolute_error, r2_score
 from sklearn.model_selection import LeaveOneOut
 
-from propmap._files import write_atomically
 from propmap.atomistic import (
     AdditiveModel,
     RemnantFeaturizer,
     SoapFeaturizer,
     label_motifs,
-    load_s22,
     motif_contributions,
     summarize_motifs,
 )
+from propmap.datasets import load_s22
+from propmap.viz import save_figure
 
 FIGURE_NAME = "s22_motif_contributions.png"
 INSTANCES_NAME = "s22_motif_instances.csv"
@@ -110,7 +113,7 @@ def make_figure(energies, loo, summary, instances):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("out"), help="output folder")
     args = parser.parse_args(argv)
 
@@ -138,15 +141,11 @@ def main(argv: list[str] | None = None) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     figure = make_figure(energies, loo, summary, instances)
-    write_atomically(
-        args.out / FIGURE_NAME, lambda f: figure.savefig(f, format="png", dpi=130), "wb"
-    )
+    save_figure(figure, args.out / FIGURE_NAME, dpi=130)
     plt.close(figure)
-    write_atomically(
-        args.out / INSTANCES_NAME, lambda f: instances.to_csv(f, index=False)
-    )
-    write_atomically(args.out / SUMMARY_NAME, lambda f: summary.to_csv(f))
-    write_atomically(args.out / NUMBERS_NAME, lambda f: json.dump(numbers, f, indent=2))
+    instances.to_csv(args.out / INSTANCES_NAME, index=False)
+    summary.to_csv(args.out / SUMMARY_NAME)
+    (args.out / NUMBERS_NAME).write_text(json.dumps(numbers, indent=2) + "\n")
     print(
         f"leave-one-out R² {numbers['r2_leave_one_out']:.2f}, MAE "
         f"{numbers['mae_leave_one_out_kcal_mol']:.2f} kcal/mol; "
@@ -158,4 +157,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -91,10 +91,10 @@ def test_g2_end_to_end_enthalpies_to_motif_contributions():
     from propmap.atomistic import (
         MotifPerceptionWarning,
         label_motifs,
-        load_g2,
         motif_contributions,
         summarize_motifs,
     )
+    from propmap.datasets import load_g2
 
     structures, enthalpies = load_g2()
     organic = [

@@ -13,8 +13,8 @@ from propmap.atomistic import (
     AdditiveModel,
     RemnantFeaturizer,
     SoapFeaturizer,
-    load_s22,
 )
+from propmap.datasets import load_s22
 
 SMALL = SoapFeaturizer(cutoff=4.0, max_radial=2, max_angular=2)
 

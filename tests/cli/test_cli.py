@@ -16,8 +16,8 @@ import ase.io
 from typer.testing import CliRunner
 
 from propmap import __version__
-from propmap.atomistic import load_g2, load_s22
 from propmap.cli import app
+from propmap.datasets import load_g2, load_s22
 
 SMALL_SOAP = ["--cutoff", "3.5", "--max-radial", "2", "--max-angular", "2"]
 

@@ -9,7 +9,8 @@ from sklearn.linear_model import Ridge
 from sklearn.utils.validation import check_is_fitted
 
 from propmap._compat import HasMethods, StrOptions, _fit_context
-from propmap.atomistic._soap import SoapFeaturizer, as_structure_list
+from propmap.atomistic._io import as_structure_list
+from propmap.atomistic._soap import SoapFeaturizer
 from propmap.decomposition._uncertainty import LinearPosterior, ridge_penalty
 
 __all__ = ["AdditiveModel"]

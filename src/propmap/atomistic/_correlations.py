@@ -11,12 +11,8 @@ import numpy as np
 
 from propmap._compat import Interval, StrOptions, _fit_context
 from propmap._requirements import require
-from propmap.atomistic._soap import (
-    SoapFeaturizer,
-    _symbol,
-    as_structure_list,
-    in_column_order,
-)
+from propmap.atomistic._io import as_structure_list
+from propmap.atomistic._soap import SoapFeaturizer, _symbol, in_column_order
 
 __all__ = ["DensityCorrelationFeaturizer"]
 

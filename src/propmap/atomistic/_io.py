@@ -16,15 +16,60 @@ from pathlib import Path
 import numpy as np
 
 from propmap._requirements import require
-from propmap.atomistic._soap import as_structure_list
 
 __all__ = [
+    "as_structure_list",
     "atom_targets",
     "pack_structures",
     "read_structures",
     "structure_targets",
     "unpack_structures",
 ]
+
+
+def as_structure_list(structures) -> list:
+    """A list of ``ase.Atoms`` from one Atoms or an iterable of them.
+
+    Every function of :mod:`propmap.atomistic` that takes structures checks them
+    through this one, so each gives the same clear error for anything else and
+    for structures without atoms.
+
+    Parameters
+    ----------
+    structures : ase.Atoms or iterable of ase.Atoms
+        One structure or several.
+
+    Returns
+    -------
+    list of ase.Atoms
+        The structures, in their order.
+
+    Raises
+    ------
+    TypeError
+        When ``structures`` or one of them is not ``ase.Atoms``.
+    ValueError
+        When there is no structure, or a structure has no atoms.
+    """
+    ase = require("ase", "atomistic")
+    if isinstance(structures, ase.Atoms):
+        structures = [structures]
+    try:
+        structures = list(structures)
+    except TypeError:
+        raise TypeError(
+            f"Expected ase.Atoms or a list of them; got {type(structures).__name__}."
+        ) from None
+    if not structures:
+        raise ValueError("No structures given.")
+    for index, atoms in enumerate(structures):
+        if not isinstance(atoms, ase.Atoms):
+            raise TypeError(
+                f"Structure {index} is a {type(atoms).__name__}, not ase.Atoms."
+            )
+        if len(atoms) == 0:
+            raise ValueError(f"Structure {index} has no atoms.")
+    return structures
 
 
 def read_structures(paths, format=None, index=":") -> list:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from propmap._requirements import require
-from propmap.atomistic._soap import as_structure_list
+from propmap.atomistic._io import as_structure_list
 
 __all__ = [
     "Motif",

@@ -10,7 +10,8 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from propmap._compat import HasMethods, Interval, StrOptions, _fit_context
-from propmap.atomistic._soap import SoapFeaturizer, as_structure_list
+from propmap.atomistic._io import as_structure_list
+from propmap.atomistic._soap import SoapFeaturizer
 
 __all__ = ["RemnantFeaturizer"]
 

@@ -11,33 +11,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from propmap._compat import Interval, StrOptions, _fit_context
 from propmap._requirements import require
+from propmap.atomistic._io import as_structure_list
 from propmap.utils._progress import tracked
 
-__all__ = ["SoapFeaturizer", "as_structure_list"]
-
-
-def as_structure_list(structures) -> list:
-    """A list of ``ase.Atoms`` from one Atoms or an iterable of them, with clear
-    errors for anything else and for structures without atoms."""
-    ase = require("ase", "atomistic")
-    if isinstance(structures, ase.Atoms):
-        structures = [structures]
-    try:
-        structures = list(structures)
-    except TypeError:
-        raise TypeError(
-            f"Expected ase.Atoms or a list of them; got {type(structures).__name__}."
-        ) from None
-    if not structures:
-        raise ValueError("No structures given.")
-    for index, atoms in enumerate(structures):
-        if not isinstance(atoms, ase.Atoms):
-            raise TypeError(
-                f"Structure {index} is a {type(atoms).__name__}, not ase.Atoms."
-            )
-        if len(atoms) == 0:
-            raise ValueError(f"Structure {index} has no atoms.")
-    return structures
+__all__ = ["SoapFeaturizer"]
 
 
 def _symbol(number: int) -> str:

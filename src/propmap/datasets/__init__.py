@@ -12,8 +12,9 @@ from propmap._lazy import lazy_exports
 
 _EXPORTS = {
     "load_qm9": "propmap.datasets._qm9",
-    "load_g2": "propmap.atomistic._datasets",
-    "load_s22": "propmap.atomistic._datasets",
+    "load_g2": "propmap.datasets._ase",
+    "load_s22": "propmap.datasets._ase",
+    "S22": "propmap.datasets._ase",
     "load_molecular_crystals": "propmap.datasets._crystals",
     "CrystalMismatchWarning": "propmap.datasets._crystals",
     # the same as scikit-learn Bunches with a DESCR, as scikit-matter's loaders

@@ -165,7 +165,7 @@ def load_g2_dataset() -> Bunch:
         enthalpies in kcal/mol and eV), ``target`` (enthalpies of formation,
         kcal/mol), ``target_names`` and ``DESCR``.
     """
-    from propmap.atomistic._datasets import load_g2
+    from propmap.datasets._ase import load_g2
 
     structures, enthalpies = load_g2()
     keys = [
@@ -195,7 +195,7 @@ def load_s22_dataset() -> Bunch:
         ``frame`` (name, interaction energies in kcal/mol and eV), ``target``
         (interaction energies, kcal/mol), ``target_names`` and ``DESCR``.
     """
-    from propmap.atomistic._datasets import load_s22
+    from propmap.datasets._ase import load_s22
 
     s22 = load_s22()
     frame = _frame(

@@ -23,7 +23,7 @@ import numpy as np
 
 from propmap._files import write_atomically
 from propmap._requirements import require
-from propmap.atomistic._soap import as_structure_list
+from propmap.atomistic import as_structure_list
 
 __all__ = ["chemiscope_dataset", "write_chemiscope_json", "write_viewer"]
 

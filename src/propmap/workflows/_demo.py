@@ -22,21 +22,6 @@ __all__ = ["run_demo"]
 GAP_MAP = {"target": "gap", "aggregate": "mean"}
 U0_MAP = {"target": "U0", "aggregate": "sum"}
 S22_TARGET = "interaction_energy"
-# the example gallery (examples/NAME.py, default output folder "out", the demo's):
-# figure, numbers and caption of each; the report shows those that have been run
-GALLERY = (
-    ("pcovr_blobs", "PCA against PCovR on make_blobs: the mixing α trades the map."),
-    ("qm9_gap_maps", "PCovR against Kernel PCovR maps of the QM9 gap."),
-    ("qm9_body_order", "GFRE and GFRD between body orders 3 and 4 of QM9 carbons."),
-    ("qm9_selection_curves", "Feature selectors against each other on QM9 charges."),
-    ("qm9_u0_contributions", "Per-motif contributions to QM9's U0."),
-    ("pcovr_diabetes", "PCA against PCovR latent maps of the diabetes data."),
-    ("s22_motif_contributions", "What binds the S22 dimers, motif by motif."),
-    (
-        "molecular_crystal_lattice_energies",
-        "Lattice energies of molecular crystals, motif by motif.",
-    ),
-)
 CRYSTAL_TARGET = "lattice_energy"
 S22_SOAP = CONTRIBUTION_SOAP
 
@@ -173,15 +158,44 @@ def _crystal_contributions(out: Path, progress: bool) -> dict | None:
     )
 
 
-def gallery_section(folder: Path):
+def gallery_scripts(examples: Path | None = None) -> list[tuple[str, str]]:
+    """The example gallery's scripts as (name, title) pairs.
+
+    Every ``NAME.py`` of ``examples`` (by default the ``examples`` folder of the
+    working directory: a source checkout, where ``make demo`` runs), titled by
+    the first line of its docstring. An installed propmap without the
+    checkout has none.
+
+    Parameters
+    ----------
+    examples : path-like, default=None
+        The folder of the scripts; None: ``examples`` in the working directory.
+
+    Returns
+    -------
+    list of (str, str)
+        The scripts' names without ``.py`` and their titles, by name.
+    """
+    import ast
+
+    folder = Path("examples") if examples is None else Path(examples)
+    scripts = []
+    for path in sorted(folder.glob("*.py")):
+        docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
+        if docstring:
+            scripts.append((path.stem, docstring.partition("\n")[0]))
+    return scripts
+
+
+def gallery_section(folder: Path, examples: Path | None = None):
     """The report section of the gallery scripts that have written their figure
     into ``folder`` (None when none has): each figure, and a link to its
-    numbers."""
+    numbers. ``examples`` is the scripts' folder (:func:`gallery_scripts`)."""
     from propmap.viz._report import ReportSection
 
     present = [
         (name, caption)
-        for name, caption in GALLERY
+        for name, caption in gallery_scripts(examples)
         if (folder / f"{name}.png").is_file()
     ]
     if not present:

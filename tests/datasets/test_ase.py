@@ -9,8 +9,8 @@ from ase.build import molecule
 from ase.data import g2, s22
 from ase.units import kcal, mol
 
-from propmap.atomistic._datasets import load_g2, load_s22
 from propmap.atomistic._io import structure_targets
+from propmap.datasets import load_g2, load_s22
 
 
 def test_g2_holds_every_molecule_of_ase_with_its_enthalpy():
