@@ -88,6 +88,8 @@ sphinx_gallery_conf = {
     "download_all_examples": False,
     "remove_config_comments": True,
     "show_memory": False,
+    # its page loads scripts from the network; the timings are printed instead
+    "write_computation_times": False,
     "show_signature": False,
     "line_numbers": False,
     "first_notebook_cell": None,

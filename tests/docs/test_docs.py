@@ -18,29 +18,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from docs_helpers import SUBPACKAGES
 
 ROOT = Path(__file__).parents[2]
 DOCS = ROOT / "docs"
 GENERATED = ("_build", "auto_examples", "generated", "sg_execution_times.rst")
-SUBPACKAGES = (
-    "atomistic",
-    "cli",
-    "clustering",
-    "datasets",
-    "decomposition",
-    "exceptions",
-    "feature_selection",
-    "linear_model",
-    "metrics",
-    "model_selection",
-    "neighbors",
-    "preprocessing",
-    "sample_selection",
-    "selection",
-    "utils",
-    "viz",
-    "workflows",
-)
 
 
 def build(folder: Path, gallery: str) -> tuple[Path, subprocess.CompletedProcess]:

@@ -44,11 +44,13 @@ class DensityCorrelationFeaturizer(SoapFeaturizer):
     ----------
     body_order : int, default=4
         ν + 1: 3 is the power spectrum, 4 the bispectrum, 5 and up higher orders.
-    cutoff, max_radial, max_angular, atomic_gaussian_width, cutoff_smoothing, \
-radial_scaling, center_atom_weight, species, per, sparse_output, batch_size, \
-progress
+    cutoff, max_radial, max_angular, atomic_gaussian_width, cutoff_smoothing
         As for :class:`SoapFeaturizer` (defaults: ``max_radial=2``,
-        ``max_angular=2``, ``batch_size=200``).
+        ``max_angular=2``).
+    radial_scaling, center_atom_weight, species, per, sparse_output, batch_size
+        As for :class:`SoapFeaturizer` (default: ``batch_size=200``).
+    progress
+        As for :class:`SoapFeaturizer`.
     angular_cutoff : int or None, default=None
         Largest angular channel λ kept between iterations (None: ``max_angular``).
     compression : int or None, default=None

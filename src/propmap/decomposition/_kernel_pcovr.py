@@ -355,7 +355,7 @@ class KernelPCovR(RegressorMixin, MultiOutputMixin, BaseKernelPCov):
 
     def score(self, X, y):
         r"""Negative sum of the relative reconstruction and prediction losses on
-        (X, y), which may be any set of points:
+        (X, y), which may be any set of points.
 
         .. math::
 

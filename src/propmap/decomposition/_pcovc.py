@@ -393,8 +393,9 @@ class KernelPCovC(_LatentClassification, BaseKernelPCov):
     n_components : int, float, "mle" or None, default=None
     svd_solver : {{"auto", "full", "arpack", "randomized"}}, default="auto"
     {shared}
-    kernel, gamma, degree, coef0, kernel_params, center, fit_inverse_transform,
-    tol, n_jobs, iterated_power, random_state
+    kernel, gamma, degree, coef0, kernel_params, center
+        As for :class:`KernelPCovR`.
+    fit_inverse_transform, tol, n_jobs, iterated_power, random_state
         As for :class:`KernelPCovR`.
 
     Attributes

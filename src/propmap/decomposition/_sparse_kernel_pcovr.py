@@ -554,7 +554,7 @@ class SparseKernelPCovR(KernelMixin, RegressorMixin, MultiOutputMixin, BasePCov)
 
     def score(self, X, y):
         r"""Negative sum of the relative reconstruction and prediction losses, the
-        reconstruction measured on the Nyström features Φ of the scored points:
+        reconstruction measured on the Nyström features Φ of the scored points.
 
         .. math::
 

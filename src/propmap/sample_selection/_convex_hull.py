@@ -160,6 +160,8 @@ class DirectionalConvexHull(BaseEstimator):
 
     @property
     def directional_vertices_(self) -> np.ndarray:
+        """The indices of the hull's vertices (``selected_idx_``), by
+        scikit-matter's name."""
         check_is_fitted(self, ["selected_idx_"])
         return self.selected_idx_
 

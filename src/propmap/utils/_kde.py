@@ -70,8 +70,10 @@ def effdim(cov):
 
 
 def oas(cov, n, D):
-    r"""Oracle approximating shrinkage (Chen et al. 2010) of a covariance matrix
-    estimated from n samples in D dimensions:
+    r"""Oracle approximating shrinkage (Chen et al. 2010) of a covariance matrix.
+
+    For a covariance estimated from n samples in D dimensions, the shrunk
+    matrix is
     :math:`(1 - \phi)\,\Sigma + \phi\, \tfrac{\mathrm{tr}\,\Sigma}{D} I`, with
 
     .. math::

@@ -33,6 +33,7 @@ class ClusterOptions:
 
     @property
     def active(self) -> bool:
+        """Whether the work runs on a cluster (a scheduler or workers given)."""
         return self.scheduler is not None or self.workers is not None
 
 

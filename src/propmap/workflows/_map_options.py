@@ -263,14 +263,17 @@ class MapResult(dict):
 
     @property
     def mixing(self) -> float:
+        """The mixing α of the map (given, or chosen by cross-validation)."""
         return float(self["mixing"])
 
     @property
     def penalty(self) -> float:
+        """The ridge (kernel ridge) penalty of the map's regression."""
         return float(self["penalty"])
 
     @property
     def gamma(self) -> float | None:
+        """The kernel's width γ; None for a linear map."""
         return self["gamma"]
 
     @property

@@ -131,6 +131,7 @@ class SoapOptions:
         )
 
     def as_dict(self) -> dict:
+        """The settings as a dict of their names and values."""
         return asdict(self)
 
     @classmethod

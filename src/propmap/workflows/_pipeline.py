@@ -65,6 +65,20 @@ class ScaledTargetModel(RegressorMixin, TransformerMixin, BaseEstimator):
         return wrapped
 
     def fit(self, X, y):
+        """Fit the scaler on the targets, then the model on the scaled targets.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The features.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            The targets, in their units.
+
+        Returns
+        -------
+        self : ScaledTargetModel
+            The fitted model.
+        """
         y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
         self.target_scaler_ = clone(self.target_scaler).fit(y)
         self.model_ = clone(self.model).fit(X, self.target_scaler_.transform(y))
@@ -161,6 +175,23 @@ class MapPipeline(Pipeline):
         self.baseline = baseline
 
     def fit(self, X, y=None, **params):
+        """Fit the baseline (when there is one) on the targets, then the steps
+        on what it leaves.
+
+        Parameters
+        ----------
+        X : list of ase.Atoms or array-like of shape (n_samples, n_features)
+            The structures (or the feature table's rows).
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            The targets, in their units.
+        **params : dict
+            Passed to the steps' ``fit``, as scikit-learn's ``Pipeline.fit``.
+
+        Returns
+        -------
+        self : MapPipeline
+            The fitted map.
+        """
         y = np.asarray(y, dtype=np.float64)
         self.baseline_ = None if self.baseline is None else clone(self.baseline)
         residual = y
