@@ -79,7 +79,7 @@ def load_g2() -> tuple[list, np.ndarray]:
 class S22:
     """The S22 set of non-covalent dimers, as loaded by :func:`load_s22`.
 
-    Attributes
+    Parameters
     ----------
     names : list of str
         The ase names of the 22 complexes, e.g. ``"Water_dimer"``.

@@ -114,8 +114,10 @@ def load_qm9_dataset(n: int | None = 2000, *, random_state: int = 0) -> Bunch:
 
     Parameters
     ----------
-    n, random_state
-        As :func:`propmap.datasets.load_qm9`.
+    n : int or None, default=2000
+        How many molecules; None: all (as :func:`propmap.datasets.load_qm9`).
+    random_state : int, default=0
+        Which molecules, as :func:`propmap.datasets.load_qm9`.
 
     Returns
     -------
@@ -229,8 +231,9 @@ def load_molecular_crystals_dataset(codes=None) -> Bunch:
 
     Parameters
     ----------
-    codes
-        As :func:`propmap.datasets.load_molecular_crystals`.
+    codes : list of str or None, default=None
+        CSD codes of the crystals to load; None: all (as
+        :func:`propmap.datasets.load_molecular_crystals`).
 
     Returns
     -------

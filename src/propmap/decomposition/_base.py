@@ -43,7 +43,25 @@ from propmap.utils._pcovr_utils import modified_kernel
 class LatentPrediction(NamedTuple):
     """Every row's latent coordinates, its prediction through them and the full
     regression's prediction, from one pass over the rows (``transform_predict``
-    of the cross-validated and Nyström PCovR estimators)."""
+    of the cross-validated and Nyström PCovR estimators).
+
+    Parameters
+    ----------
+    latent : ndarray of shape (n_samples, n_components)
+        The latent coordinates T.
+    predicted : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        The prediction through the latent space, T P_TY.
+    regressor : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        The full (kernel) ridge regression's prediction.
+    predicted_std, regressor_std : ndarray or None, default=None
+        With ``return_std``: the standard deviations of both predictions.
+    variance : ndarray of shape (n_samples,) or None, default=None
+        With ``return_std``: the posterior variance q they grow with, in units
+        of the noise variance.
+    in_domain : ndarray of bool of shape (n_samples,) or None, default=None
+        With ``return_std``: whether each row is in the applicability domain
+        (``PCovRCV.in_domain``).
+    """
 
     latent: np.ndarray  # (n_samples, n_components): T
     predicted: np.ndarray  # T P_TY

@@ -393,9 +393,27 @@ class KernelPCovC(_LatentClassification, BaseKernelPCov):
     n_components : int, float, "mle" or None, default=None
     svd_solver : {{"auto", "full", "arpack", "randomized"}}, default="auto"
     {shared}
-    kernel, gamma, degree, coef0, kernel_params, center
+    kernel : str or callable, default="linear"
         As for :class:`KernelPCovR`.
-    fit_inverse_transform, tol, n_jobs, iterated_power, random_state
+    gamma : float or None, default=None
+        As for :class:`KernelPCovR`.
+    degree : float, default=3
+        As for :class:`KernelPCovR`.
+    coef0 : float, default=1
+        As for :class:`KernelPCovR`.
+    kernel_params : dict or None, default=None
+        As for :class:`KernelPCovR`.
+    center : bool, default=False
+        As for :class:`KernelPCovR`.
+    fit_inverse_transform : bool, default=False
+        As for :class:`KernelPCovR`.
+    tol : float, default=1e-12
+        As for :class:`KernelPCovR`.
+    n_jobs : int or None, default=None
+        As for :class:`KernelPCovR`.
+    iterated_power : int or "auto", default="auto"
+        As for :class:`KernelPCovR`.
+    random_state : int, RandomState instance or None, default=None
         As for :class:`KernelPCovR`.
 
     Attributes

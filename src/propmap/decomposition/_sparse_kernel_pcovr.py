@@ -55,9 +55,19 @@ class SparseKernelPCovR(KernelMixin, RegressorMixin, MultiOutputMixin, BasePCov)
         indices of the training points to use (``n_active`` is then ignored).
     alpha : float, default=1.0
         Penalty of the kernel ridge regression giving Ŷ (KernelRidge's ``alpha``).
-    kernel, gamma, degree, coef0, kernel_params, n_jobs
+    kernel : str or callable, default="linear"
         The kernel, as for :class:`KernelPCovR` (``"precomputed"`` is not
         available: the kernel with the active points is evaluated here).
+    gamma : float or None, default=None
+        As for :class:`KernelPCovR`.
+    degree : float, default=3
+        As for :class:`KernelPCovR`.
+    coef0 : float, default=1
+        As for :class:`KernelPCovR`.
+    kernel_params : dict or None, default=None
+        As for :class:`KernelPCovR`.
+    n_jobs : int or None, default=None
+        As for :class:`KernelPCovR`.
     center : bool, default=False
         Centre the Nyström features on the training mean and scale them so that the
         training kernel has trace n; new points get the same shift and scale. With

@@ -466,7 +466,22 @@ class KernelNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return values
 
     def fit_transform(self, K, y=None, sample_weight=None):
-        """Fit to the training kernel and return it normalised."""
+        """Fit to the training kernel and return it normalised.
+
+        Parameters
+        ----------
+        K : array-like of shape (n_samples, n_samples)
+            The training kernel.
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            As for :meth:`fit`.
+
+        Returns
+        -------
+        K_new : ndarray of shape (n_samples, n_samples)
+            The centred and scaled kernel.
+        """
         return self.fit(K, sample_weight=sample_weight).transform(K)
 
     def __sklearn_tags__(self):
@@ -591,5 +606,22 @@ class SparseKernelCenterer(TransformerMixin, BaseEstimator):
         return (Knm - self.K_fit_rows_) / self.scale_
 
     def fit_transform(self, Knm, Kmm, y=None, sample_weight=None):
-        """Fit, then transform ``Knm``."""
+        """Fit, then transform ``Knm``.
+
+        Parameters
+        ----------
+        Knm : array-like of shape (n_samples, n_active)
+            The kernel between all points and the active ones.
+        Kmm : array-like of shape (n_active, n_active)
+            The kernel between the active points.
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            As for :meth:`fit`.
+
+        Returns
+        -------
+        Knm_new : ndarray of shape (n_samples, n_active)
+            ``Knm`` centred and scaled.
+        """
         return self.fit(Knm, Kmm, sample_weight=sample_weight).transform(Knm)

@@ -53,7 +53,18 @@ def get_progress_bar():
 
 
 def no_progress_bar(x):
-    """The identity: no progress bar."""
+    """The identity: no progress bar.
+
+    Parameters
+    ----------
+    x : iterable
+        What would be iterated with a bar.
+
+    Returns
+    -------
+    iterable
+        ``x`` itself.
+    """
     return x
 
 
