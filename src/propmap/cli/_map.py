@@ -20,8 +20,7 @@ from propmap.cli._common import (
     progress_enabled,
     report_errors,
 )
-from propmap.workflows._map_options import MapOptions
-from propmap.workflows._options import Aggregate, Baseline, Kernel, Layout, Per
+from propmap.workflows import Aggregate, Baseline, Kernel, Layout, MapOptions, Per
 
 MAP_DEFAULTS = defaults(MapOptions)
 

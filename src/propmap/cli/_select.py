@@ -21,7 +21,7 @@ from propmap.cli._common import (
     progress_enabled,
     report_errors,
 )
-from propmap.workflows._options import Aggregate, Axis, Method
+from propmap.workflows import Aggregate, Axis, Method
 
 
 @report_errors
