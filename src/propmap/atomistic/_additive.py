@@ -215,8 +215,11 @@ class AdditiveModel(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        rows, owners
-            As returned by :meth:`atom_features`.
+        rows : ndarray or sparse matrix of shape (n_atoms, n_features)
+            The atoms' rows, as returned by :meth:`atom_features`.
+        owners : ndarray of int of shape (n_atoms,)
+            The position in X of each atom's structure, as returned by
+            :meth:`atom_features`.
         X : list of ase.Atoms
             The structures (their number, and their molecules for
             ``aggregate="molecule"``).
@@ -224,6 +227,7 @@ class AdditiveModel(RegressorMixin, BaseEstimator):
         Returns
         -------
         design : ndarray of shape (n_structures, n_features)
+            One row per structure.
         """
         structures = as_structure_list(X)
         n_structures = len(structures)
@@ -282,8 +286,11 @@ class AdditiveModel(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        rows, owners
-            As returned by :meth:`atom_features`.
+        rows : ndarray or sparse matrix of shape (n_atoms, n_features)
+            The atoms' rows, as returned by :meth:`atom_features`.
+        owners : ndarray of int of shape (n_atoms,)
+            The position in X of each atom's structure, as returned by
+            :meth:`atom_features`.
         X : list of ase.Atoms
             The structures.
         return_std : bool, default=False

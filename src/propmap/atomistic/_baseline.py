@@ -67,7 +67,20 @@ class CompositionBaseline(RegressorMixin, BaseEstimator):
         self.species = species
 
     def fit(self, X, y):
-        """Fit the element values to structures X and their property y."""
+        """Fit the element values to structures X and their property y.
+
+        Parameters
+        ----------
+        X : list of ase.Atoms
+            The structures.
+        y : array-like of shape (n_structures,)
+            Their property.
+
+        Returns
+        -------
+        self : CompositionBaseline
+            The fitted baseline.
+        """
         y = np.asarray(y, dtype=np.float64)
         if y.shape != (len(X),):
             raise ValueError(
@@ -85,6 +98,17 @@ class CompositionBaseline(RegressorMixin, BaseEstimator):
         return self
 
     def predict(self, X) -> np.ndarray:
-        """The baseline of each structure: the sum of its atoms' element values."""
+        """The baseline of each structure: the sum of its atoms' element values.
+
+        Parameters
+        ----------
+        X : list of ase.Atoms
+            The structures.
+
+        Returns
+        -------
+        ndarray of shape (n_structures,)
+            The baseline of each.
+        """
         check_is_fitted(self, "element_values_")
         return composition_counts(X, self.species_) @ self.element_values_

@@ -44,12 +44,29 @@ class DensityCorrelationFeaturizer(SoapFeaturizer):
     ----------
     body_order : int, default=4
         ν + 1: 3 is the power spectrum, 4 the bispectrum, 5 and up higher orders.
-    cutoff, max_radial, max_angular, atomic_gaussian_width, cutoff_smoothing
-        As for :class:`SoapFeaturizer` (defaults: ``max_radial=2``,
-        ``max_angular=2``).
-    radial_scaling, center_atom_weight, species, per, sparse_output, batch_size
-        As for :class:`SoapFeaturizer` (default: ``batch_size=200``).
-    progress
+    cutoff : float, default=5.0
+        As for :class:`SoapFeaturizer`.
+    max_radial : int, default=2
+        As for :class:`SoapFeaturizer`.
+    max_angular : int, default=2
+        As for :class:`SoapFeaturizer`.
+    atomic_gaussian_width : float, default=0.3
+        As for :class:`SoapFeaturizer`.
+    cutoff_smoothing : float, default=0.5
+        As for :class:`SoapFeaturizer`.
+    radial_scaling : dict or None, default=None
+        As for :class:`SoapFeaturizer`.
+    center_atom_weight : float, default=1.0
+        As for :class:`SoapFeaturizer`.
+    species : sequence of int or None, default=None
+        As for :class:`SoapFeaturizer`.
+    per : {"structure", "atom"}, default="structure"
+        As for :class:`SoapFeaturizer`.
+    sparse_output : bool, default=False
+        As for :class:`SoapFeaturizer`.
+    batch_size : int, default=200
+        As for :class:`SoapFeaturizer`.
+    progress : bool, default=False
         As for :class:`SoapFeaturizer`.
     angular_cutoff : int or None, default=None
         Largest angular channel λ kept between iterations (None: ``max_angular``).
@@ -298,7 +315,18 @@ class DensityCorrelationFeaturizer(SoapFeaturizer):
         """``centre|angular path|species:n|...`` for every column, e.g.
         ``'C|l_1=1,l_2=1,k_2=0,l_3=0|H:n0|C:n1|O:n0'``; with compression
         ``centre|name=value,...`` of the kept components, the paths and the last
-        density, e.g. ``'C|k_2=1,l_3=1,q_2=4,neighbor_3_type=H,n_3=0'``."""
+        density, e.g. ``'C|k_2=1,l_3=1,q_2=4,neighbor_3_type=H,n_3=0'``.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored (the names come from the fitted settings).
+
+        Returns
+        -------
+        ndarray of str of shape (n_features_out,)
+            One name per column.
+        """
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self, "keys_")

@@ -24,7 +24,7 @@ MIN_CHUNK = 500
 class FileFeatures:
     """What :func:`featurize_files` returns.
 
-    Attributes
+    Parameters
     ----------
     X : dask.array.Array of shape (n_rows, n_features)
         Features, one row chunk per file (or per ``chunk_size`` structures of
@@ -35,6 +35,7 @@ class FileFeatures:
     files : list of str
         The files read, in row order.
     structures_per_file, atoms_per_file : ndarray of int
+        How many structures and atoms each file holds.
     featurizer : SoapFeaturizer
         The fitted featurizer (columns: ``featurizer.get_feature_names_out()``).
     numbers : ndarray of uint8
@@ -145,7 +146,9 @@ def featurize_files(
     target : str or None, default=None
         A property of every structure (``info`` key or calculator result) to
         return as ``y``.
-    format, index
+    format : str or None, default=None
+        As for :func:`~propmap.atomistic.read_structures`.
+    index : int, slice or str, default=":"
         As for :func:`~propmap.atomistic.read_structures`.
     structures : bool, default=False
         Also return the structures themselves, packed (``FileFeatures.structures``:

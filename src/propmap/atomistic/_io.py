@@ -560,7 +560,18 @@ def _describe(atoms, position: int) -> str:
 
 def pack_structures(structures) -> dict:
     """Structures as a few arrays (atomic numbers, positions, cells, periodicity
-    and sizes): pickled in milliseconds, where 2,000 ase.Atoms take a second."""
+    and sizes): pickled in milliseconds, where 2,000 ase.Atoms take a second.
+
+    Parameters
+    ----------
+    structures : list of ase.Atoms
+        The structures.
+
+    Returns
+    -------
+    dict
+        ``sizes``, ``numbers``, ``positions``, ``cells`` and ``pbc`` arrays.
+    """
     return {
         "sizes": np.array([len(a) for a in structures]),
         "numbers": np.concatenate([a.numbers for a in structures]),
@@ -571,7 +582,18 @@ def pack_structures(structures) -> dict:
 
 
 def unpack_structures(packed: dict) -> list:
-    """The ase.Atoms of :func:`pack_structures`."""
+    """The ase.Atoms of :func:`pack_structures`.
+
+    Parameters
+    ----------
+    packed : dict
+        What :func:`pack_structures` returned.
+
+    Returns
+    -------
+    list of ase.Atoms
+        The structures, in their order.
+    """
     import ase
 
     ends = np.cumsum(packed["sizes"])

@@ -145,7 +145,18 @@ class RemnantFeaturizer(TransformerMixin, BaseEstimator):
         return sums / counts[:, None] if self.per == "structure" else sums
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        """The featurizer's column names."""
+        """The featurizer's column names.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored (the names come from the fitted settings).
+
+        Returns
+        -------
+        ndarray of str of shape (n_features_out,)
+            One name per column.
+        """
         check_is_fitted(self, "featurizer_")
         return self.featurizer_.get_feature_names_out()
 

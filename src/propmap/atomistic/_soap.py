@@ -142,7 +142,13 @@ class SoapFeaturizer(TransformerMixin, BaseEstimator):
     # -- featomic
 
     def hypers(self) -> dict:
-        """featomic's hyper-parameters for these settings."""
+        """featomic's hyper-parameters for these settings.
+
+        Returns
+        -------
+        dict
+            The hyper-parameters of featomic's SOAP power spectrum.
+        """
         density = {
             "type": "Gaussian",
             "width": float(self.atomic_gaussian_width),
@@ -338,7 +344,18 @@ class SoapFeaturizer(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """``centre|neighbour-neighbour|n|n'|l`` for every column, e.g.
-        ``'C|H-O|n0|n2|l1'``."""
+        ``'C|H-O|n0|n2|l1'``.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored (the names come from the fitted settings).
+
+        Returns
+        -------
+        ndarray of str of shape (n_features_out,)
+            One name per column.
+        """
         check_is_fitted(self, "keys_")
         return np.array(
             [
