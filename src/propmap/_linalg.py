@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import warnings
 from numbers import Integral
 from typing import Literal
@@ -246,11 +247,22 @@ def _thread_controller():
 @contextlib.contextmanager
 def blas_threads(limit: int | None):
     """Run the block with at most ``limit`` BLAS threads (None: unchanged)."""
-    if limit is None:
+    if limit is None or (limit == 1 and _one_thread_by_environment()):
+        # (finding the BLAS libraries to limit costs 10-20 ms the first time)
         yield
         return
     with _thread_controller().limit(limits=limit, user_api="blas"):
         yield
+
+
+def _one_thread_by_environment() -> bool:
+    """Whether the environment started BLAS with one thread already (the
+    variables OpenBLAS reads, in its order)."""
+    for variable in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(variable)
+        if value is not None:
+            return value.strip() == "1"
+    return False
 
 
 def solve_penalised(

@@ -695,3 +695,57 @@ def test_one_strategy_class_per_method_and_axis():
     for cls in (*pairs.values(), CURStrategy, PCovCURStrategy, _cur._GramCUR):
         source = inspect.getsource(cls)
         assert "if self.axis" not in source, cls.__name__
+
+
+def test_first_copies_finds_exact_copies_only():
+    """Copies anywhere in X map to their first occurrence; rows one rounding
+    step apart (the same number up to the last bit) are not copies."""
+    rng = np.random.default_rng(11)
+    rows = rng.standard_normal((500, 40))
+    rows[431] = rows[7]
+    rows[250] = rows[7]
+    rows[99] = rows[3]
+    rows[120] = rows[5]
+    rows[120, 39] = np.nextafter(rows[5, 39], np.inf)
+    copies = _cur._first_copies(rows)
+    expected = np.arange(500)
+    expected[[431, 250]] = 7
+    expected[99] = 3
+    np.testing.assert_array_equal(copies, expected)
+    assert _cur._first_copies(rng.standard_normal((300, 20))) is None
+    assert _cur._first_copies(np.zeros((1, 5))) is None
+
+
+def test_small_selections_run_on_one_blas_thread(monkeypatch):
+    """Below SINGLE_THREAD_SIZE entries of X the whole fit runs with one BLAS
+    thread (waking a second for each small call cost more than it saved)."""
+    from propmap.selection import _base
+
+    limits = []
+    original = _base.blas_threads
+
+    def recording(limit):
+        limits.append(limit)
+        return original(limit)
+
+    monkeypatch.setattr(_base, "blas_threads", recording)
+    X, _ = make_data("random", 60, 30)
+    sample_selection.CUR(n_to_select=3).fit(X)
+    monkeypatch.setattr(_base, "SINGLE_THREAD_SIZE", 100)
+    sample_selection.CUR(n_to_select=3).fit(X)
+    assert limits == [1, None]
+
+
+def test_one_blas_thread_from_the_environment_skips_the_controller(monkeypatch):
+    from propmap import _linalg
+
+    def unused():
+        raise AssertionError("the BLAS libraries were searched")
+
+    monkeypatch.setattr(_linalg, "_thread_controller", unused)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    with _linalg.blas_threads(1):
+        pass
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    with pytest.raises(AssertionError, match="searched"), _linalg.blas_threads(1):
+        pass
