@@ -93,6 +93,35 @@ def _as_indices(indices, n: int, name: str) -> np.ndarray:
     return indices
 
 
+# the parameters every measure shares, filled into their docstrings (one text)
+_DATA_PARAMETERS = """X : array-like of shape (n_samples, n_features_X)
+        Source features F (rows: samples; transpose both for a reconstruction of
+        samples).
+    Y : array-like of shape (n_samples, n_features_Y)
+        Target features F'."""
+_MODEL_PARAMETERS = """*args
+        None: the split, the scaler and the estimator are keyword only (a
+        positional one raises a TypeError, as scikit-matter's functions disagree
+        on the order of ``train_idx`` and ``test_idx``).
+    train_idx, test_idx : array-like of int, default=None
+        The split; see :func:`check_global_reconstruction_measures_input`.
+    scaler : estimator, default=None
+        Scales each block on its training rows; None:
+        :class:`~propmap.preprocessing.StandardFlexibleScaler`.
+    estimator : regressor, default=None
+        The map P; None: the cross-validated
+        :class:`~propmap.linear_model.Ridge2FoldCV` of Goscinski et al."""
+
+
+def _shared_parameters(function):
+    """Fill the parameters the measures share into ``function``'s docstring."""
+    if function.__doc__ is not None:  # None under python -OO
+        function.__doc__ = function.__doc__.replace("{data}", _DATA_PARAMETERS).replace(
+            "{models}", _MODEL_PARAMETERS
+        )
+    return function
+
+
 def check_global_reconstruction_measures_input(
     X, Y, train_idx, test_idx, scaler, estimator
 ):
@@ -151,8 +180,31 @@ def check_global_reconstruction_measures_input(
 def check_local_reconstruction_measures_input(
     X, Y, n_local_points, train_idx, test_idx, scaler, estimator
 ):
-    """:func:`check_global_reconstruction_measures_input`, and ``n_local_points``
-    between 2 and the number of training samples."""
+    """Check the data and fill in the defaults of the local measures.
+
+    As :func:`check_global_reconstruction_measures_input`, and
+    ``n_local_points`` must be between 2 and the number of training samples.
+
+    Parameters
+    ----------
+    X, Y : array-like of shape (n_samples, n_features_X / n_features_Y)
+        Source and target, as for the global measures.
+    n_local_points : int
+        The neighbours of each test point.
+    train_idx, test_idx : array-like of int or None
+        The split, as for the global measures.
+    scaler : estimator with fit/transform or None
+        As for the global measures.
+    estimator : estimator with fit/predict or None
+        As for the global measures.
+
+    Returns
+    -------
+    train_idx, test_idx : ndarray of int
+        The split.
+    scaler, estimator : estimator
+        Unfitted clones (the objects passed are left untouched).
+    """
     result = check_global_reconstruction_measures_input(
         X, Y, train_idx, test_idx, scaler, estimator
     )
@@ -180,6 +232,7 @@ def _prepare_data(X, Y, train_idx, test_idx, scaler):
     return tuple(np.asarray(block, dtype=np.float64) for block in blocks)
 
 
+@_shared_parameters
 def pointwise_global_reconstruction_error(
     X, Y, *args, train_idx=None, test_idx=None, scaler=None, estimator=None
 ):
@@ -193,24 +246,13 @@ def pointwise_global_reconstruction_error(
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features_X)
-        Source features F (rows: samples; transpose both for a reconstruction of
-        samples).
-    Y : array-like of shape (n_samples, n_features_Y)
-        Target features F'.
-    train_idx, test_idx : array-like of int, default=None
-        The split (keyword only); see
-        :func:`check_global_reconstruction_measures_input`.
-    scaler : estimator, default=None
-        Scales each block on its training rows; None:
-        :class:`~propmap.preprocessing.StandardFlexibleScaler`.
-    estimator : regressor, default=None
-        The map P; None: the cross-validated
-        :class:`~propmap.linear_model.Ridge2FoldCV` of Goscinski et al.
+    {data}
+    {models}
 
     Returns
     -------
     errors : ndarray of shape (n_test,)
+        The error of each test sample.
 
     References
     ----------
@@ -226,17 +268,25 @@ def pointwise_global_reconstruction_error(
     return np.linalg.norm(Y_test - predicted.reshape(Y_test.shape), axis=1)
 
 
+@_shared_parameters
 def global_reconstruction_error(
     X, Y, *args, test_idx=None, train_idx=None, scaler=None, estimator=None
 ):
-    r"""Global feature reconstruction error,
+    r"""Global feature reconstruction error.
+
     :math:`\mathrm{GFRE} = \sqrt{\tfrac{1}{n_{test}} \sum_i
-    (\mathrm{GFRE}^{(i)})^2}`; parameters as
+    (\mathrm{GFRE}^{(i)})^2}`, with the errors of
     :func:`pointwise_global_reconstruction_error`.
+
+    Parameters
+    ----------
+    {data}
+    {models}
 
     Returns
     -------
     error : float
+        The root mean square of the test samples' errors.
 
     Examples
     --------
@@ -257,6 +307,7 @@ def global_reconstruction_error(
     return float(np.sqrt(np.mean(errors**2)))
 
 
+@_shared_parameters
 def pointwise_global_reconstruction_distortion(
     X, Y, *args, test_idx=None, train_idx=None, scaler=None, estimator=None
 ):
@@ -269,12 +320,17 @@ def pointwise_global_reconstruction_distortion(
     P the regression of Y on X and Q the orthogonal (Procrustes) map from the
     training X to its prediction :math:`X_{train} P`, both padded with zero columns
     to the larger width: how far the linear map is from a rotation. Also defined
-    when X is wider than Y (scikit-matter's raises a shape error there). Parameters
-    as :func:`pointwise_global_reconstruction_error`.
+    when X is wider than Y (scikit-matter's raises a shape error there).
+
+    Parameters
+    ----------
+    {data}
+    {models}
 
     Returns
     -------
     distortions : ndarray of shape (n_test,)
+        The distortion of each test sample.
     """
     _positional_guard("pointwise_global_reconstruction_distortion", args)
     train_idx, test_idx, scaler, estimator = check_global_reconstruction_measures_input(
@@ -295,16 +351,24 @@ def pointwise_global_reconstruction_distortion(
     return np.linalg.norm(linear - rotated, axis=1)
 
 
+@_shared_parameters
 def global_reconstruction_distortion(
     X, Y, *args, test_idx=None, train_idx=None, scaler=None, estimator=None
 ):
-    r"""Global feature reconstruction distortion,
-    :math:`\sqrt{\tfrac{1}{n_{test}} \sum_i (\mathrm{GFRD}^{(i)})^2}`; parameters
-    as :func:`pointwise_global_reconstruction_error`.
+    r"""Global feature reconstruction distortion.
+
+    :math:`\sqrt{\tfrac{1}{n_{test}} \sum_i (\mathrm{GFRD}^{(i)})^2}`, with
+    the distortions of :func:`pointwise_global_reconstruction_distortion`.
+
+    Parameters
+    ----------
+    {data}
+    {models}
 
     Returns
     -------
     distortion : float
+        The root mean square of the test samples' distortions.
     """
     _positional_guard("global_reconstruction_distortion", args)
     distortions = pointwise_global_reconstruction_distortion(
@@ -313,6 +377,7 @@ def global_reconstruction_distortion(
     return float(np.sqrt(np.mean(distortions**2)))
 
 
+@_shared_parameters
 def pointwise_local_reconstruction_error(
     X,
     Y,
@@ -342,18 +407,17 @@ def pointwise_local_reconstruction_error(
 
     Parameters
     ----------
-    X, Y : array-like
-        As :func:`pointwise_global_reconstruction_error`.
+    {data}
     n_local_points : int
         k, the neighbours of each test point (2 to the number of training samples).
-    train_idx, test_idx, scaler, estimator
-        As :func:`pointwise_global_reconstruction_error` (keyword only).
+    {models}
     n_jobs : int, default=None
         Threads of the neighbour search.
 
     Returns
     -------
     errors : ndarray of shape (n_test,)
+        The error of each test sample.
     """
     _positional_guard("pointwise_local_reconstruction_error", args)
     train_idx, test_idx, scaler, estimator = check_local_reconstruction_measures_input(
@@ -372,6 +436,7 @@ def pointwise_local_reconstruction_error(
     return np.linalg.norm(Y_test - y_mean - predicted, axis=1)
 
 
+@_shared_parameters
 def local_reconstruction_error(
     X,
     Y,
@@ -383,13 +448,24 @@ def local_reconstruction_error(
     estimator=None,
     n_jobs=None,
 ):
-    r"""Local feature reconstruction error,
-    :math:`\sqrt{\tfrac{1}{n_{test}} \sum_i (\mathrm{LFRE}^{(i)})^2}`; parameters as
-    :func:`pointwise_local_reconstruction_error`.
+    r"""Local feature reconstruction error.
+
+    :math:`\sqrt{\tfrac{1}{n_{test}} \sum_i (\mathrm{LFRE}^{(i)})^2}`, with the
+    errors of :func:`pointwise_local_reconstruction_error`.
+
+    Parameters
+    ----------
+    {data}
+    n_local_points : int
+        k, the neighbours of each test point (2 to the number of training samples).
+    {models}
+    n_jobs : int, default=None
+        Threads of the neighbour search.
 
     Returns
     -------
     error : float
+        The root mean square of the test samples' errors.
     """
     _positional_guard("local_reconstruction_error", args)
     errors = pointwise_local_reconstruction_error(
