@@ -14,9 +14,18 @@ __all__ = ["ClusterOptions", "cluster_client"]
 
 @dataclass(frozen=True)
 class ClusterOptions:
-    """Where the work runs: ``scheduler`` (an address such as
-    ``tcp://10.0.0.5:8786``) or ``workers`` local worker processes (one thread
-    each); ``processes=False`` keeps local workers as threads of this process."""
+    """Where the work runs: an existing dask cluster, or local workers.
+
+    Parameters
+    ----------
+    scheduler : str or None, default=None
+        The address of an existing cluster's scheduler, such as
+        ``tcp://10.0.0.5:8786``.
+    workers : int or None, default=None
+        Start a local cluster of this many worker processes (one thread each).
+    processes : bool, default=True
+        False keeps local workers as threads of this process.
+    """
 
     scheduler: str | None = None
     workers: int | None = None

@@ -124,8 +124,14 @@ def explain_contributions(
         atom's contribution is to its molecule's value.
     soap : SoapOptions, default=CONTRIBUTION_SOAP
         SOAP settings of the remnant features.
-    progress, seed, force, title
-        As for :func:`~propmap.workflows.map_structures`.
+    progress : bool, default=False
+        Progress bars and notes on stderr.
+    seed : int, default=0
+        Seed of every random choice (the split, the folds).
+    force : bool, default=False
+        Write into a non-empty output folder.
+    title : str or None, default=None
+        Title of the figures and viewer.
 
     Returns
     -------
@@ -243,7 +249,24 @@ def _explain(paths, target, out, inputs, soap_options, progress, seed, title):
 
 
 def contributions_section(summary: dict, folder: Path, link_prefix: str, title: str):
-    """The report section of one contributions run (also used by the demo)."""
+    """The report section of one contributions run (also used by the demo).
+
+    Parameters
+    ----------
+    summary : dict
+        The run's ``summary.json``.
+    folder : path-like
+        The run's output folder.
+    link_prefix : str
+        The folder's path relative to the report page (e.g. ``"gap/"``).
+    title : str
+        The section's title.
+
+    Returns
+    -------
+    ReportSection
+        The section, for :func:`propmap.viz.write_report`.
+    """
     from propmap.viz._report import ReportSection
 
     files = summary["files"]

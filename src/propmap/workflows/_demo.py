@@ -49,7 +49,22 @@ def run_demo(out: Path, *, progress: bool = False, force: bool = False) -> dict:
     lattice energies of its molecular crystals, and ``report.html`` quoting both
     accuracies of each map; returns the summaries (keys ``gap``, ``u0``,
     ``contributions``, ``crystals``: None without pyxtal) and the time taken
-    (``seconds``)."""
+    (``seconds``).
+
+    Parameters
+    ----------
+    out : path-like
+        The output folder.
+    progress : bool, default=False
+        Show progress bars.
+    force : bool, default=False
+        Overwrite a non-empty output folder.
+
+    Returns
+    -------
+    dict
+        The summaries and ``seconds``.
+    """
     start = time.perf_counter()
     with output_folder(out, force) as out, timed_stages():
         return _demo(out, progress, start)

@@ -188,8 +188,21 @@ class MapOptions:
         return Kernel.rbf if self.sparse is not None else Kernel.linear
 
     def resolved(self, *, from_table: bool = False, streamed: bool = False):
-        """These options for the inputs at hand (a feature table, or structures
-        streamed on a cluster), with the defaults chosen from the others."""
+        """These options for the inputs at hand, with the defaults chosen from
+        the others.
+
+        Parameters
+        ----------
+        from_table : bool, default=False
+            The inputs are a feature table (no atoms, no SOAP).
+        streamed : bool, default=False
+            The structures are streamed on a cluster.
+
+        Returns
+        -------
+        MapOptions
+            A copy with every choice made.
+        """
         if from_table:
             if self.per == Per.atom:
                 raise WorkflowError(
@@ -248,7 +261,15 @@ class MapOptions:
 class MapResult(dict):
     """What :func:`~propmap.workflows.map_structures` returns: the map's
     ``summary.json`` (a dict with its keys), with typed access to what is most
-    read and the paths of the files written."""
+    read and the paths of the files written.
+
+    Parameters
+    ----------
+    summary : dict
+        The map's ``summary.json``.
+    folder : path-like
+        The map's output folder.
+    """
 
     folder: Path
 

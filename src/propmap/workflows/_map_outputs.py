@@ -204,7 +204,24 @@ def _atom_dataset(inputs, target, summary, arrays, groups, title) -> dict:
 
 
 def map_section(summary: dict, folder: Path, link_prefix: str, title: str):
-    """The report section of one map (also used by the demo)."""
+    """The report section of one map (also used by the demo).
+
+    Parameters
+    ----------
+    summary : dict
+        The run's ``summary.json``.
+    folder : path-like
+        The run's output folder.
+    link_prefix : str
+        The folder's path relative to the report page (e.g. ``"gap/"``).
+    title : str
+        The section's title.
+
+    Returns
+    -------
+    ReportSection
+        The section, for :func:`propmap.viz.write_report`.
+    """
     from propmap.viz._report import ReportSection
 
     accuracy = summary["accuracy"]

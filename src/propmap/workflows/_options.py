@@ -119,7 +119,18 @@ class SoapOptions:
                 raise WorkflowError(f"SOAP {name} must be >= 0.")
 
     def featurizer(self, **kwargs):
-        """A :class:`~propmap.atomistic.SoapFeaturizer` with these settings."""
+        """A :class:`~propmap.atomistic.SoapFeaturizer` with these settings.
+
+        Parameters
+        ----------
+        **kwargs : dict
+            Further parameters of the featurizer (e.g. ``per``, ``dtype``).
+
+        Returns
+        -------
+        SoapFeaturizer
+            The featurizer, not fitted.
+        """
         from propmap.atomistic import SoapFeaturizer
 
         return SoapFeaturizer(
@@ -131,7 +142,13 @@ class SoapOptions:
         )
 
     def as_dict(self) -> dict:
-        """The settings as a dict of their names and values."""
+        """The settings as a dict of their names and values.
+
+        Returns
+        -------
+        dict
+            Each field's name and value.
+        """
         return asdict(self)
 
     @classmethod

@@ -89,7 +89,18 @@ class ScaledTargetModel(RegressorMixin, TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X) -> np.ndarray:
-        """The map's coordinates: the embedding's, else the latent space's."""
+        """The map's coordinates: the embedding's, else the latent space's.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The scaled features (the pipeline's steps before the model).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components)
+            The coordinates.
+        """
         check_is_fitted(self, "model_")
         if getattr(self, "embedding_", None) is not None:
             return self.embedding_.transform(X)
@@ -98,7 +109,22 @@ class ScaledTargetModel(RegressorMixin, TransformerMixin, BaseEstimator):
     def predict(self, X, return_std: bool = False):
         """Predictions in the targets' units (through the latent space), and
         with ``return_std`` their standard deviations (see
-        :meth:`propmap.decomposition.PCovRCV.predict`)."""
+        :meth:`propmap.decomposition.PCovRCV.predict`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The scaled features (the pipeline's steps before the model).
+        return_std : bool, default=False
+            Also return the standard deviations.
+
+        Returns
+        -------
+        predicted : ndarray of shape (n_samples,)
+            The predictions.
+        std : ndarray of shape (n_samples,)
+            Their standard deviations; with ``return_std`` only.
+        """
         check_is_fitted(self, "model_")
         if return_std:
             predicted, std, _ = self.predict_in_domain(X)
@@ -109,7 +135,20 @@ class ScaledTargetModel(RegressorMixin, TransformerMixin, BaseEstimator):
     def predict_in_domain(self, X):
         """Predictions in the targets' units, their standard deviations and
         whether each row lies in the applicability domain, from one pass of the
-        model's posterior (``transform_predict(X, return_std=True)``)."""
+        model's posterior (``transform_predict(X, return_std=True)``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The scaled features (the pipeline's steps before the model).
+
+        Returns
+        -------
+        predicted, std : ndarray of shape (n_samples,)
+            The predictions and their standard deviations.
+        in_domain : ndarray of bool of shape (n_samples,)
+            Whether each row lies in the applicability domain.
+        """
         check_is_fitted(self, "model_")
         self._check_uncertain()
         every = self.model_.transform_predict(X, return_std=True)
@@ -127,7 +166,18 @@ class ScaledTargetModel(RegressorMixin, TransformerMixin, BaseEstimator):
         return getattr(getattr(self, "model_", None), "posterior_", None) is not None
 
     def in_domain(self, X) -> np.ndarray:
-        """Whether each row lies in the model's applicability domain."""
+        """Whether each row lies in the model's applicability domain.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The scaled features (the pipeline's steps before the model).
+
+        Returns
+        -------
+        ndarray of bool of shape (n_samples,)
+            True for the rows inside the domain.
+        """
         check_is_fitted(self, "model_")
         self._check_uncertain()
         return self.model_.in_domain(X)
@@ -152,6 +202,10 @@ class MapPipeline(Pipeline):
     Parameters
     ----------
     steps : list of (name, estimator)
+        As for :class:`sklearn.pipeline.Pipeline`.
+    memory : str, object with the joblib.Memory interface or None, default=None
+        As for :class:`sklearn.pipeline.Pipeline`.
+    verbose : bool, default=False
         As for :class:`sklearn.pipeline.Pipeline`.
     baseline : regressor or None, default=None
         Fitted on the structures and the raw targets; the steps model what it
@@ -204,7 +258,18 @@ class MapPipeline(Pipeline):
         ``propmap map`` wrote beside the model (in ``folder``, by default the
         one :func:`~propmap.workflows.load_map` read the model from), or packed
         in model files of earlier versions; None for a table's map, or when that
-        file is not there."""
+        file is not there.
+
+        Parameters
+        ----------
+        folder : path-like or None, default=None
+            The folder of the map's files; None: the model file's.
+
+        Returns
+        -------
+        list of ase.Atoms or None
+            The structures, in the map's order.
+        """
         packed = self.map_.get("structures")
         if packed is not None:
             return unpack_structures(packed)
@@ -218,7 +283,24 @@ class MapPipeline(Pipeline):
 
     def predict(self, X, return_std: bool = False, **params):
         """The property in its units (and with ``return_std`` the standard
-        deviation of each prediction)."""
+        deviation of each prediction).
+
+        Parameters
+        ----------
+        X : list of ase.Atoms or array-like of shape (n_samples, n_features)
+            The structures (or a feature table's rows).
+        return_std : bool, default=False
+            Also return the standard deviations.
+        **params : dict
+            Passed to the steps, as scikit-learn's ``Pipeline.predict``.
+
+        Returns
+        -------
+        prediction : ndarray of shape (n_samples,)
+            The predictions, the baseline included.
+        std : ndarray of shape (n_samples,)
+            Their standard deviations; with ``return_std`` only.
+        """
         if return_std:
             params["return_std"] = True
         prediction = super().predict(X, **params)
@@ -232,13 +314,36 @@ class MapPipeline(Pipeline):
     def in_domain(self, X) -> np.ndarray:
         """Whether each of X lies in the model's applicability domain (the
         ridge's posterior variance at most the 99th percentile of the held-out
-        rows' in the map's cross-validation)."""
+        rows' in the map's cross-validation).
+
+        Parameters
+        ----------
+        X : list of ase.Atoms or array-like of shape (n_samples, n_features)
+            The structures (or a feature table's rows).
+
+        Returns
+        -------
+        ndarray of bool of shape (n_samples,)
+            True for the structures inside the domain.
+        """
         return self.steps[-1][1].in_domain(self[:-1].transform(X))
 
     def project(self, X) -> Projection:
         """New points' map coordinates, predictions and (when the model has a
         posterior) their σ and whether they lie in the applicability domain,
-        featurising them once."""
+        featurising them once.
+
+        Parameters
+        ----------
+        X : list of ase.Atoms or array-like of shape (n_samples, n_features)
+            The structures (or a feature table's rows).
+
+        Returns
+        -------
+        Projection
+            ``latent``, ``predicted``, ``std`` and ``in_domain`` (the last two
+            None without a posterior).
+        """
         features = self[:-1].transform(X)
         model = self.steps[-1][1]
         latent = model.transform(features)

@@ -32,8 +32,20 @@ PROJECT_FILES = {
 
 
 def load_map(path) -> MapPipeline:
-    """The fitted map in ``path`` (a ``model.joblib`` of ``propmap map``); a
-    WorkflowError says what is wrong with any other file."""
+    """The fitted map in ``path`` (a ``model.joblib`` of ``propmap map``).
+
+    A WorkflowError says what is wrong with any other file.
+
+    Parameters
+    ----------
+    path : path-like
+        The model file.
+
+    Returns
+    -------
+    MapPipeline
+        The fitted map, ``map_`` its record.
+    """
     import joblib
 
     path = Path(path)
@@ -104,8 +116,12 @@ def project_structures(
         Output folder (see ``PROJECT_FILES``).
     neighbours : int, default=5
         How many nearest training structures (in the latent space) to list.
-    progress, force, title
-        As for :func:`~propmap.workflows.map_structures`.
+    progress : bool, default=False
+        Progress bars and notes on stderr.
+    force : bool, default=False
+        Write into a non-empty output folder.
+    title : str or None, default=None
+        Title of the figures and viewer.
 
     Returns
     -------

@@ -152,8 +152,12 @@ def run_selection(
         SOAP settings for structures.
     aggregate : {"mean", "sum"}, default="mean"
         Structure features as the mean or the sum of the atoms'.
-    progress, seed, force
-        As for :func:`~propmap.workflows.map_structures`.
+    progress : bool, default=False
+        Progress bars and notes on stderr.
+    seed : int, default=0
+        Seed of every random choice (the split, the folds).
+    force : bool, default=False
+        Write into a non-empty output folder.
     cluster : ClusterOptions or None, default=None
         Run on a dask cluster (a scheduler's address, or local worker
         processes): the structure files are featurised where they are read

@@ -26,9 +26,26 @@ def is_feature_file(paths) -> bool:
 
 
 def read_table(path, target: str | None, index: str | None = None) -> FeatureTable:
-    """Features from a CSV (a header; ``target`` is one column; ``index`` names
-    the rows, by default the first column when it is not numeric) or an NPZ
-    (arrays ``X`` and, optionally, ``y`` and ``names``)."""
+    """Features from a CSV or an NPZ file.
+
+    A CSV has a header; ``target`` is one column, ``index`` names the rows (by
+    default the first column when it is not numeric). An NPZ has the arrays
+    ``X`` and, optionally, ``y`` and ``names``.
+
+    Parameters
+    ----------
+    path : path-like
+        The file.
+    target : str or None
+        The target's column; None: no target.
+    index : str or None, default=None
+        The column of the rows' names.
+
+    Returns
+    -------
+    FeatureTable
+        ``X``, ``y`` (or None), ``columns`` and ``rows``.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No such file: {path}")
