@@ -48,15 +48,8 @@ NOT_CHECKED = {
 
 # Objects left out of one check, and why.
 NOT_YET_OBJECTS = {
-    # propmap.selection's strategies are being reworked; their hooks' and the
-    # CUR strategies' constructor docstrings follow with that work
-    "GL08": ("propmap.selection.",),
-    "PR01": (
-        "propmap.selection.CURStrategy",
-        "propmap.selection.PCovCURStrategy",
-        # its fields are map_structures's parameters, documented there once
-        "propmap.workflows.MapOptions",
-    ),
+    # its fields are map_structures's parameters, documented there once
+    "PR01": ("propmap.workflows.MapOptions",),
 }
 
 
@@ -92,5 +85,8 @@ def test_docstring_passes_numpydoc_validation(package, name):
         and not name.startswith(NOT_YET_OBJECTS.get(code, ()))
         # an enumeration's "parameters" are Enum's functional interface
         and not (code == "PR01" and isinstance(pydoc.locate(name), enum.EnumMeta))
+        # a method that overrides a documented one shows its docstring (help()
+        # and the pages), which is validated where it is written
+        and not (code == "GL08" and inspect.getdoc(pydoc.locate(name)))
     ]
     assert errors == [], f"{result['file']}:{result['file_line']}"

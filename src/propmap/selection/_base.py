@@ -62,6 +62,15 @@ class SelectionStrategy:
     """
 
     def initialize(self, points, targets) -> None:
+        """Take the candidates, once per fit, before any pick.
+
+        Parameters
+        ----------
+        points : ndarray of shape (n_candidates, n_dimensions)
+            The candidates as rows: X to pick samples, Xᵀ to pick features.
+        targets : ndarray of shape (n_samples, n_targets) or None
+            The targets, for the methods that weigh them (PCov-FPS, PCov-CUR).
+        """
         raise NotImplementedError
 
     @classmethod
@@ -72,21 +81,65 @@ class SelectionStrategy:
         return None
 
     def initial_picks(self) -> list[int]:
+        """The candidates picked before any scoring (FPS's start).
+
+        Returns
+        -------
+        list of int
+            Their indices; empty when the method scores from the first pick.
+        """
         return []
 
     def score_candidates(self) -> np.ndarray:
+        """The score of every candidate given the picks so far.
+
+        Returns
+        -------
+        ndarray of shape (n_candidates,)
+            One score per candidate, larger is better.
+        """
         raise NotImplementedError
 
     def best_candidate(self, selected: np.ndarray) -> tuple[int, float]:
+        """The best candidate not picked yet: by default the first maximum of
+        :meth:`score_candidates` among the unpicked ones.
+
+        Parameters
+        ----------
+        selected : ndarray of bool of shape (n_candidates,)
+            True for the candidates picked so far.
+
+        Returns
+        -------
+        index : int
+            The best candidate.
+        score : float
+            Its score.
+        """
         scores = np.array(self.score_candidates(), dtype=np.float64)
         scores[selected] = -np.inf
         index = int(np.argmax(scores))
         return index, float(scores[index])
 
     def update_after_pick(self, index: int) -> None:
+        """Take the pick into account (distances, residuals) before the next.
+
+        Parameters
+        ----------
+        index : int
+            The candidate just picked.
+        """
         raise NotImplementedError
 
     def fitted_attributes(self) -> dict:
+        """The method's own fitted attributes, set on the selector after fit.
+
+        Returns
+        -------
+        dict
+            Attribute names (ending in ``_``) and their values, e.g. FPS's
+            Hausdorff distances.
+        """
         return {}
 
 

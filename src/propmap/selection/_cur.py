@@ -479,7 +479,18 @@ class _ScreenedProducts:
 
 
 class CURStrategy(_GramCUR):
-    """Deterministic CUR with orthogonalisation, exact and fast (module docstring)."""
+    """Deterministic CUR with orthogonalisation, exact and fast (module docstring).
+
+    Parameters
+    ----------
+    axis : {0, 1}
+        0 picks samples (rows), 1 features (columns); the object made is of
+        that axis's class (:class:`SampleCURStrategy` or
+        :class:`FeatureCURStrategy`).
+    *args, **kwargs
+        ``k``, ``recompute_every`` and ``tolerance``, as the selectors'
+        parameters of those names (:class:`propmap.feature_selection.CUR`).
+    """
 
     square_when_nearly_square = True
     screens = True
@@ -712,7 +723,23 @@ class _WhitenedTargets:
 
 class PCovCURStrategy(_GramCUR):
     """PCov-CUR: CUR on the PCovR-modified covariance (features) or Gram matrix
-    (samples), with the targets' unexplained part carried along."""
+    (samples), with the targets' unexplained part carried along.
+
+    Parameters
+    ----------
+    axis : {0, 1}
+        0 picks samples (rows), 1 features (columns); the object made is of
+        that axis's class.
+    k : int
+        Number of singular vectors whose squared components make the score.
+    recompute_every : int
+        Orthogonalise after every pick and recompute the scores every this many
+        picks; 0 ranks once by the initial scores.
+    tolerance : float
+        A picked direction shorter than this is not projected out.
+    mixing : float
+        The PCovR mixing α in [0, 1).
+    """
 
     def __init__(self, axis, k, recompute_every, tolerance, mixing: float):
         super().__init__(axis, k, recompute_every, tolerance)
