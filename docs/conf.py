@@ -84,6 +84,8 @@ sphinx_gallery_conf = {
     "image_scrapers": ("propmap_docs.written_figures",),
     "reset_argv": "propmap_docs.example_argv",
     "reset_modules": ("propmap_docs.reset_output",),
+    # a reduced run must not reuse a full run's outputs (and the other way round)
+    "run_stale_examples": os.environ.get("PROPMAP_DOCS_QUICK") == "1",
     "within_subsection_order": "FileNameSortKey",
     "download_all_examples": False,
     "remove_config_comments": True,
