@@ -772,12 +772,12 @@ class _ReferencePCovCUR:
             xt_targets -= np.outer(scaled, xt_targets[index])
             gram -= np.outer(gram[:, index], scaled)
 
-    def scores(self, n_pairs) -> np.ndarray:
+    def scores(self, k: int) -> np.ndarray:
         roots = PsdRoots.of(self.gram, _REFERENCE_CUTOFF)
         modified = modified_covariance_from_gram(
             self.gram, roots, self.xt_targets, self.mixing
         )
-        _, vectors = top_eigenvectors(modified, n_pairs(modified.shape[0]))
+        _, vectors = top_eigenvectors(modified, k)
         return (vectors**2).sum(axis=1)
 
 
@@ -857,7 +857,7 @@ class FeaturePCovCURStrategy(PCovCURStrategy):
     def _compute_scores(self) -> np.ndarray:
         if self.dense is not None:
             self.n_dense_fallbacks += 1
-            return self.dense.scores(self._n_pairs)
+            return self.dense.scores(self._n_pairs(self.X.shape[1]))
         if not self.scale > 0:
             return np.zeros(self.X.shape[1])
         mixing, residual = self.mixing, self.residual
