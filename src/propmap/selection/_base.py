@@ -333,7 +333,9 @@ class GreedySelector(BaseEstimator):
             run = _Picks(strategy, n_items)
             self._open(run, previous, selected, target)
             first_score = self._pick(run, target, previous)
-        self._record(run, first_score, X if lazy is None else lazy, y)
+            # (the strategy's fitted attributes are its work too: CUR's last
+            # scores, FPS's final distances)
+            self._record(run, first_score, X if lazy is None else lazy, y)
         return self
 
     # -- the steps of fit
