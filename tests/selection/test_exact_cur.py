@@ -393,10 +393,13 @@ def test_a_shift_next_to_an_eigenvalue_of_t_is_refined(rng):
     spectrum, scale = space.tridiagonal.spectrum, space.tridiagonal.norm
     dense = operator.dense()
     vector = rng.standard_normal(40)
-    # 2e-6 |σ| from an eigenvalue of T, Woodbury alone loses four digits (1e-11)
+    # 2e-6 |σ| from an eigenvalue of T, Woodbury alone loses four digits (1e-11):
+    # refinement is on offer there (switched on when Lanczos' check fails)
     for shift, refined in ((spectrum[-3] * (1 + 2e-6), True), (1.5 * scale, False)):
         solver = operator.shifted(shift, scale)
-        assert (solver.operator is not None) == refined
+        assert solver.operator is None
+        assert solver.refine() == refined
+        assert not solver.refine()  # once
         expected = np.linalg.solve(solver.shift * np.eye(40) - dense, vector)
         np.testing.assert_allclose(
             solver.solve(vector), expected, rtol=0, atol=1e-13 * np.abs(expected).max()
@@ -749,3 +752,47 @@ def test_one_blas_thread_from_the_environment_skips_the_controller(monkeypatch):
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
     with pytest.raises(AssertionError, match="searched"), _linalg.blas_threads(1):
         pass
+
+
+class _InexactSolver:
+    """A shifted solver whose solves err by 1e-8 until refined."""
+
+    def __init__(self, exact, rng):
+        self.exact, self.rng = exact, rng
+        self.shift, self.count_above = exact.shift, exact.count_above
+        self.refined = False
+
+    def refine(self):
+        if self.refined:
+            return False
+        self.refined = True
+        return True
+
+    def solve(self, vector):
+        result = self.exact.solve(vector)
+        if not self.refined:
+            noise = self.rng.standard_normal(result.shape)
+            result = result + 1e-8 * np.linalg.norm(result) * noise
+        return result
+
+
+@pytest.mark.usefixtures("lanczos")
+def test_lanczos_switches_refinement_on_when_its_check_on_a_fails(rng, monkeypatch):
+    _, space = householder_basis(rng, n=120, d=60)
+    operator = downdated_operator(space, [5, 40])
+    made = []
+
+    def shifted(shift, scale):
+        made.append(_InexactSolver(_spectral.TridiagonalPlusLowRank.shifted(
+            operator, shift, scale
+        ), rng))  # fmt: skip
+        return made[-1]
+
+    monkeypatch.setattr(operator, "shifted", shifted)
+    scale = space.tridiagonal.norm
+    start = rng.standard_normal(operator.size)
+    value, vector = _spectral._largest(operator, start, 1.01 * scale, scale)
+    expected, expected_vectors = np.linalg.eigh(operator.dense())
+    assert any(solver.refined for solver in made)
+    np.testing.assert_allclose(value, expected[-1], rtol=1e-12)
+    np.testing.assert_allclose(abs(vector @ expected_vectors[:, -1]), 1.0, atol=1e-10)

@@ -388,10 +388,13 @@ class _TridiagonalShiftedSolver:
         self.shift, self.base = shift, base
         self.lu = base.factors(shift)
         self.columns = operator.columns
-        # an eigenvalue of T this near σ makes the Woodbury form lose digits to
-        # cancellation (the diagonal solver moves such entries into the low rank):
-        # one step of iterative refinement on A itself restores them
-        self.operator = operator if base.distance(shift) < 1e-3 * abs(shift) else None
+        # an eigenvalue of T this near σ can make the Woodbury form lose digits
+        # to cancellation (the diagonal solver moves such entries into the low
+        # rank): one step of iterative refinement on A itself restores them. It
+        # doubles a step's cost and is rarely needed (Lanczos' result is checked
+        # on A itself), so it is switched on only when that check fails
+        self._near = operator if base.distance(shift) < 1e-3 * abs(shift) else None
+        self.operator = None
         self.factors = None
         above = base.count_above(shift)
         weights = operator.weights
@@ -411,6 +414,13 @@ class _TridiagonalShiftedSolver:
             )
             result -= self.solved @ coefficients
         return result
+
+    def refine(self) -> bool:
+        """Switch iterative refinement on; False if it is on or not needed."""
+        if self.operator is not None or self._near is None:
+            return False
+        self.operator = self._near
+        return True
 
     def solve(self, vector: np.ndarray) -> np.ndarray:
         result = self._woodbury(vector)
@@ -484,6 +494,24 @@ def _certified(operator, shift: float, scale: float) -> _ShiftedSolver:
     raise NotConverged("no shift above the spectrum was found")
 
 
+def _tridiagonal_eigh(diagonal: np.ndarray, offdiagonal: np.ndarray):
+    """Eigenpairs (ascending) of a small symmetric tridiagonal matrix: LAPACK's
+    ``dstev`` on its two diagonals (a third cheaper than ``eigh`` of the dense
+    matrix at Lanczos' sizes; called once per step)."""
+    if diagonal.size == 1:
+        return diagonal.copy(), np.ones((1, 1))
+    values, vectors, info = lapack.dstev(diagonal, offdiagonal, compute_v=1)
+    if info == 0:
+        return values, vectors
+    dense = np.diag(diagonal) + np.diag(offdiagonal, 1) + np.diag(offdiagonal, -1)
+    return np.linalg.eigh(dense)  # pragma: no cover - dstev's QL did not converge
+
+
+def _refine(solver) -> bool:
+    """Switch a solver's iterative refinement on (if it has one to offer)."""
+    return getattr(solver, "refine", lambda: False)()
+
+
 def _largest(
     operator: DiagonalPlusLowRank,
     start: np.ndarray,
@@ -505,8 +533,10 @@ def _largest(
     if solver is None:
         solver = _certified(operator, shift, scale)
     refine_after = operator.refine_after
+    refining = False
     vector = start / np.linalg.norm(start)
-    tridiagonal = np.zeros((max_steps, max_steps))
+    # Lanczos' tridiagonal matrix: its diagonal and off-diagonal
+    alphas, betas = np.zeros(max_steps), np.zeros(max_steps)
     for restart in range(max_restarts + 1):
         basis = np.empty((max_steps + 1, operator.size))
         basis[0] = vector
@@ -519,9 +549,9 @@ def _largest(
             second = previous @ z
             z -= previous.T @ second
             beta = float(np.linalg.norm(z))
-            tridiagonal[step, step] = first[step] + second[step]
-            ritz_values, ritz_vectors = np.linalg.eigh(
-                tridiagonal[: step + 1, : step + 1]
+            alphas[step] = first[step] + second[step]
+            ritz_values, ritz_vectors = _tridiagonal_eigh(
+                alphas[: step + 1], betas[:step]
             )
             theta, coefficients = ritz_values[-1], ritz_vectors[:, -1]
             # ‖A x − μ x‖ ≤ ‖σ − A‖ |β y_m| / θ, and ‖σ − A‖ ≤ σ for A ⪰ 0
@@ -533,7 +563,7 @@ def _largest(
                 break  # first try a tighter shift
             if step + 1 < max_steps:
                 basis[step + 1] = z / beta
-                tridiagonal[step, step + 1] = tridiagonal[step + 1, step] = beta
+                betas[step] = beta
         vector = basis[: coefficients.size].T @ coefficients
         vector /= np.linalg.norm(vector)
         image = operator.matvec(vector)
@@ -541,6 +571,12 @@ def _largest(
         residual = float(np.linalg.norm(image - value * vector))
         if converged and residual <= 10 * tol * scale:
             return value, vector
+        stalled = not converged and step + 1 >= max_steps
+        if (converged or stalled) and not refining and _refine(solver):
+            # the solves lost digits: the same shift, refined from now on
+            refining = True
+            alphas[:], betas[:] = 0.0, 0.0
+            continue
         # the Rayleigh quotient is at most λmax: above it by the residual is a good
         # shift, kept only where the inertia count certifies it
         for factor in (1.0, 4.0, 16.0):
@@ -548,10 +584,12 @@ def _largest(
             if candidate >= solver.shift:
                 break
             tighter = operator.shifted(candidate, scale)
+            if refining:
+                _refine(tighter)
             if tighter.count_above == 0:
                 solver = tighter
                 break
-        tridiagonal[:] = 0.0
+        alphas[:], betas[:] = 0.0, 0.0
     raise NotConverged(
         f"Lanczos stopped at a relative residual of {residual / scale:.1e}"
     )
