@@ -1,6 +1,8 @@
 """scikit-learn's estimator contract, run over every public estimator."""
 
 import pytest
+from sklearn.kernel_ridge import KernelRidge
+from sklearn.linear_model import Ridge
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from propmap import feature_selection, sample_selection
@@ -27,6 +29,7 @@ ESTIMATORS = [
     PCovR(),
     PCovR(space="sample"),
     PCovR(regressor="precomputed"),
+    PCovR(regressor=Ridge(alpha=1.0, fit_intercept=False), uncertainty=True),
     PCovRCV(cv=3, random_state=0),
     PCovRCV(cv=3, center=True, random_state=0),
     KernelPCovRCV(cv=3, random_state=0),
@@ -35,6 +38,8 @@ ESTIMATORS = [
     KernelPCovR(kernel="rbf", center=True, n_components=2, fit_inverse_transform=True),
     SparseKernelPCovR(n_active=10, kernel="rbf", n_components=2),
     SparseKernelPCovR(n_active=10, active="random", center=True),
+    KernelPCovR(kernel="rbf", regressor=KernelRidge(kernel="rbf"), uncertainty=True),
+    SparseKernelPCovR(n_active=10, kernel="rbf", n_components=2, uncertainty=True),
     PCovC(),
     PCovC(space="sample", scale_z=True),
     KernelPCovC(),

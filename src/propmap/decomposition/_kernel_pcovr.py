@@ -14,6 +14,11 @@ from propmap._compat import StrOptions, _fit_context
 from propmap._linalg import solve_penalised
 from propmap._validation import check_precomputed_weights
 from propmap.decomposition._kernel_base import BaseKernelPCov
+from propmap.decomposition._uncertainty import (
+    KernelPosterior,
+    in_sample_noise,
+    spread,
+)
 
 __all__ = ["KernelPCovR"]
 
@@ -97,6 +102,16 @@ class KernelPCovR(RegressorMixin, MultiOutputMixin, BaseKernelPCov):
         Power iterations of the randomized solver.
     random_state : int, RandomState instance or None, default=None
         Seeds the arpack and randomized solvers.
+    uncertainty : bool, default=False
+        Keep what ``predict(X, return_std=True)`` needs (a kernel ridge
+        regression fitted here or given, with one ``alpha`` > 0; not with
+        ``kernel="precomputed"``, which gives no ``k(x, x)`` of new points):
+        the kernel ridge's posterior and a noise level fitted on its exact
+        leave-one-out errors (one n x n eigendecomposition more, and an
+        ``n x k`` projection kept). The prediction through the latent space
+        gets the noise level times the ratio of its training error to the
+        ridge's. To calibrate on held-out folds instead, use
+        :class:`~propmap.decomposition.KernelPCovRCV`.
 
     Attributes
     ----------
@@ -128,6 +143,11 @@ class KernelPCovR(RegressorMixin, MultiOutputMixin, BaseKernelPCov):
         Number of features seen during fit.
     n_samples_in_ : int
         Number of training samples.
+    posterior_ : KernelPosterior
+        With ``uncertainty=True``: the kernel ridge's posterior.
+    noise_std_, latent_noise_std_ : float or ndarray of shape (n_targets,)
+        With ``uncertainty=True``: the noise levels s of the kernel ridge and
+        of the prediction through the latent space, ``σ = s sqrt(1 + q)``.
 
     See Also
     --------
@@ -162,7 +182,13 @@ class KernelPCovR(RegressorMixin, MultiOutputMixin, BaseKernelPCov):
     _parameter_constraints: dict = {
         **BaseKernelPCov._parameter_constraints,
         "regressor": [KernelRidge, StrOptions({"precomputed"}), None],
+        "uncertainty": ["boolean"],
     }
+
+    _conditional_attributes = (
+        *BaseKernelPCov._conditional_attributes,
+        "posterior_", "noise_std_", "latent_noise_std_",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -181,6 +207,7 @@ class KernelPCovR(RegressorMixin, MultiOutputMixin, BaseKernelPCov):
         n_jobs: int | None = None,
         iterated_power: int | str = "auto",
         random_state=None,
+        uncertainty: bool = False,
     ) -> None:
         self.mixing = mixing
         self.n_components = n_components
@@ -197,6 +224,7 @@ class KernelPCovR(RegressorMixin, MultiOutputMixin, BaseKernelPCov):
         self.n_jobs = n_jobs
         self.iterated_power = iterated_power
         self.random_state = random_state
+        self.uncertainty = uncertainty
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, Y, W=None):
@@ -227,19 +255,56 @@ class KernelPCovR(RegressorMixin, MultiOutputMixin, BaseKernelPCov):
         check_precomputed_weights(W, "regressor", self.regressor)
         targets_1d = Y.ndim == 1
         targets = Y.reshape(X.shape[0], -1)
+        penalty = self._check_uncertainty() if self.uncertainty else None
         self._start_fit(X)
         kernel = self._training_kernel(X)
         targets_hat, weights = self._regress(kernel, X, targets, W, targets_1d)
+        leverage = None
+        if penalty is not None:
+            leverage = self._fit_posterior(kernel, penalty)
         least_squares = self._fit_kernel(kernel, targets_hat, weights)
-        del kernel
         self.pty_ = least_squares(targets)
         if self.fit_inverse_transform:
             self.ptx_ = least_squares(X)
         self.pky_ = self.pkt_ @ self.pty_
+        if leverage is not None:
+            self.noise_std_, self.latent_noise_std_ = in_sample_noise(
+                targets, targets_hat, kernel @ self.pky_, leverage, targets_1d
+            )
+        del kernel
         if targets_1d:
             self.pty_ = self.pty_[:, 0]
             self.pky_ = self.pky_[:, 0]
         return self
+
+    def _check_uncertainty(self) -> float:
+        """The penalty of the kernel ridge whose posterior ``uncertainty=True``
+        keeps, checked before any work."""
+        if self._precomputed():
+            raise ValueError(
+                "uncertainty=True needs k(x, x) of new points, which "
+                "kernel='precomputed' does not give; compute the kernel here "
+                "(kernel='rbf', ...) or leave uncertainty off."
+            )
+        if isinstance(self.regressor, str):  # "precomputed"
+            raise ValueError(
+                "uncertainty=True needs a kernel ridge regression; "
+                "regressor='precomputed' gives none."
+            )
+        alpha = 1.0 if self.regressor is None else self.regressor.alpha
+        alphas = np.unique(np.atleast_1d(np.asarray(alpha, np.float64)))
+        if alphas.size != 1 or not alphas[0] > 0:
+            raise ValueError(
+                "uncertainty=True needs the kernel ridge's one penalty alpha > 0; "
+                f"got alpha={alpha!r}."
+            )
+        return float(alphas[0])
+
+    def _fit_posterior(self, kernel, penalty: float) -> np.ndarray:
+        """The kernel ridge's posterior (``uncertainty=True``) from the
+        (centred) training kernel; returns each training point's leverage."""
+        self.posterior_, leverage = KernelPosterior.of(kernel, penalty)
+        return leverage
 
     def _regress(
         self, kernel, X, targets, W, targets_1d: bool
@@ -335,23 +400,42 @@ class KernelPCovR(RegressorMixin, MultiOutputMixin, BaseKernelPCov):
         """
         return self._pairwise(X, Y)
 
-    def predict(self, X):
+    def predict(self, X, return_std: bool = False):
         """Predict targets, ``K(X, X_fit) P_KT P_TY``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             New points (their kernel with the training points if precomputed).
+        return_std : bool, default=False
+            Also the standard deviation of each prediction,
+            ``latent_noise_std_ sqrt(1 + q(x))`` (needs a fit with
+            ``uncertainty=True``), from the same kernel rows.
 
         Returns
         -------
         Y : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        Y_std : ndarray of the same shape
+            Only with ``return_std=True``.
         """
         check_is_fitted(self, ["pky_"])
+        if return_std and getattr(self, "posterior_", None) is None:
+            raise ValueError(
+                "return_std=True needs a fit with uncertainty=True (the kernel "
+                "ridge's posterior and noise level)."
+            )
         X = self._validate_new(X)
         weights = self.pky_.reshape(self.n_samples_in_, -1)
-        prediction = self._kernel_products(X, weights)[0]
-        return prediction[:, 0] if self.pky_.ndim == 1 else prediction
+        if not return_std:
+            prediction = self._kernel_products(X, weights)[0]
+            return prediction[:, 0] if self.pky_.ndim == 1 else prediction
+        (prediction, along), own = self._kernel_passes(
+            X, [weights, self.posterior_.projection], self_kernel=True
+        )
+        variance = self.posterior_.variance_of(along, own)
+        two_d = self.pky_.ndim == 2
+        std = spread(variance, self.latent_noise_std_, two_d)
+        return (prediction if two_d else prediction[:, 0]), std
 
     def score(self, X, y):
         r"""Negative sum of the relative reconstruction and prediction losses on

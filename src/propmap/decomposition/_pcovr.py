@@ -241,6 +241,11 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
         "uncertainty": ["boolean"],
     }
 
+    # a refit without uncertainty=True must not keep an older fit's posterior
+    _conditional_attributes = (
+        "regressor_", "posterior_", "noise_std_", "latent_noise_std_",
+    )  # fmt: skip
+
     def __init__(
         self,
         mixing: float = 0.5,
@@ -311,7 +316,7 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
 
     def _fit_posterior(self, X, targets, targets_1d: bool) -> None:
         """The ridge's posterior and noise levels (``uncertainty=True``)."""
-        from propmap.decomposition._uncertainty import LinearPosterior
+        from propmap.decomposition._uncertainty import LinearPosterior, error_ratio
 
         regressor = getattr(self, "regressor_", None)
         if regressor is None:
@@ -322,12 +327,8 @@ class PCovR(RegressorMixin, MultiOutputMixin, BasePCov):
         shaped = targets[:, 0] if targets_1d else targets
         self.posterior_ = LinearPosterior.of(regressor, X, shaped)
         self.noise_std_ = self.posterior_.noise_std
-        ridge = np.asarray(regressor.predict(X), np.float64).reshape(targets.shape)
-        latent = np.asarray(safe_sparse_dot(X, self.pxy_), np.float64)
-        latent = latent.reshape(targets.shape)
-        ratio = np.sqrt(
-            np.sum((targets - latent) ** 2, axis=0)
-            / np.maximum(np.sum((targets - ridge) ** 2, axis=0), 1e-300)
+        ratio = error_ratio(
+            targets, regressor.predict(X), safe_sparse_dot(X, self.pxy_)
         )
         self.latent_noise_std_ = self.noise_std_ * (
             float(ratio[0]) if targets_1d else ratio

@@ -24,6 +24,11 @@ from propmap.decomposition._kernel_base import (
     kernel_constraints,
     row_blocks,
 )
+from propmap.decomposition._uncertainty import (
+    RidgePosterior,
+    in_sample_noise,
+    spread,
+)
 
 __all__ = ["SparseKernelPCovR"]
 
@@ -84,6 +89,15 @@ class SparseKernelPCovR(KernelMixin, RegressorMixin, MultiOutputMixin, BasePCov)
         Power iterations of the randomized solver.
     random_state : int, RandomState instance or None, default=None
         Seeds ``active="random"`` and the iterative solvers.
+    uncertainty : bool, default=False
+        Keep what ``predict(X, return_std=True)`` needs (``alpha`` > 0, X in
+        memory): the ridge's posterior in the Nyström features (their m x m
+        eigenpairs, in float32) and a noise level fitted on its exact
+        leave-one-out errors (one more pass of kernel rows over X, for every
+        training row's leverage). The prediction through the latent space
+        gets the noise level times the ratio of its training error to the
+        ridge's. To calibrate on held-out folds instead, use
+        :class:`~propmap.decomposition.KernelPCovRCV` with ``n_active``.
 
     Attributes
     ----------
@@ -115,6 +129,13 @@ class SparseKernelPCovR(KernelMixin, RegressorMixin, MultiOutputMixin, BasePCov)
     singular_values_, explained_variance_, explained_variance_ratio_ : ndarray
         Spectrum of the modified covariance.
     n_components_, n_features_in_, n_samples_in_ : int
+
+    posterior_ : RidgePosterior
+        With ``uncertainty=True``: the ridge's posterior in the Nyström
+        features.
+    noise_std_, latent_noise_std_ : float or ndarray of shape (n_targets,)
+        With ``uncertainty=True``: the noise levels s of the ridge and of the
+        prediction through the latent space, ``σ = s sqrt(1 + q)``.
 
     See Also
     --------
@@ -152,11 +173,14 @@ class SparseKernelPCovR(KernelMixin, RegressorMixin, MultiOutputMixin, BasePCov)
         "alpha": [Interval(Real, 0, None, closed="left")],
         "center": ["boolean"],
         "fit_inverse_transform": ["boolean"],
+        "uncertainty": ["boolean"],
     }
 
     # read by BasePCov's spectrum code; this estimator has no whitening
     whiten = False
-    _conditional_attributes = ("ptx_",)
+    _conditional_attributes = (
+        "ptx_", "posterior_", "noise_std_", "latent_noise_std_",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -177,6 +201,7 @@ class SparseKernelPCovR(KernelMixin, RegressorMixin, MultiOutputMixin, BasePCov)
         n_jobs: int | None = None,
         iterated_power: int | str = "auto",
         random_state=None,
+        uncertainty: bool = False,
     ) -> None:
         self.mixing = mixing
         self.n_components = n_components
@@ -195,6 +220,7 @@ class SparseKernelPCovR(KernelMixin, RegressorMixin, MultiOutputMixin, BasePCov)
         self.n_jobs = n_jobs
         self.iterated_power = iterated_power
         self.random_state = random_state
+        self.uncertainty = uncertainty
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, Y):
@@ -211,6 +237,15 @@ class SparseKernelPCovR(KernelMixin, RegressorMixin, MultiOutputMixin, BasePCov)
         -------
         self : SparseKernelPCovR
         """
+        if self.uncertainty and is_dask_array(X):
+            raise ValueError(
+                "uncertainty=True takes X in memory (every training row's "
+                "leverage); a dask X is fitted without it."
+            )
+        if self.uncertainty and not self.alpha > 0:
+            raise ValueError(
+                f"uncertainty=True needs the ridge penalty alpha > 0; got {self.alpha}."
+            )
         if is_dask_array(X):
             return self._fit_dask(X, Y)
         X, Y = validate_data(
@@ -233,7 +268,15 @@ class SparseKernelPCovR(KernelMixin, RegressorMixin, MultiOutputMixin, BasePCov)
         *streamed, kernel_sums = self._stream_features(X, targets, whitening)
         self._column_means = kernel_sums / X.shape[0]
         sums_of_rows = (targets.sum(axis=0), X.sum(axis=0))
-        return self._fit_streamed(streamed, sums_of_rows, whitening, targets_1d)
+        self._fit_streamed(streamed, sums_of_rows, whitening, targets_1d)
+        if self.uncertainty:
+            # every training row's leverage, from a second pass of kernel rows
+            every, features = self.transform_predict(X, features=True)
+            leverage = self.posterior_.variance(features)
+            self.noise_std_, self.latent_noise_std_ = in_sample_noise(
+                targets, every.regressor, every.predicted, leverage, targets_1d
+            )
+        return self
 
     def _fit_dask(self, X, Y):
         """A dask X: the active points (FPS on a cluster's actors, or as the
@@ -328,6 +371,10 @@ class SparseKernelPCovR(KernelMixin, RegressorMixin, MultiOutputMixin, BasePCov)
         )
         gram_values, gram_vectors = symmetric_eigh(gram)
         del gram
+        if self.uncertainty:
+            self.posterior_ = RidgePosterior.from_eigenpairs(
+                gram_vectors, None, gram_values, self.alpha, share=0.0
+            )
         projected_targets = gram_vectors.T @ xt_targets
         # kernel ridge on the Nyström features: Φᵀ Ŷ = C (C + λ)⁻¹ Φᵀ Y
         shrink = np.zeros_like(gram_values)
@@ -543,18 +590,37 @@ class SparseKernelPCovR(KernelMixin, RegressorMixin, MultiOutputMixin, BasePCov)
         latent = self._check_latent(X)
         return latent @ self.ptx_
 
-    def predict(self, X):
+    def predict(self, X, return_std: bool = False):
         """Predict targets, ``(k(X, M) − k̄) P_KT P_TY``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+        return_std : bool, default=False
+            Also the standard deviation of each prediction,
+            ``latent_noise_std_ sqrt(1 + q(x))`` (needs a fit with
+            ``uncertainty=True`` and X in memory), from the same kernel rows.
 
         Returns
         -------
         Y : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        Y_std : ndarray of the same shape
+            Only with ``return_std=True``.
         """
         check_is_fitted(self, ["pky_"])
+        if return_std:
+            if getattr(self, "posterior_", None) is None:
+                raise ValueError(
+                    "return_std=True needs a fit with uncertainty=True (the "
+                    "ridge's posterior and noise level)."
+                )
+            if is_dask_array(X):
+                raise ValueError("return_std=True takes X in memory, not a dask array.")
+            every, features = self.transform_predict(X, features=True)
+            variance = self.posterior_.variance(features)
+            return every.predicted, spread(
+                variance, self.latent_noise_std_, self.pky_.ndim == 2
+            )
         if is_dask_array(X):
             width = None if self.pky_.ndim == 1 else self.pky_.shape[1]
             return map_rows(X, self.predict, width, np.float64, self.n_features_in_)

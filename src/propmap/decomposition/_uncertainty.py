@@ -35,6 +35,8 @@ __all__ = [
     "UncertaintyMixin",
     "calibration_rows",
     "design_posterior",
+    "error_ratio",
+    "in_sample_noise",
     "latent_ratio",
     "leave_one_out",
     "noise_level",
@@ -482,6 +484,37 @@ class UncertaintyMixin:
         )  # fmt: skip
 
 
+def error_ratio(targets, ridge, latent) -> np.ndarray:
+    """Per target, how much more the prediction through the latent space errs
+    than the ridge on the training rows: the square root of the ratio of their
+    sums of squared errors."""
+    targets = np.asarray(targets, np.float64)
+    targets = targets.reshape(targets.shape[0], -1)
+    ridge = np.asarray(ridge, np.float64).reshape(targets.shape)
+    latent = np.asarray(latent, np.float64).reshape(targets.shape)
+    return np.sqrt(
+        np.sum((targets - latent) ** 2, axis=0)
+        / np.maximum(np.sum((targets - ridge) ** 2, axis=0), 1e-300)
+    )
+
+
+def in_sample_noise(targets, ridge, latent, leverage, targets_1d: bool):
+    """The noise levels of a ridge without intercept fitted on all its rows
+    and of the prediction through the latent space: the ridge's from its
+    exact leave-one-out errors (:func:`leave_one_out`, from its in-sample
+    predictions ``ridge`` and the rows' leverages), the latent one that times
+    :func:`error_ratio`. Floats for one target (``targets_1d``), else one
+    per target."""
+    targets = np.asarray(targets, np.float64)
+    targets = targets.reshape(targets.shape[0], -1)
+    residuals = targets - np.asarray(ridge, np.float64).reshape(targets.shape)
+    noise, _ = leave_one_out(residuals, leverage)
+    latent_noise = noise * error_ratio(targets, ridge, latent)
+    if targets_1d:
+        return float(noise[0]), float(latent_noise[0])
+    return noise, latent_noise
+
+
 def latent_ratio(results: dict, weights, penalty: float, mixing: float) -> float:
     """How much more the prediction through the latent space errs than the full
     ridge, on the folds: the square root of the ratio of their held-out losses
@@ -547,8 +580,14 @@ class KernelPosterior:
     def variance(self, K_rows, diagonal) -> np.ndarray:
         """q of new points from their (centred) kernel rows with the training
         points and their own ``k(x, x)`` (centred alike)."""
-        z = np.asarray(K_rows, dtype=np.float64) @ self.projection
-        along = z**2
+        return self.variance_of(
+            np.asarray(K_rows, dtype=np.float64) @ self.projection, diagonal
+        )
+
+    def variance_of(self, z, diagonal) -> np.ndarray:
+        """q from the kernel rows' products with ``projection`` already made
+        (e.g. in the same pass as a prediction) and ``k(x, x)``."""
+        along = np.asarray(z, dtype=np.float64) ** 2
         rest = np.clip(np.asarray(diagonal, np.float64) - along.sum(axis=1), 0.0, None)
         return along @ self.weights + rest / self.penalty
 
