@@ -86,3 +86,36 @@ def test_kernel_maps_give_sigma_too(tmp_path, qm9_file, small_soap, sparse):
     with gzip.open(out / "chemiscope.json.gz", "rt") as stream:
         properties = json.load(stream)["properties"]
     assert np.all(np.array(properties["gap σ"]["values"]) > 0)
+
+
+@pytest.mark.parametrize("n_active", [None, 30])
+def test_a_kernel_model_makes_its_kernel_rows_once_for_sigma_and_domain(n_active):
+    """predict_in_domain of a kernel map: the predictions, σ and the domain
+    from one pass of kernel rows, the predictions those of predict."""
+    from propmap.decomposition import KernelPCovRCV
+    from propmap.preprocessing import StandardFlexibleScaler
+    from propmap.workflows import ScaledTargetModel
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 4))
+    y = np.sin(X[:, 0]) + 0.1 * rng.normal(size=120)
+    model = ScaledTargetModel(
+        KernelPCovRCV(
+            kernel="rbf", gammas=[0.5], n_active=n_active, cv=3, random_state=0
+        ),
+        StandardFlexibleScaler(column_wise=True),
+    ).fit(X[:90], y[:90])
+    fitted = model.model_
+    calls = []
+    if n_active is None:
+        original = fitted._centred_kernel
+        fitted._centred_kernel = lambda *a, **k: calls.append(1) or original(*a, **k)
+    else:
+        inner = fitted.best_estimator_
+        original = inner._kernel_rows
+        inner._kernel_rows = lambda *a, **k: calls.append(1) or original(*a, **k)
+    predicted, std, inside = model.predict_in_domain(X[90:])
+    assert len(calls) == 1
+    np.testing.assert_allclose(predicted, model.predict(X[90:]), rtol=1e-10)
+    assert std.shape == inside.shape == (30,)
+    assert np.all(std > 0)

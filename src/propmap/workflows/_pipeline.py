@@ -153,12 +153,18 @@ class ScaledTargetModel(RegressorMixin, TransformerMixin, BaseEstimator):
         self._check_uncertain()
         every = self.model_.transform_predict(X, return_std=True)
         unit = float(np.ravel(self.target_scaler_.scale_)[0])
-        # (the values of predict itself, in the model's dtype)
-        return (
-            self.predict(X),
-            unit * np.ravel(every.predicted_std),
-            every.in_domain,
-        )
+        from propmap.decomposition import PCovRCV
+
+        if isinstance(self.model_, PCovRCV):
+            # the values of predict itself (X times the projector, in the
+            # model's dtype): one cheap product more
+            predicted = self.predict(X)
+        else:
+            # a kernel model predicts through transform_predict: its kernel
+            # rows are not made a second time
+            scaled = np.asarray(every.predicted).reshape(len(X), -1)
+            predicted = self.target_scaler_.inverse_transform(scaled)[:, 0]
+        return predicted, unit * np.ravel(every.predicted_std), every.in_domain
 
     @property
     def gives_uncertainty(self) -> bool:
