@@ -14,6 +14,10 @@ for the next run). Runners, each in its own process:
 - ``soap``: read the file and compute the SOAP features the map uses
   (``SoapFeaturizer`` defaults, mean over atoms): the unit of cost;
 - ``soap-atoms``: the same per atom (the unit of the maps of atoms);
+- ``floor``: what the map's exact cross-validation cannot avoid on the same
+  features, piece by piece (their second moments, the basis of their span,
+  the rows' coordinates in it, one eigendecomposition per fold and for the
+  refit); each map's goal line is followed by its stages beside that floor;
 - ``map``: ``map_structures(file, "gap", out)``, the whole job of
   ``propmap map qm9.extxyz -t gap`` (reading, SOAP, split, cross-validated
   penalty and mixing, final fit, full-model accuracy, figures, viewer, model,
@@ -166,9 +170,88 @@ def prepare_map(options: dict, path: str) -> Callable[[], Any]:
     return functools.partial(_map, path, options)
 
 
+# the cross-validation the floor runner stands for: the map's split and folds
+FLOOR_FOLDS, FLOOR_TEST_SHARE, FLOOR_RANK_TOL = 5, 0.2, 1e-9
+
+
+def _cv_floor(path: str) -> dict[str, float]:
+    """What the exact cross-validation of ``propmap map`` cannot avoid, timed
+    piece by piece on the same file's SOAP features (rows of the training
+    split, centred through the moments as the map does): their second
+    moments (``XᵀX`` from the float32 rows, or ``XXᵀ`` with fewer rows than
+    columns); the basis of their span (pivoted Cholesky and its r x r
+    eigendecomposition); the pass that puts every row in that basis; and one
+    eigendecomposition of that size per fold and one for the refit (the
+    folds' n x n kernels with fewer rows than columns). Seconds per piece, and
+    r."""
+    import time
+
+    import numpy as np
+
+    from propmap._linalg import orthonormal_columns, pivoted_cholesky
+    from propmap.decomposition._cv_moments import coordinates, gram_of_rows
+
+    X = _soap(path)
+    n_train = round((1.0 - FLOOR_TEST_SHARE) * X.shape[0])
+    X = X[:n_train]
+    n, d = X.shape
+    mean = X.mean(axis=0, dtype=np.float64)
+    pieces = {}
+    start = time.perf_counter()
+    if n > d:
+        gram = gram_of_rows(X)
+        gram -= n * np.outer(mean, mean)
+        pieces["floor_moments_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        factor = pivoted_cholesky(gram, FLOOR_RANK_TOL, overwrite=True)
+        del gram
+        basis = orthonormal_columns(factor, FLOOR_RANK_TOL)
+        pieces["floor_span_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        Z = coordinates(X, basis, mean)
+        matrix = np.zeros((Z.shape[1], Z.shape[1]))
+        for start_row in range(0, n, 4096):  # their float64 moments, as the folds'
+            part = np.asarray(Z[start_row : start_row + 4096], dtype=np.float64)
+            matrix += part.T @ part
+        del Z
+        pieces["floor_coordinates_s"] = time.perf_counter() - start
+        sizes = [basis.shape[1]] * (FLOOR_FOLDS + 1)
+    else:
+        centred = np.asarray(X, dtype=np.float64) - mean
+        matrix = centred @ centred.T
+        pieces["floor_moments_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        np.linalg.eigh(matrix)
+        pieces["floor_span_s"] = time.perf_counter() - start
+        pieces["floor_coordinates_s"] = 0.0
+        sizes = [n - n // FLOOR_FOLDS] * FLOOR_FOLDS
+    start = time.perf_counter()
+    for size in sizes:
+        np.linalg.eigh(matrix[:size, :size])
+    pieces["floor_eigen_s"] = time.perf_counter() - start
+    pieces["floor_rank"] = float(sizes[0])
+    pieces["floor_eigen_count"] = float(len(sizes))
+    return pieces
+
+
+def prepare_floor(path: str) -> Callable[[], Any]:
+    import propmap.atomistic._soap  # noqa: F401  (imports are not timed)
+
+    return functools.partial(_cv_floor, path)
+
+
+def floor_metrics(path: str, pieces: dict) -> dict[str, float]:
+    return pieces
+
+
 def map_metrics(path: str, summary: dict) -> dict[str, float]:
     accuracy = summary["accuracy"]
+    timings = summary["timings"]
     return {
+        # the job's own stages (seconds)
+        "stage_read_soap_s": timings["read"] + timings["featurize"],
+        "stage_cv_s": timings["cross_validation_and_fit"],
+        "stage_outputs_s": timings["outputs"],
         "map_mae": accuracy["map"]["test"]["mae"],
         "map_r2": accuracy["map"]["test"]["r2"],
         "full_mae": accuracy["full_model"]["test"]["mae"],
@@ -186,6 +269,8 @@ def build_case(key: str, quick: bool = False) -> Case:
         n_molecules = quick_molecules
     per = "atom" if unit == "soap-atoms" else "structure"
     runners = {unit: Runner(functools.partial(prepare_soap, per=per))}
+    if per == "structure":
+        runners["floor"] = Runner(prepare_floor, metrics=floor_metrics)
     goals = {}
     for name, (options, goal, memory) in jobs.items():
         if quick and "sparse" in options:  # as many active points per molecule
@@ -265,7 +350,42 @@ def goals(results: Sequence[dict[str, Any]]) -> list[str]:
                 f"{verdict(peak <= memory)})"
             )
         lines.append(f"{r['case']}: " + "; ".join(parts))
+        floor = _floor_line(r, results)
+        if floor:
+            lines.append("  " + floor)
     return lines
+
+
+def _floor_line(result: dict[str, Any], results: Sequence[dict[str, Any]]) -> str:
+    """The map's stages beside the floor of its exact cross-validation (the
+    ``floor`` runner's pieces, same case, same run), and the job's floor as a
+    ratio: read + SOAP, the floor, and the job's own outputs."""
+    stages = result.get("metrics") or {}
+    found = [
+        x
+        for x in results
+        if x["case"] == result["case"] and x["runner"] == "floor" and not x.get("error")
+    ]
+    if not found or "stage_cv_s" not in stages or result["runner"] != "map":
+        return ""
+    pieces = found[0]["metrics"]
+    unit = result["time_s"] / result["ratio_vs_baseline"]
+    floor = sum(
+        pieces[f"floor_{name}_s"]
+        for name in ("moments", "span", "coordinates", "eigen")
+    )
+    job_floor = (unit + floor + stages["stage_outputs_s"]) / unit
+    return (
+        f"stages: read + SOAP {stages['stage_read_soap_s']:.1f} s, cross-validation "
+        f"and fit {stages['stage_cv_s']:.1f} s (its exact numerics' floor "
+        f"{floor:.1f} s: moments {pieces['floor_moments_s']:.1f}, span "
+        f"{pieces['floor_span_s']:.1f}, coordinates "
+        f"{pieces['floor_coordinates_s']:.1f}, "
+        f"{pieces['floor_eigen_count']:.0f} eigendecompositions of "
+        f"{pieces['floor_rank']:,.0f}: {pieces['floor_eigen_s']:.1f}), outputs "
+        f"{stages['stage_outputs_s']:.1f} s; the job's floor (read + SOAP + that "
+        f"floor + outputs) / (read + SOAP) = {job_floor:.2f}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

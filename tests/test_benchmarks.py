@@ -56,9 +56,12 @@ def test_main_job_benchmark_quick_run():
     pytest.importorskip("featomic")
     pytest.importorskip("chemiscope")
     output = quick_run("bench_main_job.py")
-    for job in ("map", "map-rbf", "map-sparse-125", "map-U0-sum"):
+    for job in ("map", "map-rbf", "map-sparse-125", "map-U0-sum", "floor"):
         assert f" {job} " in output, job
     assert "map-rbf / SOAP" in output
+    # the plain map's stages beside its cross-validation's floor
+    assert "its exact numerics' floor" in output
+    assert "the job's floor (read + SOAP + that floor + outputs)" in output
 
 
 @pytest.mark.slow
