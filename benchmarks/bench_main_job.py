@@ -15,9 +15,10 @@ for the next run). Runners, each in its own process:
   (``SoapFeaturizer`` defaults, mean over atoms): the unit of cost;
 - ``soap-atoms``: the same per atom (the unit of the maps of atoms);
 - ``floor``: what the map's exact cross-validation cannot avoid on the same
-  features, piece by piece (their second moments, the basis of their span,
-  the rows' coordinates in it, one eigendecomposition per fold and for the
-  refit); each map's goal line is followed by its stages beside that floor;
+  features, piece by piece (their second moments and the basis of their
+  span, the folds' moments in it, one eigendecomposition per fold and for the
+  refit); the goal line of each plain map (``map``, ``map-atoms``) is
+  followed by its stages beside that floor;
 - ``map``: ``map_structures(file, "gap", out)``, the whole job of
   ``propmap map qm9.extxyz -t gap`` (reading, SOAP, split, cross-validated
   penalty and mixing, final fit, full-model accuracy, figures, viewer, model,
@@ -170,60 +171,49 @@ def prepare_map(options: dict, path: str) -> Callable[[], Any]:
     return functools.partial(_map, path, options)
 
 
+# the maps whose cross-validation the floor runner stands for (linear, exact)
+PLAIN_MAPS = ("map", "map-atoms")
 # the cross-validation the floor runner stands for: the map's split and folds
 FLOOR_FOLDS, FLOOR_TEST_SHARE, FLOOR_RANK_TOL = 5, 0.2, 1e-9
 
 
-def _cv_floor(path: str) -> dict[str, float]:
+def _cv_floor(path: str, per: str = "structure") -> dict[str, float]:
     """What the exact cross-validation of ``propmap map`` cannot avoid, timed
-    piece by piece on the same file's SOAP features (rows of the training
-    split, centred through the moments as the map does): their second
-    moments (``XᵀX`` from the float32 rows, or ``XXᵀ`` with fewer rows than
-    columns); the basis of their span (pivoted Cholesky and its r x r
-    eigendecomposition); the pass that puts every row in that basis; and one
-    eigendecomposition of that size per fold and one for the refit (the
-    folds' n x n kernels with fewer rows than columns). Seconds per piece, and
-    r."""
+    piece by piece on the same file's SOAP features (the rows of a training
+    split, centred through the moments as the map does), with the job's own
+    code for each piece: the basis of their span (from ``XᵀX`` — of each
+    element's columns for atoms — or ``XXᵀ`` with fewer rows than columns;
+    pivoted Cholesky and an r x r eigendecomposition); the pass that makes the
+    folds' moments in that basis; and one r x r eigendecomposition per fold
+    and for the refit (the folds' kernels with fewer rows than columns).
+    Seconds per piece, and r."""
     import time
 
     import numpy as np
 
-    from propmap._linalg import orthonormal_columns, pivoted_cholesky
-    from propmap.decomposition._cv_moments import coordinates, gram_of_rows
+    from propmap.decomposition._cv_moments import Span, fold_moments, row_statistics
 
-    X = _soap(path)
-    n_train = round((1.0 - FLOOR_TEST_SHARE) * X.shape[0])
-    X = X[:n_train]
+    X = _soap(path, per)
+    X = X[: round((1.0 - FLOOR_TEST_SHARE) * X.shape[0])]
     n, d = X.shape
-    mean = X.mean(axis=0, dtype=np.float64)
     pieces = {}
     start = time.perf_counter()
-    if n > d:
-        gram = gram_of_rows(X)
-        gram -= n * np.outer(mean, mean)
-        pieces["floor_moments_s"] = time.perf_counter() - start
+    column_sums, squared, groups = row_statistics(X, scan_groups=n > d)
+    mean = column_sums / n
+    span = Span(X, FLOOR_RANK_TOL, mean=mean, groups=groups)
+    pieces["floor_span_s"] = time.perf_counter() - start
+    if span.kernel is None:
         start = time.perf_counter()
-        factor = pivoted_cholesky(gram, FLOOR_RANK_TOL, overwrite=True)
-        del gram
-        basis = orthonormal_columns(factor, FLOOR_RANK_TOL)
-        pieces["floor_span_s"] = time.perf_counter() - start
-        start = time.perf_counter()
-        Z = coordinates(X, basis, mean)
-        matrix = np.zeros((Z.shape[1], Z.shape[1]))
-        for start_row in range(0, n, 4096):  # their float64 moments, as the folds'
-            part = np.asarray(Z[start_row : start_row + 4096], dtype=np.float64)
-            matrix += part.T @ part
-        del Z
+        labels = np.arange(n) % FLOOR_FOLDS
+        moments, _ = fold_moments(
+            X, np.zeros((n, 1)), span, labels, FLOOR_FOLDS, squared, mean
+        )
         pieces["floor_coordinates_s"] = time.perf_counter() - start
-        sizes = [basis.shape[1]] * (FLOOR_FOLDS + 1)
+        matrix = np.sum(moments, axis=0)[: span.rank, : span.rank]
+        sizes = [span.rank] * (FLOOR_FOLDS + 1)
     else:
-        centred = np.asarray(X, dtype=np.float64) - mean
-        matrix = centred @ centred.T
-        pieces["floor_moments_s"] = time.perf_counter() - start
-        start = time.perf_counter()
-        np.linalg.eigh(matrix)
-        pieces["floor_span_s"] = time.perf_counter() - start
         pieces["floor_coordinates_s"] = 0.0
+        matrix = span.kernel
         sizes = [n - n // FLOOR_FOLDS] * FLOOR_FOLDS
     start = time.perf_counter()
     for size in sizes:
@@ -234,10 +224,10 @@ def _cv_floor(path: str) -> dict[str, float]:
     return pieces
 
 
-def prepare_floor(path: str) -> Callable[[], Any]:
+def prepare_floor(path: str, per: str = "structure") -> Callable[[], Any]:
     import propmap.atomistic._soap  # noqa: F401  (imports are not timed)
 
-    return functools.partial(_cv_floor, path)
+    return functools.partial(_cv_floor, path, per)
 
 
 def floor_metrics(path: str, pieces: dict) -> dict[str, float]:
@@ -269,8 +259,9 @@ def build_case(key: str, quick: bool = False) -> Case:
         n_molecules = quick_molecules
     per = "atom" if unit == "soap-atoms" else "structure"
     runners = {unit: Runner(functools.partial(prepare_soap, per=per))}
-    if per == "structure":
-        runners["floor"] = Runner(prepare_floor, metrics=floor_metrics)
+    runners["floor"] = Runner(
+        functools.partial(prepare_floor, per=per), metrics=floor_metrics
+    )
     goals = {}
     for name, (options, goal, memory) in jobs.items():
         if quick and "sparse" in options:  # as many active points per molecule
@@ -366,21 +357,17 @@ def _floor_line(result: dict[str, Any], results: Sequence[dict[str, Any]]) -> st
         for x in results
         if x["case"] == result["case"] and x["runner"] == "floor" and not x.get("error")
     ]
-    if not found or "stage_cv_s" not in stages or result["runner"] != "map":
+    if not found or "stage_cv_s" not in stages or result["runner"] not in PLAIN_MAPS:
         return ""
     pieces = found[0]["metrics"]
     unit = result["time_s"] / result["ratio_vs_baseline"]
-    floor = sum(
-        pieces[f"floor_{name}_s"]
-        for name in ("moments", "span", "coordinates", "eigen")
-    )
+    floor = sum(pieces[f"floor_{name}_s"] for name in ("span", "coordinates", "eigen"))
     job_floor = (unit + floor + stages["stage_outputs_s"]) / unit
     return (
         f"stages: read + SOAP {stages['stage_read_soap_s']:.1f} s, cross-validation "
         f"and fit {stages['stage_cv_s']:.1f} s (its exact numerics' floor "
-        f"{floor:.1f} s: moments {pieces['floor_moments_s']:.1f}, span "
-        f"{pieces['floor_span_s']:.1f}, coordinates "
-        f"{pieces['floor_coordinates_s']:.1f}, "
+        f"{floor:.1f} s: moments and span {pieces['floor_span_s']:.1f}, folds' "
+        f"moments {pieces['floor_coordinates_s']:.1f}, "
         f"{pieces['floor_eigen_count']:.0f} eigendecompositions of "
         f"{pieces['floor_rank']:,.0f}: {pieces['floor_eigen_s']:.1f}), outputs "
         f"{stages['stage_outputs_s']:.1f} s; the job's floor (read + SOAP + that "
