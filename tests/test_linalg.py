@@ -5,7 +5,6 @@ from propmap._linalg import (
     PsdRoots,
     flip_signs,
     inverse_sqrt_or_zero,
-    mirror_upper,
     resolve_solver,
     row_space,
     sqrt_or_zero,
@@ -222,13 +221,3 @@ def test_row_space_is_an_orthonormal_basis_of_the_rows(rng, overwrite):
     else:
         np.testing.assert_array_equal(gram, before)
     assert row_space(np.zeros((3, 3)), 1e-10).shape == (3, 0)
-
-
-@pytest.mark.parametrize("size", [1, 7, 513, 1100])
-def test_mirror_upper_fills_the_lower_triangle_band_by_band(size):
-    rng = np.random.default_rng(size)
-    A = rng.normal(size=(size, size))
-    A = A + A.T
-    upper = np.triu(A)
-    assert mirror_upper(upper) is upper
-    np.testing.assert_array_equal(upper, A)

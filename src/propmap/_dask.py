@@ -145,8 +145,6 @@ class DaskStatistics:
         ``range(n_groups)`` per row, or -1 for a row of no group, numpy; None:
         one group of every row), all from one pass and one ``dask.compute``: per
         row block, one BLAS product per group present."""
-        from propmap._linalg import mirror_upper
-
         dask, da = _dask()
         size = X.shape[1] + (0 if Y is None else Y.shape[1]) + 1
         if groups is None:
@@ -162,11 +160,7 @@ class DaskStatistics:
                 raise ValueError(f"group labels must be -1 or in range({n_groups}).")
 
         def block_gram(x, *rest):
-            # the upper triangle of [X Y 1]ᵀ[X Y 1] of the rows of each group in
-            # one row block (BLAS dsyrk: half the flops of the full product;
-            # mirrored once, after the sum)
-            from scipy.linalg.blas import dsyrk
-
+            # [X Y 1]ᵀ[X Y 1] of the rows of each group in one row block
             labels = np.asarray(rest[0]).ravel() if groups is not None else None
             y = rest[-1] if len(rest) > (groups is not None) else None
             parts = [np.asarray(x, dtype=np.float64)]
@@ -175,12 +169,11 @@ class DaskStatistics:
             parts.append(np.ones((len(parts[0]), 1)))
             joint = np.hstack(parts)
             if labels is None:
-                # joint.T is Fortran-ordered: no copy on the way into BLAS
-                return dsyrk(1.0, joint.T, trans=0, lower=0)[None, None]
+                return (joint.T @ joint)[None, None]
             out = np.zeros((1, n_groups, size, size))
             for group in np.unique(labels[labels >= 0]):
                 rows = joint[labels == group]
-                out[0, group] = dsyrk(1.0, rows.T, trans=0, lower=0)
+                out[0, group] = rows.T @ rows
             return out
 
         arrays = [X]
@@ -195,8 +188,6 @@ class DaskStatistics:
             meta=np.empty((0, 0, 0, 0)),
         )  # fmt: skip
         (joint,) = dask.compute(blocks.sum(axis=0))
-        for upper in joint:  # each group's sum of upper triangles
-            mirror_upper(upper)
         statistics = [
             cls(int(np.round(joint[g, -1, -1])), X.shape[1], np.asarray(joint[g]))
             for g in range(n_groups)

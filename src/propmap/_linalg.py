@@ -37,7 +37,6 @@ __all__ = [
     "flip_signs",
     "inverse_sqrt_or_zero",
     "largest_entry_signs",
-    "mirror_upper",
     "permute_rows",
     "resolve_solver",
     "row_space",
@@ -569,19 +568,6 @@ def orthonormal_columns(
     values, vectors = values[kept][::-1], vectors[:, kept][:, ::-1]
     basis = columns @ (vectors / np.sqrt(values))
     return (basis, values) if return_values else basis
-
-
-def mirror_upper(matrix: np.ndarray, step: int = 512) -> np.ndarray:
-    """Fill the lower triangle of a square matrix from its upper one (as BLAS
-    ``dsyrk`` leaves it), in place, a band of ``step`` columns at a time (no
-    full-size temporary); returns the matrix."""
-    size = matrix.shape[0]
-    for start in range(0, size, step):
-        stop = min(start + step, size)
-        matrix[stop:, start:stop] = matrix[start:stop, stop:].T
-        block = matrix[start:stop, start:stop]
-        block[:] = np.triu(block) + np.triu(block, 1).T
-    return matrix
 
 
 def permute_rows(X: np.ndarray, order: np.ndarray) -> None:

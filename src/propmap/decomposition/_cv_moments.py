@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.utils import gen_batches
 
-from propmap._linalg import mirror_upper, orthonormal_columns, pivoted_cholesky
+from propmap._linalg import orthonormal_columns, pivoted_cholesky
 
 __all__ = [
     "BLOCK_ROWS",
@@ -75,7 +75,13 @@ def gram_of_rows(X, advance=lambda units: None, rows=None, columns=None) -> np.n
         # part.T is Fortran-ordered: no copy on the way into BLAS
         gram = dsyrk(1.0, part.T, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
         advance(part.shape[0] * d * d)
-    return mirror_upper(gram)
+    step = 512
+    for start in range(0, d, step):
+        stop = min(start + step, d)
+        gram[stop:, start:stop] = gram[start:stop, stop:].T
+        block = gram[start:stop, start:stop]
+        block[:] = np.triu(block) + np.triu(block, 1).T
+    return gram
 
 
 def joint_moments(Z, Y, rows) -> np.ndarray:
@@ -337,8 +343,6 @@ def fold_moments(
     ``2 rows x columns x r``); a ``variance``
     (:class:`~propmap.decomposition._uncertainty.TrainingVariance`) is given
     each block of them too."""
-    from scipy.linalg.blas import dsyrk
-
     rank, p = span.rank, Y.shape[1]
     width = rank + p
     moments = [np.zeros((width, width)) for _ in range(n_folds)]
@@ -367,9 +371,7 @@ def fold_moments(
             for label in np.unique(labels_here):
                 selected = labels_here == label
                 picked = joint[selected]
-                # the upper triangle only (half the flops; mirrored at the end):
-                # picked.T is Fortran-ordered, no copy on the way into BLAS
-                product = dsyrk(1.0, picked.T, trans=0, lower=0)
+                product = picked.T @ picked
                 if whole:
                     moments[label] += product
                 else:
@@ -379,8 +381,6 @@ def fold_moments(
                 if along is not None:
                     dots[label] += along[selected].sum()
             advance(2 * joint.shape[0] * part.shape[1] * basis.shape[1])
-    for matrix in moments:
-        mirror_upper(matrix)
     norms = [float(squared[labels == label].sum()) for label in range(n_folds)]
     if mean is not None:
         centre = np.zeros(width)
