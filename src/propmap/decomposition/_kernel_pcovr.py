@@ -259,15 +259,14 @@ class KernelPCovR(RegressorMixin, MultiOutputMixin, BaseKernelPCov):
         self._start_fit(X)
         kernel = self._training_kernel(X)
         targets_hat, weights = self._regress(kernel, X, targets, W, targets_1d)
-        leverage = None
-        if penalty is not None:
-            leverage = self._fit_posterior(kernel, penalty)
+        if penalty is not None:  # the training points' leverages, for s
+            self.posterior_, leverage = KernelPosterior.of(kernel, penalty)
         least_squares = self._fit_kernel(kernel, targets_hat, weights)
         self.pty_ = least_squares(targets)
         if self.fit_inverse_transform:
             self.ptx_ = least_squares(X)
         self.pky_ = self.pkt_ @ self.pty_
-        if leverage is not None:
+        if penalty is not None:
             self.noise_std_, self.latent_noise_std_ = in_sample_noise(
                 targets, targets_hat, kernel @ self.pky_, leverage, targets_1d
             )
@@ -299,12 +298,6 @@ class KernelPCovR(RegressorMixin, MultiOutputMixin, BaseKernelPCov):
                 f"got alpha={alpha!r}."
             )
         return float(alphas[0])
-
-    def _fit_posterior(self, kernel, penalty: float) -> np.ndarray:
-        """The kernel ridge's posterior (``uncertainty=True``) from the
-        (centred) training kernel; returns each training point's leverage."""
-        self.posterior_, leverage = KernelPosterior.of(kernel, penalty)
-        return leverage
 
     def _regress(
         self, kernel, X, targets, W, targets_1d: bool

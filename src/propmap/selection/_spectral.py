@@ -182,6 +182,11 @@ class _ShiftedSolver:
             self.factors, above = _capacitance(gram, weights, above)
         self.count_above = above
 
+    def refine(self) -> bool:
+        """No refinement to offer (entries of the diagonal near σ are in the
+        low rank already): False."""
+        return False
+
     def solve(self, vector: np.ndarray) -> np.ndarray:
         """``(σ − A)⁻¹ x = −[F x − F W K⁻¹ Wᵀ F x]`` with ``F = (diag(d) − σ)⁻¹``."""
         result = self.inverse_diagonal * vector
@@ -507,11 +512,6 @@ def _tridiagonal_eigh(diagonal: np.ndarray, offdiagonal: np.ndarray):
     return np.linalg.eigh(dense)  # pragma: no cover - dstev's QL did not converge
 
 
-def _refine(solver) -> bool:
-    """Switch a solver's iterative refinement on (if it has one to offer)."""
-    return getattr(solver, "refine", lambda: False)()
-
-
 def _largest(
     operator: DiagonalPlusLowRank,
     start: np.ndarray,
@@ -535,7 +535,8 @@ def _largest(
     refine_after = operator.refine_after
     refining = False
     vector = start / np.linalg.norm(start)
-    # Lanczos' tridiagonal matrix: its diagonal and off-diagonal
+    # Lanczos' tridiagonal matrix: its diagonal and off-diagonal (a restart
+    # writes every entry it reads before reading it)
     alphas, betas = np.zeros(max_steps), np.zeros(max_steps)
     for restart in range(max_restarts + 1):
         basis = np.empty((max_steps + 1, operator.size))
@@ -572,10 +573,9 @@ def _largest(
         if converged and residual <= 10 * tol * scale:
             return value, vector
         stalled = not converged and step + 1 >= max_steps
-        if (converged or stalled) and not refining and _refine(solver):
+        if (converged or stalled) and not refining and solver.refine():
             # the solves lost digits: the same shift, refined from now on
             refining = True
-            alphas[:], betas[:] = 0.0, 0.0
             continue
         # the Rayleigh quotient is at most λmax: above it by the residual is a good
         # shift, kept only where the inertia count certifies it
@@ -585,11 +585,10 @@ def _largest(
                 break
             tighter = operator.shifted(candidate, scale)
             if refining:
-                _refine(tighter)
+                tighter.refine()
             if tighter.count_above == 0:
                 solver = tighter
                 break
-        alphas[:], betas[:] = 0.0, 0.0
     raise NotConverged(
         f"Lanczos stopped at a relative residual of {residual / scale:.1e}"
     )
