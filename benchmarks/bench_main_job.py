@@ -26,7 +26,9 @@ for the next run). Runners, each in its own process:
 - ``map-rbf``: the same with ``--kernel rbf`` (γ cross-validated too);
 - ``map-sparse-N``: ``--sparse N`` (Nyström, rbf);
 - ``map-U0-sum``: ``-t U0 --aggregate sum`` (composition baseline);
-- ``map-atoms``: ``-t mulliken_charges --per atom``.
+- ``map-atoms``: ``-t mulliken_charges --per atom``;
+- ``map-workers-2``: ``map`` with ``--workers 2`` (a local cluster of two
+  worker processes; its peak is this process's, the workers' sum beside it).
 
 Cases and goals (issue 23; time over the unit, peak memory):
 
@@ -34,7 +36,8 @@ Cases and goals (issue 23; time over the unit, peak memory):
 case               molecules  runners (goal: time / unit, peak)
 =================  =========  ===========================================  =====
 qm9-2000           2,000      map ≤ 2.5x, ≤ 1 GB; rbf ≤ 4x; sparse-500 ≤ 3x
-qm9-10000          10,000     map ≤ 2.0x, ≤ 2 GB; sparse-1000 ≤ 3.0x, ≤ 3 GB
+qm9-10000          10,000     map ≤ 2.0x, ≤ 2 GB; sparse-1000 ≤ 3.0x, ≤ 3 GB;
+                              workers-2 ≤ 1.0x map (``--workers 2``)
 qm9-all            130,831    map ≤ 2.0x, ≤ 8 GB
 qm9-2000-atoms     2,000      map-atoms ≤ 3.0x (per-atom SOAP), ≤ 2 GB
 qm9-10000-atoms    10,000     map-atoms ≤ 3.0x (per-atom SOAP), ≤ 8 GB
@@ -87,6 +90,7 @@ CASE_SPECS = {
         {
             "map": ({"target": "gap"}, 2.0, 2 * GB),
             "map-sparse-1000": ({"target": "gap", "sparse": 1000}, 3.0, 3 * GB),
+            "map-workers-2": ({"target": "gap", "workers": 2}, None, None),
         },
     ),
     "qm9-all": (None, 2000, "soap", {"map": ({"target": "gap"}, 2.0, 8 * GB)}),
@@ -116,6 +120,9 @@ CASE_SPECS = {
     ),
 }
 QUICK_FACTOR = 4
+# runners whose goal is a ratio to another runner of the same case: (that
+# runner, goal); `--workers` on one machine should not be slower than without
+RELATIVE_GOALS = {"map-workers-2": ("map", 1.0)}
 UNIT_NAMES = {"soap": "SOAP", "soap-atoms": "per-atom SOAP"}
 
 
@@ -157,6 +164,10 @@ def _map(path: str, options: dict) -> dict:
 
     options = dict(options)
     target = options.pop("target")
+    if "workers" in options:  # local worker processes (`--workers N`)
+        from propmap.workflows import ClusterOptions
+
+        options["cluster"] = ClusterOptions(workers=options.pop("workers"))
     out = Path(tempfile.mkdtemp(prefix="propmap-map-")) / "out"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -237,7 +248,7 @@ def floor_metrics(path: str, pieces: dict) -> dict[str, float]:
 def map_metrics(path: str, summary: dict) -> dict[str, float]:
     accuracy = summary["accuracy"]
     timings = summary["timings"]
-    return {
+    metrics = {
         # the job's own stages (seconds)
         "stage_read_soap_s": timings["read"] + timings["featurize"],
         "stage_cv_s": timings["cross_validation_and_fit"],
@@ -251,6 +262,10 @@ def map_metrics(path: str, summary: dict) -> dict[str, float]:
         "model_mb": summary.files["model"].stat().st_size / 2**20,
         "viewer_mb": summary.files["viewer"].stat().st_size / 2**20,
     }
+    if "workers_peak_memory_mb" in summary:
+        # on local workers: the sum of their peaks (the runner's own is peak MB)
+        metrics["workers_peak_mb"] = summary["workers_peak_memory_mb"]
+    return metrics
 
 
 def build_case(key: str, quick: bool = False) -> Case:
@@ -324,6 +339,9 @@ def format_table(results: Sequence[dict[str, Any]]) -> str:
 def goals(results: Sequence[dict[str, Any]]) -> list[str]:
     lines = []
     for r in results:
+        relative = _relative_line(r, results)
+        if relative:
+            lines.append(relative)
         goal, memory = r["params"]["goals"].get(r["runner"], (None, None))
         if r.get("error") or (goal is None and memory is None):
             continue
@@ -345,6 +363,30 @@ def goals(results: Sequence[dict[str, Any]]) -> list[str]:
         if floor:
             lines.append("  " + floor)
     return lines
+
+
+def _relative_line(result: dict[str, Any], results: Sequence[dict[str, Any]]) -> str:
+    """The goal line of a runner measured against another of its case (same
+    run): its time over the other's, and the workers' peak beside its own."""
+    if result["runner"] not in RELATIVE_GOALS or result.get("error"):
+        return ""
+    other, goal = RELATIVE_GOALS[result["runner"]]
+    found = [
+        x
+        for x in results
+        if x["case"] == result["case"] and x["runner"] == other and not x.get("error")
+    ]
+    if not found:
+        return ""
+    ratio = result["time_s"] / found[0]["time_s"]
+    workers = (result.get("metrics") or {}).get("workers_peak_mb")
+    peak = f"peak {result['peak_mb'] / GB:.2f} GB here"
+    if workers is not None:
+        peak += f" + {workers / GB:.2f} GB on the workers"
+    return (
+        f"{result['case']}: {result['runner']} / {other} = {ratio:.2f} (goal <= "
+        f"{goal:g}: {verdict(ratio <= goal)}); {peak}"
+    )
 
 
 def _floor_line(result: dict[str, Any], results: Sequence[dict[str, Any]]) -> str:

@@ -18,6 +18,7 @@ __all__ = [
     "check_dask_features",
     "is_dask_array",
     "map_rows",
+    "one_block",
     "root_of_gram",
     "rows_like",
     "weighted_moments",
@@ -35,6 +36,19 @@ def active_client():
         return get_client()
     except ValueError:
         return None
+
+
+def one_block(array: np.ndarray):
+    """``array`` as a dask array of one block, for every task of a graph to
+    read: on a cluster it is sent to the workers once (``scatter``), not
+    carried in the graph (which distributed warns about past a few MB, and
+    copies with every graph that uses it); else the array itself."""
+    _, da = _dask()
+    client = active_client()
+    if client is None:
+        return da.from_array(array, chunks=array.shape)
+    future = client.scatter(array, broadcast=True)
+    return da.from_delayed(future, shape=array.shape, dtype=array.dtype)
 
 
 def is_dask_array(X) -> bool:

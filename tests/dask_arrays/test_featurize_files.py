@@ -154,3 +154,31 @@ def test_auto_chunks_are_two_per_worker_within_limits(monkeypatch):
     assert _files_dask._chunks(900, "auto") == [(0, 500), (500, 900)]
     assert _files_dask._chunks(400, "auto") == [None]
     assert _files_dask._chunks(0, "auto") == []
+
+
+@pytest.mark.parametrize("per", ["structure", "atom"])
+def test_packed_structures_are_featurised_on_the_workers_in_chunks(
+    folder, per, cluster, monkeypatch
+):
+    """The features of structures already read, computed on the workers chunk
+    by chunk (two per worker) and copied into one array, in order, in the
+    asked type; the progress is told every chunk's rows."""
+    from propmap.atomistic import _files_dask, featurize_packed, pack_structures
+
+    client, _ = cluster
+    monkeypatch.setattr(_files_dask, "MIN_CHUNK", 10)
+    structures = read_structures(folder)
+    featurizer = SoapFeaturizer(per=per, **SMALL).fit(structures)
+    expected = featurizer.transform(structures)
+    expected = expected.toarray() if hasattr(expected, "toarray") else expected
+    told = []
+    with client.as_current():
+        ours = featurize_packed(
+            pack_structures(structures), featurizer, "float32", told.append
+        )
+    assert ours.dtype == np.float32
+    assert ours.shape == expected.shape
+    np.testing.assert_array_equal(ours, expected.astype(np.float32))
+    # 100 structures in chunks of 25: four tasks on two workers
+    assert len(told) == 4
+    assert sum(told) == expected.shape[0]

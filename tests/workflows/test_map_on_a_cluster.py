@@ -1,6 +1,7 @@
 """`propmap map` on a dask cluster: the features are computed on the workers,
 once, and the cross-validated choices, accuracies and model are the in-memory
-run's."""
+run's; with local workers and room in memory the features come back and the job
+is the in-memory one."""
 
 import json
 import warnings
@@ -28,7 +29,8 @@ from propmap.workflows import (
 )
 
 SOAP = SoapOptions(cutoff=3.5, max_radial=2, max_angular=2)
-IN_PROCESS = ClusterOptions(workers=2, processes=False)
+# local workers that keep the features (the map fitted on dask)
+IN_PROCESS = ClusterOptions(workers=2, processes=False, gather=False)
 
 
 def _on_cluster(folder, out, **settings):
@@ -123,6 +125,71 @@ def test_the_features_are_computed_once_on_the_workers(
     assert len(graphs) == 7
 
 
+def test_features_of_local_workers_come_back_and_the_job_is_the_in_memory_one(
+    qm9_folder, tmp_path, monkeypatch
+):
+    """Local workers featurise the structures the survey read (no file is read
+    twice) and send the features back: the rest is the in-memory job, with its
+    summary to the last digit; the workers' peak memory is in the summary."""
+    from propmap.atomistic import _files_dask
+
+    log = tmp_path / "calls.txt"  # the task may be a copy: count in a file
+    features_of_files = _files_dask._features
+    features_of_packed = _files_dask._packed_features
+
+    def of_files(*args):
+        with open(log, "a") as stream:
+            stream.write("files\n")
+        return features_of_files(*args)
+
+    def of_packed(*args):
+        with open(log, "a") as stream:
+            stream.write("packed\n")
+        return features_of_packed(*args)
+
+    monkeypatch.setattr(_files_dask, "_features", of_files)
+    monkeypatch.setattr(_files_dask, "_packed_features", of_packed)
+    settings = {"target": "gap", "soap": SOAP}
+    memory = map_structures([qm9_folder], out=tmp_path / "memory", **settings)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # distributed's start-up chatter
+        gathered = map_structures(
+            [qm9_folder], out=tmp_path / "gathered",
+            cluster=ClusterOptions(workers=2, processes=False), **settings,
+        )  # fmt: skip
+    assert log.read_text().split() == ["packed"]  # one chunk of 120
+    assert not gathered["streamed"]
+    assert gathered["workers_peak_memory_mb"] == 0.0  # threads of this process
+    assert "workers_peak_memory_mb" not in memory
+    apart = {"timings", "peak_memory_mb", "workers_peak_memory_mb"}
+    assert {k: v for k, v in gathered.items() if k not in apart} == {
+        k: v for k, v in memory.items() if k not in apart
+    }
+    ours = joblib.load(tmp_path / "gathered" / "model.joblib")
+    theirs = joblib.load(tmp_path / "memory" / "model.joblib")
+    new = load_qm9(140)[120:]
+    np.testing.assert_array_equal(ours.predict(new), theirs.predict(new))
+    # every structure is in the viewer's file, as in memory
+    assert len(ours.map_structures(tmp_path / "gathered")) == 120
+
+
+def test_features_too_big_for_this_process_stay_on_the_workers(
+    qm9_folder, tmp_path, monkeypatch
+):
+    """When the in-memory job would not fit in the memory available, local
+    workers keep the features and the map is fitted on dask."""
+    from propmap.workflows import _steps
+
+    monkeypatch.setattr(_steps, "_available_memory", lambda: 2**20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        summary = map_structures(
+            [qm9_folder], "gap", tmp_path / "out", soap=SOAP,
+            cluster=ClusterOptions(workers=2, processes=False),
+        )  # fmt: skip
+    assert summary["streamed"]
+
+
 def test_new_structures_are_projected_onto_a_cluster_map(qm9_folder, tmp_path):
     _on_cluster(qm9_folder, tmp_path / "map", target="gap", soap=SOAP)
     new = tmp_path / "new.extxyz"
@@ -144,7 +211,9 @@ def test_the_map_command_runs_on_local_worker_processes(qm9_folder, tmp_path):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["streamed"]
+    # (room in memory: the features came back from the worker processes)
+    assert not summary["streamed"]
+    assert summary["workers_peak_memory_mb"] > 100
     assert summary["structures"] == 120
     assert "PCovR map of 120 structures" in result.output
 

@@ -22,6 +22,7 @@ _EXPORTS = {
     "atom_targets": "propmap.atomistic._io",
     "FileFeatures": "propmap.atomistic._files_dask",
     "featurize_files": "propmap.atomistic._files_dask",
+    "featurize_packed": "propmap.atomistic._files_dask",
     "extract_molecule": "propmap.atomistic._molecules",
     "find_molecules": "propmap.atomistic._molecules",
     "match_molecule": "propmap.atomistic._molecules",

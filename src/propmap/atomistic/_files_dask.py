@@ -5,6 +5,10 @@ Two passes over the files, both dask graphs: a survey (how many structures and
 atoms each file holds, which elements, the target values) that fixes the shapes
 and the columns, then one lazy block of features per file. Nothing but the
 survey's numbers comes back to the caller until the features are used.
+
+:func:`featurize_packed` computes the features of structures already read (the
+survey's, packed) on a cluster's workers, chunk by chunk, into one numpy array
+here: no file is read twice.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CHUNK_STRUCTURES", "FileFeatures", "featurize_files"]
+__all__ = ["CHUNK_STRUCTURES", "FileFeatures", "featurize_files", "featurize_packed"]
 
 # a file of more structures than this is featurised in chunks of this many
 CHUNK_STRUCTURES = 10_000
@@ -101,6 +105,74 @@ def _features(path, format, index, featurizer, chunk=None) -> np.ndarray:
     features = featurizer.transform(structures)
     features = features.toarray() if hasattr(features, "toarray") else features
     return np.asarray(features, dtype=np.float64)
+
+
+def _packed_features(packed: dict, featurizer, dtype: str) -> np.ndarray:
+    from propmap.atomistic._io import unpack_structures
+
+    features = featurizer.transform(unpack_structures(packed))
+    features = features.toarray() if hasattr(features, "toarray") else features
+    return np.asarray(features, dtype=dtype)
+
+
+def _packed_slice(packed: dict, start: int, stop: int) -> dict:
+    """Structures ``start:stop`` of packed structures."""
+    first, last = (int(packed["sizes"][:k].sum()) for k in (start, stop))
+    return {
+        "sizes": packed["sizes"][start:stop],
+        "numbers": packed["numbers"][first:last],
+        "positions": packed["positions"][first:last],
+        "cells": packed["cells"][start:stop],
+        "pbc": packed["pbc"][start:stop],
+    }
+
+
+def featurize_packed(
+    packed: dict, featurizer, dtype="float32", advance=lambda rows: None
+) -> np.ndarray:
+    """The features of packed structures (:func:`~propmap.atomistic.pack_structures`),
+    computed on the current dask client's workers in chunks (two per worker, of
+    :data:`MIN_CHUNK` to :data:`CHUNK_STRUCTURES` structures) and copied into one
+    array of ``dtype`` here as each chunk is done (cast on its worker, let go
+    once copied): this process holds the array and one chunk at a time.
+
+    Parameters
+    ----------
+    packed : dict
+        The structures, packed.
+    featurizer : SoapFeaturizer
+        Fitted; a featurizer of atoms gives a row per atom.
+    dtype : str, default="float32"
+        The array's type.
+    advance : callable, default=no-op
+        Told the number of rows of each chunk once it is copied (a progress bar).
+
+    Returns
+    -------
+    ndarray of shape (n_rows, featurizer.n_features_out_)
+    """
+    from distributed import as_completed, get_client
+
+    sizes = np.asarray(packed["sizes"])
+    per_atom = featurizer.per == "atom"
+    rows = np.concatenate([[0], np.cumsum(sizes if per_atom else np.ones_like(sizes))])
+    out = np.empty((int(rows[-1]), featurizer.n_features_out_), dtype=dtype)
+    client = get_client()
+    chunks = _chunks(len(sizes), "auto")
+    bounds = [(0, len(sizes)) if c is None else c for c in chunks]
+    parts = client.scatter([_packed_slice(packed, *b) for b in bounds])
+    futures = [
+        client.submit(_packed_features, part, featurizer, dtype, pure=False)
+        for part in parts
+    ]
+    del parts  # each chunk's structures go with its task
+    where = {future.key: bound for future, bound in zip(futures, bounds, strict=True)}
+    for future in as_completed(futures):
+        start, stop = where[future.key]
+        out[rows[start] : rows[stop]] = future.result()
+        future.release()
+        advance(int(rows[stop] - rows[start]))
+    return out
 
 
 def _workers() -> int:

@@ -124,7 +124,8 @@ Workers = Annotated[
     typer.Option(
         min=1,
         help="Run on a local dask cluster of this many worker processes, streaming "
-        "the structure files as with --scheduler.",
+        "the structure files as with --scheduler; `map` brings their features "
+        "back when the in-memory job fits in memory.",
     ),
 ]
 Force = Annotated[

@@ -606,7 +606,12 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
         block the second pass makes one (r + p + 2)² matrix per fold, not a
         d x d one: n_folds d x d matrices per block of the one-pass design held
         11 GB per worker for 10,000 QM9 molecules."""
-        from propmap._dask import DaskStatistics, check_dask_features, rows_like
+        from propmap._dask import (
+            DaskStatistics,
+            check_dask_features,
+            one_block,
+            rows_like,
+        )
 
         X = check_dask_features(X)
         if Y is None:
@@ -639,9 +644,9 @@ explained_variance_ratio_, mean_, n_components_, n_features_in_
             raise ValueError("X is zero (to rounding): there is nothing to fit.")
         import dask.array as da
 
-        # the basis goes into the graph once, as one block (a closure would
-        # copy it into every task)
-        basis = da.from_array(span.astype(X.dtype, copy=False), chunks=span.shape)
+        # the basis as one block, on the workers once (a closure would copy it
+        # into every task, a graph into every graph)
+        basis = one_block(span.astype(X.dtype, copy=False))
         rows = X.rechunk({1: -1})
         norms = (rows.astype(np.float64) ** 2).sum(axis=1, keepdims=True)
         Z = da.concatenate([(rows @ basis).astype(np.float64), norms], axis=1)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from propmap.workflows._options import WorkflowError
 
-__all__ = ["ClusterOptions", "cluster_client"]
+__all__ = ["ClusterOptions", "cluster_client", "release_workers"]
 
 
 @dataclass(frozen=True)
@@ -25,11 +25,19 @@ class ClusterOptions:
         Start a local cluster of this many worker processes (one thread each).
     processes : bool, default=True
         False keeps local workers as threads of this process.
+    gather : bool, default=True
+        With local ``workers`` (this machine's memory): the features they
+        compute come back to this process, chunk by chunk, when the in-memory
+        job fits in the memory available, and the job goes on as without a
+        cluster (one process using every core through BLAS); otherwise, or with
+        False, they stay on the workers and the map is fitted from their
+        moments on dask. A ``scheduler``'s workers always keep them.
     """
 
     scheduler: str | None = None
     workers: int | None = None
     processes: bool = True
+    gather: bool = True
 
     def __post_init__(self):
         if self.scheduler is not None and self.workers is not None:
@@ -44,6 +52,12 @@ class ClusterOptions:
     def active(self) -> bool:
         """Whether the work runs on a cluster (a scheduler or workers given)."""
         return self.scheduler is not None or self.workers is not None
+
+    @property
+    def gathers(self) -> bool:
+        """Whether features computed on the workers may come back to this
+        process (local workers, ``gather``)."""
+        return self.workers is not None and self.gather
 
 
 @contextlib.contextmanager
@@ -87,3 +101,20 @@ def cluster_client(options: ClusterOptions | None):
             client.close()
             if local is not None:
                 local.close()
+
+
+def release_workers(client) -> None:
+    """Close a local cluster before the job ends (its workers' peak memory noted
+    for the summary): the features are here and the rest of the job runs in
+    this process, on every core, without idle workers beside it. A no-op without
+    a local cluster."""
+    from propmap.workflows._steps import note_workers_peak
+
+    cluster = None if client is None else client.cluster
+    if cluster is None:  # no client, or a scheduler's: not ours to close
+        return
+    note_workers_peak()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        client.close()
+        cluster.close()

@@ -18,7 +18,7 @@ from propmap.workflows._map_options import CV_FOLDS, GRAM_ROWS
 from propmap.workflows._map_streamed import read_files
 from propmap.workflows._options import Aggregate, Kernel, Per
 from propmap.workflows._options import WorkflowError as _Error
-from propmap.workflows._steps import featurise, stage
+from propmap.workflows._steps import featurise, memory_fits, stage
 from propmap.workflows._tables import is_feature_file, read_table
 
 __all__ = [
@@ -114,9 +114,13 @@ def working_set(kernel: Kernel, sparse: int | None = None) -> dict:
     return {"copies": 1, "extra": lambda n, d: 8 * 3 * min(n, GRAM_ROWS) ** 2}
 
 
-def read_map_inputs(paths, options, progress, from_table, streamed) -> Inputs:
+def read_map_inputs(
+    paths, options, progress, from_table, streamed, gather: bool = False
+) -> Inputs:
     """The rows of the map (structures, atoms or a table's rows), their target
-    and their features, for the resolved ``options``."""
+    and their features, for the resolved ``options``; ``streamed`` and
+    ``gather``: computed on a cluster's workers and brought back here when the
+    in-memory job fits (numpy X), else left there (dask X)."""
     if from_table:
         inputs = read_rows(paths, options.target, index=options.index)
         if inputs.y is None or not np.all(np.isfinite(inputs.y)):
@@ -127,7 +131,7 @@ def read_map_inputs(paths, options, progress, from_table, streamed) -> Inputs:
     return read_rows(
         paths, options.target, soap=options.soap, per=options.per,
         aggregate=options.aggregate, progress=progress, streamed=streamed,
-        working=working_set(options.kernel, options.sparse),
+        working=working_set(options.kernel, options.sparse), gather=gather,
     )  # fmt: skip
 
 
@@ -143,12 +147,14 @@ def read_rows(
     index: str | None = None,
     working: dict | None = None,
     keep_structures: bool = True,
+    gather: bool = False,
 ) -> Inputs:
     """The rows of ``paths`` with their ``target`` (None: without one) and
     features: a feature table's rows (its columns, scaled by
     :func:`table_scaler`), or structures and their SOAP features (``soap``;
     ``per`` atom: one row per atom; on the cluster's workers with
-    ``streamed``, structures brought back only with ``keep_structures``).
+    ``streamed``, structures brought back only with ``keep_structures``, the
+    features too with ``gather`` when ``working`` of them fits in memory).
     ``working``: how the features are held (:func:`working_set`)."""
     from propmap.preprocessing import StandardFlexibleScaler
 
@@ -161,10 +167,22 @@ def read_rows(
         )  # fmt: skip
     pooled = "structure" if Aggregate(aggregate) == Aggregate.mean else "sum"
     if streamed:
-        dtype = (working or {}).get("dtype", "float64")
+        working = working or {}
+        dtype = working.get("dtype", "float64")
+
+        def fits(n_rows: int, n_columns: int) -> bool:
+            # what featurise checks before the in-memory job
+            extra = working.get("extra")
+            return memory_fits(
+                n_rows, n_columns, working.get("copies", 1),
+                np.dtype(dtype).itemsize,
+                0 if extra is None else extra(n_rows, n_columns),
+            )  # fmt: skip
+
         found = read_files(
-            paths, target, soap, pooled, progress, keep_structures, dtype
-        )
+            paths, target, soap, pooled, progress, keep_structures, dtype,
+            fits if gather else None,
+        )  # fmt: skip
         return Inputs(
             found.X, found.y, found.names,
             None if found.packed is None else unpack_structures(found.packed),

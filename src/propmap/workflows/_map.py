@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from propmap.workflows._cluster import ClusterOptions, cluster_client
+import numpy as np
+
+from propmap.workflows._cluster import (
+    ClusterOptions,
+    cluster_client,
+    release_workers,
+)
 from propmap.workflows._inputs import check_kernel_size, read_map_inputs
 from propmap.workflows._map_fit import fit_and_evaluate
 from propmap.workflows._map_options import (
@@ -137,7 +143,9 @@ def map_structures(
         (:func:`~propmap.atomistic.featurize_files`) and their features stay
         there; the linear PCovR map is cross-validated and fitted from their
         d x d moments. Structures (not features) come back for the viewer, up
-        to 20,000 of them.
+        to 20,000 of them. Local workers send the features back instead when
+        the in-memory job fits in memory (``ClusterOptions.gather``); the job
+        is then the in-memory one (summary ``streamed`` false).
     per : {"structure", "atom"}, default="structure"
         The map's points. ``"atom"``: one point per atom (its SOAP environment)
         and a per-atom ``target`` (``atoms.arrays`` key, e.g. charges or NMR
@@ -180,10 +188,17 @@ def map_structures(
     options = options.resolved(from_table=from_table, streamed=streamed)
     with (
         output_folder(out, force) as folder,
-        cluster_client(cluster),
+        cluster_client(cluster) as client,
         timed_stages(),
     ):
-        inputs = read_map_inputs(paths, options, progress, from_table, streamed)
+        inputs = read_map_inputs(
+            paths, options, progress, from_table, streamed,
+            gather=streamed and cluster.gathers,
+        )  # fmt: skip
+        if streamed and isinstance(inputs.X, np.ndarray):
+            # features gathered from local workers: the in-memory job from here
+            release_workers(client)
+            streamed = False
         # whole structures are split when the points are atoms
         n = len(inputs.y) if inputs.groups is None else len(inputs.structures)
         what = inputs.kind if inputs.groups is None else "structures"

@@ -1,6 +1,9 @@
 """The map workflow on a dask cluster: the SOAP features are computed where the
 structure files are read and stay there; only d x d moments, the map's
-coordinates and the predictions come back.
+coordinates and the predictions come back. Local workers (this machine's) send
+the features back instead, chunk by chunk as they are made, when the in-memory
+job fits in memory: the rest of the job is then the in-memory one, which uses
+every core through BLAS.
 
 Graphs run, after the survey of the files: the features (persisted on the
 workers), the training rows' means and variance (the scaler), the moments of
@@ -31,21 +34,25 @@ VIEWER_STRUCTURES = 20_000
 class Streamed:
     """What the survey of the files returns to this process."""
 
-    X: object  # dask array, persisted on the workers
+    X: object  # dask array, persisted on the workers; or numpy, gathered here
     y: np.ndarray
     names: list[str]
     compositions: list  # per structure: an object with .numbers
-    packed: dict | None  # the structures, packed, up to VIEWER_STRUCTURES
+    packed: dict | None  # the structures, packed (see read_files)
     featurizer: object
 
 
 def read_files(
     paths, target: str | None, soap, per: str, progress: bool,
-    structures: bool = True, dtype: str = "float32",
+    structures: bool = True, dtype: str = "float32", gather=None,
 ) -> Streamed:  # fmt: skip
     """Survey the files (targets, compositions, with ``structures`` the
-    structures themselves up to VIEWER_STRUCTURES) and leave their features,
-    computed once, in ``dtype``, on the workers."""
+    structures themselves) and compute their features once, in ``dtype``, on
+    the workers. ``gather(n_rows, n_columns)``: whether the features come back
+    to this process (numpy X, every structure kept; computed from the
+    structures the survey read, needs ``structures``); otherwise (or without
+    ``gather``) they stay on the workers and the structures come back up to
+    VIEWER_STRUCTURES."""
     from propmap.atomistic import featurize_files
     from propmap.workflows._steps import stage
 
@@ -66,17 +73,29 @@ def read_files(
         SimpleNamespace(numbers=found.numbers[end - size : end].astype(np.int64))
         for end, size in zip(ends, found.atoms_per_structure, strict=True)
     ]
-    packed = (
-        found.structures if structures and len(names) <= VIEWER_STRUCTURES else None
-    )
-    stage(
-        f"SOAP features of {len(names)} structures, on the workers", progress,
-        key="featurize",
-    )  # fmt: skip
-    return Streamed(
-        persist_in_large_chunks(found.X), found.y, names, compositions, packed,
-        found.featurizer,
-    )  # fmt: skip
+    # (the features of the structures the survey read, not of the files again)
+    gathered = structures and gather is not None and gather(*found.X.shape)
+    kept = structures and (gathered or len(names) <= VIEWER_STRUCTURES)
+    packed = found.structures if kept else None
+    if gathered:
+        from propmap.atomistic import featurize_packed
+        from propmap.utils._progress import work_bar
+
+        stage(
+            f"SOAP features of {len(names)} structures, computed on the workers "
+            "and gathered here",
+            progress,
+            key="featurize",
+        )
+        with work_bar("SOAP features", found.X.shape[0], progress) as advance:
+            X = featurize_packed(packed, found.featurizer, dtype, advance)
+    else:
+        stage(
+            f"SOAP features of {len(names)} structures, on the workers", progress,
+            key="featurize",
+        )  # fmt: skip
+        X = persist_in_large_chunks(found.X)
+    return Streamed(X, found.y, names, compositions, packed, found.featurizer)
 
 
 def persist_in_large_chunks(X):

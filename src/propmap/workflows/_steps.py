@@ -21,6 +21,8 @@ __all__ = [
     "StageClock",
     "check_memory",
     "featurise",
+    "memory_fits",
+    "note_workers_peak",
     "output_folder",
     "stage",
     "stamp_timings",
@@ -46,6 +48,8 @@ class StageClock:
         self._current: str | None = None
         self._since = self._started
         self._seconds: dict[str, float] = {}
+        # the workers' peaks, noted before a cluster closes early
+        self.workers_peak_mb: float | None = None
 
     def start(self, key: str) -> None:
         now = time.perf_counter()
@@ -91,11 +95,44 @@ def peak_memory_mb() -> float:
 
 def stamp_timings(summary: dict) -> None:
     """Add ``timings`` (seconds per stage so far) and ``peak_memory_mb`` to a
-    summary, when a :func:`timed_stages` clock is active."""
+    summary, when a :func:`timed_stages` clock is active; on a dask cluster
+    also ``workers_peak_memory_mb``, the sum of its worker processes' peaks
+    (each worker's own peak, since it started)."""
     clock = _CLOCK.get()
     if clock is not None:
         summary["timings"] = clock.timings()
         summary["peak_memory_mb"] = peak_memory_mb()
+        workers = _workers_peak_memory_mb()
+        if workers is None:
+            workers = clock.workers_peak_mb
+        if workers is not None:
+            summary["workers_peak_memory_mb"] = workers
+
+
+def note_workers_peak() -> None:
+    """Keep the current dask client's workers' peak memory for the summary (for
+    a cluster closed before the job ends)."""
+    clock = _CLOCK.get()
+    if clock is not None:
+        clock.workers_peak_mb = _workers_peak_memory_mb()
+
+
+def _workers_peak_memory_mb() -> float | None:
+    """The sum of the peaks of the current dask client's workers (None without
+    a client); threads of this process count as none."""
+    if "distributed" not in sys.modules:
+        return None
+    from distributed import get_client
+
+    try:
+        client = get_client()
+    except ValueError:  # no client
+        return None
+    if client.status != "running":  # closed early (release_workers)
+        return None
+    if os.getpid() in set(client.run(os.getpid).values()):
+        return 0.0  # workers are threads of this process: counted above
+    return round(sum(client.run(peak_memory_mb).values()), 1)
 
 
 def stage(message: str, enabled: bool, key: str | None = None) -> None:
@@ -229,7 +266,7 @@ def check_memory(
     """Refuse ``copies`` matrices of ``n_rows x n_columns`` (of ``itemsize``
     bytes an entry), plus ``extra`` bytes, that would not fit in the memory
     available; with ``progress``, say how much it is before the work."""
-    needed = itemsize * copies * n_rows * n_columns + extra
+    needed = _need(n_rows, n_columns, copies, itemsize, extra)
     available = _available_memory()
     stage(
         f"{what} will need about {_size(needed)} of memory "
@@ -244,6 +281,21 @@ def check_memory(
             f"{MEMORY_SHARE:.0%} of the {_size(available)} of memory available; "
             f"{advice}"
         )
+
+
+def memory_fits(
+    n_rows: int, n_columns: int, copies: int = 1, itemsize: int = 8, extra: int = 0
+) -> bool:
+    """Whether :func:`check_memory` of the same arguments would let the work
+    run."""
+    return _need(n_rows, n_columns, copies, itemsize, extra) <= (
+        MEMORY_SHARE * _available_memory()
+    )
+
+
+def _need(n_rows, n_columns, copies, itemsize, extra) -> int:
+    """Bytes of ``copies`` matrices of ``n_rows x n_columns``, plus ``extra``."""
+    return itemsize * copies * n_rows * n_columns + extra
 
 
 def _size(count: int) -> str:
