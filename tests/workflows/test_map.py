@@ -166,7 +166,7 @@ def test_too_many_active_points_leave_no_folder(qm9_file, tmp_path, small_soap):
 
 
 def test_unseen_test_elements_are_reported():
-    from propmap.workflows._map_fit import _unseen_elements
+    from propmap.workflows._map_split import unseen_elements as _unseen_elements
 
     structures = [ase.Atoms("CH4"), ase.Atoms("H2O"), ase.Atoms("HF"), ase.Atoms("NH3")]
     assert _unseen_elements(structures, [0, 1], [2, 3]) == ["F", "N"]
@@ -501,7 +501,7 @@ def test_copies_of_a_structure_stay_on_one_side_of_every_split(tmp_path, small_s
 
     from propmap.datasets import load_qm9
     from propmap.workflows import load_map
-    from propmap.workflows._map_fit import duplicate_labels
+    from propmap.workflows._map_split import duplicate_labels
 
     molecules = load_qm9(60)
     path = tmp_path / "thrice.extxyz"

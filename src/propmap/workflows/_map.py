@@ -2,10 +2,12 @@
 to the full ridge model's, figures, viewer, report and the fitted model.
 
 Steps, one module each: the options (:mod:`._map_options`), the inputs read and
-featurised (:mod:`._inputs`), split → baseline → scale → cross-validate and
-refit (:class:`~propmap.decomposition.PCovRCV`,
+featurised (:mod:`._inputs`; on a cluster :mod:`._map_streamed`), split →
+baseline → scale (:mod:`._map_split`), cross-validate and refit
+(:class:`~propmap.decomposition.PCovRCV`,
 :class:`~propmap.decomposition.KernelPCovRCV`) → evaluate (:mod:`._map_fit`),
-and the files written (:mod:`._map_outputs`).
+the summary (:mod:`._map_summary`) and the files written
+(:mod:`._map_outputs`).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from propmap.workflows._map_fit import atom_elements
+from propmap.workflows._map_summary import atom_elements
 from propmap.workflows._steps import stamp_timings, write_json
 
 __all__ = ["map_section", "write_map_outputs"]
