@@ -1,6 +1,7 @@
 """The exact fast CUR / PCov-CUR machinery: its solvers, its parity with the
 reference on data large enough for the Lanczos path, and its fallbacks."""
 
+import contextlib
 import tracemalloc
 import warnings
 
@@ -746,12 +747,74 @@ def test_one_blas_thread_from_the_environment_skips_the_controller(monkeypatch):
         raise AssertionError("the BLAS libraries were searched")
 
     monkeypatch.setattr(_linalg, "_thread_controller", unused)
+    monkeypatch.setattr(_linalg, "_openblas_threads", unused)
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
     with _linalg.blas_threads(1):
         pass
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
     with pytest.raises(AssertionError, match="searched"), _linalg.blas_threads(1):
         pass
+
+
+def _blas_threads_now() -> dict:
+    from threadpoolctl import threadpool_info
+
+    return {
+        info["filepath"]: info["num_threads"]
+        for info in threadpool_info()
+        if info["user_api"] == "blas"
+    }
+
+
+def test_openblas_is_limited_directly_and_restored(monkeypatch):
+    """Where every loaded BLAS is an OpenBLAS (numpy's and scipy's wheels), the
+    limit is set through its own calls, found in a few ms, without
+    threadpoolctl's search of every loaded library; the counts come back after
+    the block, also when it raises."""
+    from propmap import _linalg
+
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.delenv("GOTO_NUM_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = _blas_threads_now()
+    if _linalg._openblas_threads() is None or any(
+        "openblas" not in path.lower() for path in before
+    ):
+        pytest.skip("this numpy / scipy does not use OpenBLAS")
+
+    def unused():
+        raise AssertionError("threadpoolctl searched the libraries")
+
+    monkeypatch.setattr(_linalg, "_thread_controller", unused)
+    with _linalg.blas_threads(1):
+        assert set(_blas_threads_now().values()) == {1}
+    assert _blas_threads_now() == before
+    with pytest.raises(ZeroDivisionError), _linalg.blas_threads(1):
+        1 / 0
+    assert _blas_threads_now() == before
+
+
+def test_a_blas_other_than_openblas_is_left_to_threadpoolctl(monkeypatch):
+    from propmap import _linalg
+
+    assert _linalg.openblas_calls(["/opt/lib/libmkl_rt.so.2"]) is None
+    assert _linalg.openblas_calls(["/opt/lib/libflexiblas.so.3"]) is None
+    # an OpenBLAS without the calls (or not loaded): threadpoolctl too
+    assert _linalg.openblas_calls(["/nowhere/libopenblas.so.0"]) is None
+    assert _linalg.openblas_calls(["/usr/lib/libc.so.6"]) is None  # no BLAS
+    seen = []
+
+    class Controller:
+        def limit(self, limits, user_api):
+            seen.append((limits, user_api))
+            return contextlib.nullcontext()
+
+    monkeypatch.setattr(_linalg, "_openblas_threads", lambda: None)
+    monkeypatch.setattr(_linalg, "_thread_controller", lambda: Controller())
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    with _linalg.blas_threads(1):
+        pass
+    assert seen == [(1, "blas")]
 
 
 class _InexactSolver:
