@@ -38,7 +38,7 @@ case               molecules  runners (goal: time / unit, peak)
 qm9-2000           2,000      map ≤ 2.5x, ≤ 1 GB; rbf ≤ 4x; sparse-500 ≤ 3x
 qm9-10000          10,000     map ≤ 2.0x, ≤ 2 GB; sparse-1000 ≤ 3.0x, ≤ 3 GB;
                               workers-2 ≤ 1.0x map (``--workers 2``)
-qm9-all            130,831    map ≤ 2.0x, ≤ 8 GB
+qm9-all            130,831    map ≤ 2.0x, ≤ 8 GB; workers-2 ≤ 1.0x map
 qm9-2000-atoms     2,000      map-atoms ≤ 3.0x (per-atom SOAP), ≤ 2 GB
 qm9-10000-atoms    10,000     map-atoms ≤ 3.0x (per-atom SOAP), ≤ 8 GB
 =================  =========  ===========================================  =====
@@ -93,7 +93,15 @@ CASE_SPECS = {
             "map-workers-2": ({"target": "gap", "workers": 2}, None, None),
         },
     ),
-    "qm9-all": (None, 2000, "soap", {"map": ({"target": "gap"}, 2.0, 8 * GB)}),
+    "qm9-all": (
+        None,
+        2000,
+        "soap",
+        {
+            "map": ({"target": "gap"}, 2.0, 8 * GB),
+            "map-workers-2": ({"target": "gap", "workers": 2}, None, None),
+        },
+    ),
     "qm9-2000-atoms": (
         2000,
         250,
