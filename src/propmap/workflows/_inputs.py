@@ -18,7 +18,7 @@ from propmap.workflows._map_options import CV_FOLDS, GRAM_ROWS
 from propmap.workflows._map_streamed import read_files
 from propmap.workflows._options import Aggregate, Kernel, Per
 from propmap.workflows._options import WorkflowError as _Error
-from propmap.workflows._steps import featurise, memory_fits, stage
+from propmap.workflows._steps import check_memory, featurise, stage
 from propmap.workflows._tables import is_feature_file, read_table
 
 __all__ = [
@@ -92,9 +92,11 @@ def working_set(kernel: Kernel, sparse: int | None = None) -> dict:
     """How the features are held, and what the map needs besides them.
 
     Both hold the features once, scaled in place. A linear map holds them in
-    float32, plus three d x d float64 matrices (``XᵀX``, its pivoted Cholesky
-    factor and the basis of the span), one r x r (r <= d) per fold and for the
-    refit, and, for fewer rows than columns, two n x n ones. A dense kernel map
+    float32, plus one r x r matrix (r <= min(n, d), the rank of their span) per
+    fold and for the refit, and, for more rows than columns, three d x d
+    float64 matrices (``XᵀX``, its pivoted Cholesky factor and the basis of
+    the span), for fewer, two n x n and two n x d ones (the kernel ``XXᵀ``,
+    its eigenvectors, X in float64 and the basis). A dense kernel map
     holds float64 features and about three n x n matrices (distances, the
     kernel, a fold's); a Nyström map of m active points the n x n Gram matrix
     (up to GRAM_ROWS rows) and each fold's n x m distances twice.
@@ -102,7 +104,11 @@ def working_set(kernel: Kernel, sparse: int | None = None) -> dict:
     if kernel == Kernel.linear:
 
         def linear(n, d):
-            return 8 * (3 + CV_FOLDS + 1) * d * d + 8 * 2 * min(n, d) ** 2
+            r = min(n, d)  # the span's rank, at most
+            # n > d: XᵀX, its factor, the basis; else X in float64, the n x n
+            # kernel, its eigenvectors, the basis
+            span = 3 * d * d if n > d else 2 * n * d + 2 * n * n
+            return 8 * (span + (CV_FOLDS + 1) * r * r)
 
         return {"dtype": "float32", "copies": 1, "extra": linear}
     if sparse is not None:
@@ -171,12 +177,14 @@ def read_rows(
         dtype = working.get("dtype", "float64")
 
         def fits(n_rows: int, n_columns: int) -> bool:
-            # what featurise checks before the in-memory job
+            # what featurise checks before the in-memory job, said, not refused
             extra = working.get("extra")
-            return memory_fits(
-                n_rows, n_columns, working.get("copies", 1),
-                np.dtype(dtype).itemsize,
-                0 if extra is None else extra(n_rows, n_columns),
+            return check_memory(
+                n_rows, n_columns,
+                f"the job in this process ({n_rows:,} x {n_columns:,} features)",
+                "", working.get("copies", 1), np.dtype(dtype).itemsize,
+                0 if extra is None else extra(n_rows, n_columns), progress,
+                refuse=False,
             )  # fmt: skip
 
         found = read_files(

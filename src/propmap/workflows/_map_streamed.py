@@ -90,9 +90,10 @@ def read_files(
         with work_bar("SOAP features", found.X.shape[0], progress) as advance:
             X = featurize_packed(packed, found.featurizer, dtype, advance)
     else:
+        kept_there = "" if gather is None else " (too many to bring here)"
         stage(
-            f"SOAP features of {len(names)} structures, on the workers", progress,
-            key="featurize",
+            f"SOAP features of {len(names)} structures, on the workers{kept_there}",
+            progress, key="featurize",
         )  # fmt: skip
         X = persist_in_large_chunks(found.X)
     return Streamed(X, found.y, names, compositions, packed, found.featurizer)

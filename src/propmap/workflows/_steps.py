@@ -21,7 +21,6 @@ __all__ = [
     "StageClock",
     "check_memory",
     "featurise",
-    "memory_fits",
     "note_workers_peak",
     "output_folder",
     "stage",
@@ -262,40 +261,30 @@ def check_memory(
     itemsize: int = 8,
     extra: int = 0,
     progress: bool = False,
-) -> None:
+    refuse: bool = True,
+) -> bool:
     """Refuse ``copies`` matrices of ``n_rows x n_columns`` (of ``itemsize``
     bytes an entry), plus ``extra`` bytes, that would not fit in the memory
-    available; with ``progress``, say how much it is before the work."""
-    needed = _need(n_rows, n_columns, copies, itemsize, extra)
+    available; with ``progress``, say how much it is before the work. Without
+    ``refuse``, say whether it fits instead (True: it does)."""
+    needed = itemsize * copies * n_rows * n_columns + extra
     available = _available_memory()
     stage(
         f"{what} will need about {_size(needed)} of memory "
         f"({_size(available)} available)",
         progress,
     )
-    if needed > MEMORY_SHARE * available:
-        shape = f"{n_rows:,} x {n_columns:,}"
-        held = f"{copies} matrices of {shape}" if copies > 1 else shape
-        raise WorkflowError(
-            f"{what} would take {_size(needed)} ({held}), more than "
-            f"{MEMORY_SHARE:.0%} of the {_size(available)} of memory available; "
-            f"{advice}"
-        )
-
-
-def memory_fits(
-    n_rows: int, n_columns: int, copies: int = 1, itemsize: int = 8, extra: int = 0
-) -> bool:
-    """Whether :func:`check_memory` of the same arguments would let the work
-    run."""
-    return _need(n_rows, n_columns, copies, itemsize, extra) <= (
-        MEMORY_SHARE * _available_memory()
+    if needed <= MEMORY_SHARE * available:
+        return True
+    if not refuse:
+        return False
+    shape = f"{n_rows:,} x {n_columns:,}"
+    held = f"{copies} matrices of {shape}" if copies > 1 else shape
+    raise WorkflowError(
+        f"{what} would take {_size(needed)} ({held}), more than "
+        f"{MEMORY_SHARE:.0%} of the {_size(available)} of memory available; "
+        f"{advice}"
     )
-
-
-def _need(n_rows, n_columns, copies, itemsize, extra) -> int:
-    """Bytes of ``copies`` matrices of ``n_rows x n_columns``, plus ``extra``."""
-    return itemsize * copies * n_rows * n_columns + extra
 
 
 def _size(count: int) -> str:
