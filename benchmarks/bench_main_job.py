@@ -373,20 +373,27 @@ def goals(results: Sequence[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _same_case(
+    result: dict[str, Any], results: Sequence[dict[str, Any]], runner: str
+) -> dict[str, Any] | None:
+    """The result of ``runner`` in ``result``'s case (same run), None when it
+    failed or did not run."""
+    for other in results:
+        if other["case"] == result["case"] and other["runner"] == runner:
+            return None if other.get("error") else other
+    return None
+
+
 def _relative_line(result: dict[str, Any], results: Sequence[dict[str, Any]]) -> str:
     """The goal line of a runner measured against another of its case (same
     run): its time over the other's, and the workers' peak beside its own."""
     if result["runner"] not in RELATIVE_GOALS or result.get("error"):
         return ""
     other, goal = RELATIVE_GOALS[result["runner"]]
-    found = [
-        x
-        for x in results
-        if x["case"] == result["case"] and x["runner"] == other and not x.get("error")
-    ]
-    if not found:
+    found = _same_case(result, results, other)
+    if found is None:
         return ""
-    ratio = result["time_s"] / found[0]["time_s"]
+    ratio = result["time_s"] / found["time_s"]
     workers = (result.get("metrics") or {}).get("workers_peak_mb")
     peak = f"peak {result['peak_mb'] / GB:.2f} GB here"
     if workers is not None:
@@ -402,14 +409,11 @@ def _floor_line(result: dict[str, Any], results: Sequence[dict[str, Any]]) -> st
     ``floor`` runner's pieces, same case, same run), and the job's floor as a
     ratio: read + SOAP, the floor, and the job's own outputs."""
     stages = result.get("metrics") or {}
-    found = [
-        x
-        for x in results
-        if x["case"] == result["case"] and x["runner"] == "floor" and not x.get("error")
-    ]
-    if not found or "stage_cv_s" not in stages or result["runner"] not in PLAIN_MAPS:
+    found = _same_case(result, results, "floor")
+    plain = result["runner"] in PLAIN_MAPS
+    if found is None or "stage_cv_s" not in stages or not plain:
         return ""
-    pieces = found[0]["metrics"]
+    pieces = found["metrics"]
     unit = result["time_s"] / result["ratio_vs_baseline"]
     floor = sum(pieces[f"floor_{name}_s"] for name in ("span", "coordinates", "eigen"))
     job_floor = (unit + floor + stages["stage_outputs_s"]) / unit

@@ -261,9 +261,9 @@ def _openblas_threads() -> tuple | None:
     """(get, set) of the thread count of every BLAS loaded in this process, when
     all of them are OpenBLAS builds that export those calls (found in
     /proc/self/maps, Linux); None otherwise. This is what threadpoolctl finds
-    too, in 1 ms instead of the 15-20 ms its search of every loaded library
-    takes (it resolves each one's real path): a fifth of a small selection's
-    time."""
+    too, in about 3 ms instead of the 15-20 ms its search of every loaded
+    library takes (it resolves each one's real path): a third of a small
+    selection's time."""
     try:
         with open("/proc/self/maps", encoding="utf-8") as stream:
             paths = {line.split(maxsplit=5)[-1].strip() for line in stream}

@@ -129,9 +129,15 @@ def _workers_peak_memory_mb() -> float | None:
         return None
     if client.status != "running":  # closed early (release_workers)
         return None
-    if os.getpid() in set(client.run(os.getpid).values()):
+    workers = client.run(_process_and_peak).values()
+    if any(pid == os.getpid() for pid, _ in workers):
         return 0.0  # workers are threads of this process: counted above
-    return round(sum(client.run(peak_memory_mb).values()), 1)
+    return round(sum(peak for _, peak in workers), 1)
+
+
+def _process_and_peak() -> tuple[int, float]:
+    """(process id, peak memory in MiB) of a worker, in one call to it."""
+    return os.getpid(), peak_memory_mb()
 
 
 def stage(message: str, enabled: bool, key: str | None = None) -> None:
